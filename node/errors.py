@@ -68,3 +68,9 @@ class ServiceError(TesseraError):
     """500 / INTERNAL: a failure of ours, never of the request."""
 
     prefix = "Service internal error: "
+
+
+class FormatError(TesseraError):
+    """400 / INVALID_ARGUMENT: a body that does not deserialize (wrong type, bad id, bad JSON)."""
+
+    prefix = "Format error in JSON body: "

@@ -1,0 +1,577 @@
+"""One local shard: WAL + point state + vector stores + HNSW graphs, and the queries over them.
+
+Writes are validated against the current state first (so a failing operation changes nothing),
+appended to the WAL, then applied. Reads see every applied write. A single lock serializes
+access; FAISS and numpy release the GIL while they work. The optimizer (``node.optimizer``) calls
+``optimize_step`` to build graphs, vacuum dead rows and flush, outside the write path.
+
+This module knows nothing of HTTP or of other shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import faiss
+import numpy as np
+
+from node import distance as dist
+from node.errors import NotFound, WrongInput
+from node.filters import compile_filter
+from node.ids import PointId, id_sort_key
+from node.payload_path import delete_by_path, select_payload, set_by_path
+from node.shard_config import ShardConfig
+from node.shard_state import ShardState
+from node.vector_index import HnswGraph, SearchHits, exact_search, merge_hits
+from node.vector_store import VectorStore
+from node.wal import WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+# with_payload after normalization: True, False, or ("include"|"exclude", [keys])
+PayloadSelector = Any
+
+
+@dataclass
+class PointRecord:
+    id: PointId
+    version: int
+    payload: dict | None = None
+    vectors: dict | None = None
+    score: float | None = None
+
+
+@dataclass
+class SearchRequest:
+    vector_name: str
+    vectors: np.ndarray  # (1, dim) float32, already prepared for the distance
+    limit: int  # offset + limit of the user's request: the router slices
+    filter: dict | None = None
+    exact: bool = False
+    hnsw_ef: int | None = None
+    score_threshold: float | None = None
+    with_payload: PayloadSelector = False
+    with_vector: bool | list[str] = False
+    exclude_ids: tuple = ()
+
+
+def _file_key(name: str) -> str:
+    return name.encode().hex() or "_"
+
+
+class LocalShard:
+    def __init__(self, path: Path, config: ShardConfig) -> None:
+        self.path = path
+        self.config = config
+        self.lock = threading.RLock()
+        path.mkdir(parents=True, exist_ok=True)
+        self.state = ShardState.load(path, list(config.vectors))
+        self.stores: dict[str, VectorStore] = {}
+        self.graphs: dict[str, HnswGraph | None] = {}
+        self._open_vectors()
+        self.wal = WriteAheadLog(path / "wal")
+        self._dirty = False
+        self._last_flush = time.monotonic()
+        self._optimizing = False
+        self._replay()
+
+    # -- opening -----------------------------------------------------------------------------
+    def _open_vectors(self) -> None:
+        for name, params in self.config.vectors.items():
+            key = _file_key(name)
+            self.stores[name] = VectorStore(
+                self.path / f"vec-{self.state.gen}-{key}.bin",
+                params.size,
+                params.storage_dtype,
+                params.on_disk,
+                count=self.state.count,
+            )
+            graph_path = self._graph_path(name)
+            indexed = self.state.indexed.get(name, 0)
+            self.graphs[name] = None
+            if indexed and graph_path.exists():
+                graph = HnswGraph.load(graph_path, params.distance)
+                if graph.size == indexed:
+                    self.graphs[name] = graph
+                    continue
+            self.state.indexed[name] = 0
+
+    def _graph_path(self, name: str) -> Path:
+        return self.path / f"hnsw-{self.state.gen}-{_file_key(name)}.faiss"
+
+    def _replay(self) -> None:
+        replayed = 0
+        for op_num, op in self.wal.replay(self.state.last_op):
+            try:
+                self._apply(op_num, op)
+            except Exception:  # an op that failed before the crash fails again: skip it
+                log.exception("skipping WAL record %s during replay", op_num)
+            replayed += 1
+        if replayed:
+            self._dirty = True
+            log.info("shard %s: replayed %d WAL records", self.path, replayed)
+
+    @property
+    def last_op(self) -> int:
+        return self.state.last_op
+
+    # -- writes ------------------------------------------------------------------------------
+    def apply(self, op_num: int, op: dict, wait: bool = True) -> None:
+        """Validate, log, apply. Raises before logging when the operation cannot apply."""
+        with self.lock:
+            self._check(op)
+            self.wal.append(op_num, op)
+            self._apply(op_num, op)
+            if wait:
+                self.wal.sync()
+
+    def _check(self, op: dict) -> None:
+        kind = op["type"]
+        if kind in ("update_vectors",):
+            for point_id, _ in op["points"]:
+                self._require(point_id)
+        elif kind in ("set_payload", "overwrite_payload", "delete_payload", "delete_vectors"):
+            for point_id in op.get("ids") or ():
+                self._require(point_id)
+
+    def _require(self, point_id: PointId) -> int:
+        offset = self.state.offset_of(point_id)
+        if offset is None:
+            raise NotFound(f"No point with id {point_id} found")
+        return offset
+
+    def _apply(self, op_num: int, op: dict) -> None:
+        handler: Callable[[int, dict], None] = getattr(self, "_op_" + op["type"])
+        handler(op_num, op)
+        self.state.last_op = max(self.state.last_op, op_num)
+        self._dirty = True
+
+    def _selected(self, op: dict) -> list:
+        """Ids an operation addresses: its explicit ids, or those its filter matches."""
+        if op.get("ids") is not None:
+            return [pid for pid in op["ids"] if self.state.offset_of(pid) is not None]
+        return self._matching_ids(op.get("filter"))
+
+    def _op_upsert(self, op_num: int, op: dict) -> None:
+        update_filter = compile_filter(op.get("update_filter"))
+        for point_id, vectors, payload in zip(op["ids"], op["vectors"], op["payloads"]):
+            if update_filter is not None:
+                offset = self.state.offset_of(point_id)
+                if offset is not None and not self._matches(update_filter, offset):
+                    continue
+            self._write_point(point_id, op_num, vectors, payload)
+
+    def _write_point(self, point_id: PointId, version: int, vectors: dict, payload) -> int:
+        state = self.state
+        offset = state.add(point_id, version, payload)
+        for name, store in self.stores.items():
+            vector = vectors.get(name)
+            if vector is None:
+                store.append(np.zeros((1, store.dim), store.dtype))
+                continue
+            store.append(vector.reshape(1, -1))
+            state.present[name][offset] = True
+        for name, value in vectors.items():
+            if name in self.config.sparse_vectors:
+                state.sparse.setdefault(name, {})[offset] = value
+        return offset
+
+    def _current_vectors(self, offset: int) -> dict:
+        out = {}
+        for name, store in self.stores.items():
+            if self.state.present[name][offset]:
+                out[name] = store.data[offset].copy()
+        for name, vectors in self.state.sparse.items():
+            if offset in vectors:
+                out[name] = vectors[offset]
+        return out
+
+    def _op_update_vectors(self, op_num: int, op: dict) -> None:
+        update_filter = compile_filter(op.get("update_filter"))
+        for point_id, new_vectors in op["points"]:
+            offset = self.state.offset_of(point_id)
+            if offset is None:
+                continue
+            if update_filter is not None and not self._matches(update_filter, offset):
+                continue
+            vectors = self._current_vectors(offset)
+            vectors.update(new_vectors)
+            self._write_point(point_id, op_num, vectors, self.state.payloads[offset])
+
+    def _op_delete_vectors(self, op_num: int, op: dict) -> None:
+        for point_id in self._selected(op):
+            offset = self.state.offset_of(point_id)
+            vectors = self._current_vectors(offset)
+            for name in op["names"]:
+                vectors.pop(name, None)
+            self._write_point(point_id, op_num, vectors, self.state.payloads[offset])
+
+    def _op_delete(self, op_num: int, op: dict) -> None:
+        for point_id in self._selected(op):
+            self.state.remove(point_id)
+
+    def _touch(self, op_num: int, op: dict, change: Callable[[dict | None], dict]) -> None:
+        for point_id in self._selected(op):
+            offset = self.state.offset_of(point_id)
+            self.state.payloads[offset] = change(self.state.payloads[offset])
+            self.state.versions[offset] = op_num
+
+    def _op_set_payload(self, op_num: int, op: dict) -> None:
+        def change(payload: dict | None) -> dict:
+            payload = dict(payload or {})
+            if op.get("key"):
+                set_by_path(payload, op["key"], op["payload"])
+            else:
+                payload.update(op["payload"])
+            return payload
+
+        self._touch(op_num, op, change)
+
+    def _op_overwrite_payload(self, op_num: int, op: dict) -> None:
+        self._touch(op_num, op, lambda _: dict(op["payload"]))
+
+    def _op_delete_payload(self, op_num: int, op: dict) -> None:
+        def change(payload: dict | None) -> dict:
+            payload = dict(payload or {})
+            for key in op["keys"]:
+                delete_by_path(payload, key)
+            return payload
+
+        self._touch(op_num, op, change)
+
+    def _op_clear_payload(self, op_num: int, op: dict) -> None:
+        self._touch(op_num, op, lambda _: {})
+
+    # -- filters -----------------------------------------------------------------------------
+    def _matches(self, predicate, offset: int) -> bool:
+        state = self.state
+        return predicate(
+            state.ext_ids[offset],
+            state.payloads[offset] or {},
+            lambda name: self._has_vector(name, offset),
+        )
+
+    def _has_vector(self, name: str, offset: int) -> bool:
+        present = self.state.present.get(name)
+        if present is not None:
+            return bool(present[offset])
+        return offset in self.state.sparse.get(name, {})
+
+    def _matching_ids(self, filter_: dict | None) -> list:
+        predicate = compile_filter(filter_)
+        state = self.state
+        if predicate is None:
+            return list(state.id_to_offset)
+        return [pid for pid, off in state.id_to_offset.items() if self._matches(predicate, off)]
+
+    def _allowed_mask(self, filter_: dict | None) -> np.ndarray:
+        """Boolean mask over offsets [0, count): live points that pass the filter."""
+        state = self.state
+        mask = state.live_mask().copy()
+        predicate = compile_filter(filter_)
+        if predicate is None:
+            return mask
+        for offset in np.flatnonzero(mask):
+            if not self._matches(predicate, int(offset)):
+                mask[offset] = False
+        return mask
+
+    # -- reads -------------------------------------------------------------------------------
+    def _record(self, offset: int, with_payload, with_vector) -> PointRecord:
+        state = self.state
+        record = PointRecord(state.ext_ids[offset], int(state.versions[offset]))
+        if with_payload:
+            payload = state.payloads[offset] or {}
+            if with_payload is True:
+                record.payload = payload
+            else:
+                mode, keys = with_payload
+                record.payload = (
+                    select_payload(payload, keys, None)
+                    if mode == "include"
+                    else select_payload(payload, None, keys)
+                )
+        if with_vector:
+            vectors = self._current_vectors(offset)
+            if with_vector is not True:
+                vectors = {k: v for k, v in vectors.items() if k in with_vector}
+            record.vectors = vectors
+        return record
+
+    def retrieve(self, ids: list, with_payload=True, with_vector=False) -> list[PointRecord]:
+        with self.lock:
+            out = []
+            for point_id in ids:
+                offset = self.state.offset_of(point_id)
+                if offset is not None:
+                    out.append(self._record(offset, with_payload, with_vector))
+            return out
+
+    def scroll(
+        self, filter_: dict | None, start: PointId | None, limit: int, with_payload, with_vector
+    ) -> list[PointRecord]:
+        """Up to `limit` points with id ≥ start, in id order."""
+        with self.lock:
+            predicate = compile_filter(filter_)
+            ids = self.state.sorted_ids()
+            lo = 0
+            if start is not None:
+                lo = _bisect(ids, id_sort_key(start))
+            out = []
+            for point_id in ids[lo:]:
+                offset = self.state.id_to_offset[point_id]
+                if predicate is not None and not self._matches(predicate, offset):
+                    continue
+                out.append(self._record(offset, with_payload, with_vector))
+                if len(out) >= limit:
+                    break
+            return out
+
+    def count(self, filter_: dict | None) -> int:
+        with self.lock:
+            if filter_ is None:
+                return self.state.live_count
+            return len(self._matching_ids(filter_))
+
+    def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
+        with self.lock:
+            return [self._search_one(request) for request in requests]
+
+    def _search_one(self, request: SearchRequest) -> list[PointRecord]:
+        name = request.vector_name
+        params = self.config.vectors[name]
+        state = self.state
+        mask = self._allowed_mask(request.filter)
+        mask &= state.present[name][: state.count]
+        for point_id in request.exclude_ids:
+            offset = state.offset_of(point_id)
+            if offset is not None:
+                mask[offset] = False
+        results = self._nearest(name, request, mask, params)
+        out = []
+        for hits in results:
+            records = []
+            for offset, score in zip(hits.offsets, hits.scores):
+                if request.score_threshold is not None and not _passes(
+                    score, request.score_threshold, params.distance
+                ):
+                    continue
+                record = self._record(int(offset), request.with_payload, request.with_vector)
+                record.score = score
+                records.append(record)
+            out.append(records)
+        return out[0]
+
+    def _nearest(self, name: str, request: SearchRequest, mask: np.ndarray, params) -> list:
+        store = self.stores[name]
+        queries = request.vectors
+        k = request.limit
+        graph = self.graphs.get(name)
+        allowed = int(mask.sum())
+        full_scan = (
+            request.filter is not None
+            and allowed * store.dim * 4 < self.config.hnsw_for(name)["full_scan_threshold"] * 1024
+        )
+        if request.exact or graph is None or full_scan or allowed <= k:
+            return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
+        ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
+        graph_hits = graph.search(queries, k, mask, ef)
+        tail = np.flatnonzero(mask[graph.size :]) + graph.size
+        tail_hits = exact_search(store.data, params.distance, queries, k, tail)
+        return [
+            merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
+        ]
+
+    # -- status and maintenance --------------------------------------------------------------
+    def info(self) -> dict:
+        with self.lock:
+            state = self.state
+            indexed = 0
+            for name, graph in self.graphs.items():
+                if graph is not None:
+                    live = state.alive[: graph.size] & state.present[name][: graph.size]
+                    indexed += int(live.sum())
+            return {
+                "points_count": state.live_count,
+                "indexed_vectors_count": indexed,
+                "segments_count": 1,
+                "optimizing": self._optimizing or self._needs_optimization(),
+            }
+
+    def _indexing_due(self, name: str) -> bool:
+        threshold_kb = self.config.optimizers.get("indexing_threshold")
+        if threshold_kb is None:
+            threshold_kb = 10000
+        if not threshold_kb:
+            return False
+        store = self.stores[name]
+        graph = self.graphs.get(name)
+        unindexed = store.count - (graph.size if graph else 0)
+        live_unindexed = int(
+            (self.state.alive[store.count - unindexed : store.count]
+             & self.state.present[name][store.count - unindexed : store.count]).sum()
+        )
+        if live_unindexed == 0:
+            return False
+        row_kb = store.dim * store.dtype.itemsize / 1024
+        if graph is None:
+            return self.state.live_count * row_kb >= threshold_kb
+        return live_unindexed * row_kb >= threshold_kb
+
+    def _vacuum_due(self) -> bool:
+        state = self.state
+        dead = state.dead_count
+        threshold = self.config.optimizers.get("deleted_threshold", 0.2)
+        minimum = self.config.optimizers.get("vacuum_min_vector_number", 1000)
+        return state.count > 0 and dead >= minimum and dead / state.count > threshold
+
+    def _needs_optimization(self) -> bool:
+        return self._vacuum_due() or any(self._indexing_due(n) for n in self.stores)
+
+    def optimize_step(self, flush_interval: float) -> bool:
+        """One unit of background work; True if something was done."""
+        with self.lock:
+            if self._vacuum_due():
+                self._optimizing = True
+                try:
+                    self._vacuum()
+                finally:
+                    self._optimizing = False
+                return True
+            due = [n for n in self.stores if self._indexing_due(n)]
+        if due:
+            self._optimizing = True
+            try:
+                self._build_graph(due[0])
+            finally:
+                self._optimizing = False
+            return True
+        if self._dirty and time.monotonic() - self._last_flush >= flush_interval:
+            self.flush()
+            return True
+        return False
+
+    def _build_graph(self, name: str) -> None:
+        with self.lock:
+            store = self.stores[name]
+            gen = self.state.gen
+            count = store.count
+            rows = store.data  # rows [0, count) never change: appends reallocate, not rewrite
+            graph = self.graphs.get(name)
+            hnsw = self.config.hnsw_for(name)
+            distance = self.config.vectors[name].distance
+        started = time.monotonic()
+        if graph is None:
+            new_graph = HnswGraph.build(
+                rows[:count].astype(np.float32, copy=False), distance, hnsw["m"], hnsw["ef_construct"]
+            )
+        else:
+            index = faiss.clone_index(graph.index)
+            index.add(np.ascontiguousarray(rows[graph.size : count], dtype=np.float32))
+            new_graph = HnswGraph(index, distance)
+        with self.lock:
+            if self.state.gen != gen:
+                return  # vacuumed meanwhile: the rows moved, build again later
+            self.graphs[name] = new_graph
+            self.state.indexed[name] = new_graph.size
+            for store_ in self.stores.values():
+                store_.flush()
+            new_graph.save(self._graph_path(name))
+            self._dirty = True
+        log.info("shard %s: indexed %d vectors of %r in %.1fs", self.path, count, name,
+                 time.monotonic() - started)
+
+    def _vacuum(self) -> None:
+        """Copy live rows to a new generation of files; graphs are rebuilt afterwards."""
+        state = self.state
+        live = np.flatnonzero(state.live_mask())
+        new = ShardState(vector_names=list(self.config.vectors), gen=state.gen + 1)
+        new.last_op = state.last_op
+        old_stores = self.stores
+        self.stores = {}
+        for name, old in old_stores.items():
+            params = self.config.vectors[name]
+            path = self.path / f"vec-{new.gen}-{_file_key(name)}.bin"
+            if path.exists():
+                path.unlink()
+            store = VectorStore(path, params.size, params.storage_dtype, params.on_disk)
+            if len(live):
+                store.append(old.data[live])
+            self.stores[name] = store
+        for i, offset in enumerate(live):
+            offset = int(offset)
+            point_id = state.ext_ids[offset]
+            new.add(point_id, int(state.versions[offset]), state.payloads[offset])
+            for name in self.config.vectors:
+                new.present[name][i] = state.present[name][offset]
+            for name, vectors in state.sparse.items():
+                if offset in vectors:
+                    new.sparse.setdefault(name, {})[i] = vectors[offset]
+        old_gen = state.gen
+        self.state = new
+        self.graphs = {name: None for name in self.stores}
+        self._flush_locked()
+        for old in old_stores.values():
+            old.close()
+        for path in self.path.glob(f"*-{old_gen}-*"):
+            path.unlink()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        for store in self.stores.values():
+            store.flush()
+        self.state.save(self.path)
+        self.wal.truncate_through(self.state.last_op)
+        self._dirty = False
+        self._last_flush = time.monotonic()
+
+    def update_config(self, config: ShardConfig) -> None:
+        """Apply a changed collection config (hnsw, optimizers); graphs rebuild if m changed."""
+        with self.lock:
+            old = self.config
+            self.config = config
+            for name in self.stores:
+                if old.hnsw_for(name) != config.hnsw_for(name):
+                    self.graphs[name] = None
+                    self.state.indexed[name] = 0
+
+    def close(self) -> None:
+        with self.lock:
+            if self._dirty:
+                self._flush_locked()
+            self.wal.close()
+            for store in self.stores.values():
+                store.close()
+
+    def drop(self) -> None:
+        with self.lock:
+            self.wal.close()
+            for store in self.stores.values():
+                store.close()
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _passes(score: float, threshold: float, distance: str) -> bool:
+    if dist.higher_is_better(distance):
+        return score >= threshold
+    return score <= threshold
+
+
+def _bisect(ids: list, key: tuple) -> int:
+    lo, hi = 0, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if id_sort_key(ids[mid]) < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

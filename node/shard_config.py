@@ -1,0 +1,78 @@
+"""What a shard needs to know of its collection's config, read from the Qdrant-shaped dict.
+
+The collection config is stored (in consensus) exactly as Qdrant shows it; this module derives
+the typed view the storage works with: vector names and their size/distance/datatype, the HNSW
+parameters per vector, and the optimizer settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_HNSW = {
+    "m": 16,
+    "ef_construct": 100,
+    "full_scan_threshold": 10000,
+    "max_indexing_threads": 0,
+    "on_disk": False,
+}
+
+DEFAULT_OPTIMIZERS = {
+    "deleted_threshold": 0.2,
+    "vacuum_min_vector_number": 1000,
+    "default_segment_number": 0,
+    "max_segment_size": None,
+    "memmap_threshold": None,
+    "indexing_threshold": 10000,
+    "flush_interval_sec": 5,
+    "max_optimization_threads": None,
+}
+
+_STORAGE_DTYPE = {"float32": "float32", "float16": "float16", "uint8": "uint8"}
+
+
+@dataclass(frozen=True)
+class DenseParams:
+    size: int
+    distance: str
+    datatype: str = "float32"
+    on_disk: bool = False
+    hnsw_config: dict | None = None
+
+    @property
+    def storage_dtype(self) -> str:
+        return _STORAGE_DTYPE.get(self.datatype, "float32")
+
+
+@dataclass
+class ShardConfig:
+    vectors: dict[str, DenseParams]
+    hnsw: dict = field(default_factory=lambda: dict(DEFAULT_HNSW))
+    optimizers: dict = field(default_factory=lambda: dict(DEFAULT_OPTIMIZERS))
+    sparse_vectors: frozenset = frozenset()
+
+    def hnsw_for(self, name: str) -> dict:
+        own = self.vectors[name].hnsw_config or {}
+        return {**self.hnsw, **{k: v for k, v in own.items() if v is not None}}
+
+    @classmethod
+    def from_collection(cls, config: dict) -> "ShardConfig":
+        params = config["params"]
+        vectors_cfg = params.get("vectors") or {}
+        if "size" in vectors_cfg and "distance" in vectors_cfg:
+            vectors_cfg = {"": vectors_cfg}
+        vectors = {
+            name: DenseParams(
+                size=int(v["size"]),
+                distance=v["distance"],
+                datatype=v.get("datatype") or "float32",
+                on_disk=bool(v.get("on_disk") or False),
+                hnsw_config=v.get("hnsw_config"),
+            )
+            for name, v in vectors_cfg.items()
+        }
+        hnsw = {**DEFAULT_HNSW, **{k: v for k, v in (config.get("hnsw_config") or {}).items()
+                                    if v is not None}}
+        optimizers = {**DEFAULT_OPTIMIZERS, **(config.get("optimizer_config") or {})}
+        sparse = frozenset((params.get("sparse_vectors") or {}).keys())
+        return cls(vectors=vectors, hnsw=hnsw, optimizers=optimizers, sparse_vectors=sparse)

@@ -1,0 +1,105 @@
+"""Nearest-neighbour search over one named vector of one shard.
+
+An HNSW graph (FAISS) covers the prefix of offsets [0, indexed) that the optimizer has indexed;
+rows appended since are scored exactly, and so is everything while no graph exists, or when the
+caller asks for exact search, or when so few points are allowed that a full scan is cheaper (the
+``full_scan_threshold`` rule, in kilobytes of vectors, as in Qdrant). Points that are deleted,
+overwritten or filtered out are masked with a FAISS bitmap selector. The index never decides which
+points are allowed; the shard passes a boolean mask over all offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from node import distance as dist
+
+_FAISS_METRIC = {
+    dist.COSINE: faiss.METRIC_INNER_PRODUCT,
+    dist.DOT: faiss.METRIC_INNER_PRODUCT,
+    dist.EUCLID: faiss.METRIC_L2,
+    dist.MANHATTAN: faiss.METRIC_L1,
+}
+
+
+@dataclass
+class SearchHits:
+    """Per query: offsets and scores, best first."""
+
+    offsets: np.ndarray
+    scores: np.ndarray
+
+
+class HnswGraph:
+    """A FAISS HNSW index over offsets [0, size)."""
+
+    def __init__(self, index: faiss.Index, distance: str) -> None:
+        self.index = index
+        self.distance = distance
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int) -> "HnswGraph":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], max(m, 2), _FAISS_METRIC[distance])
+        index.hnsw.efConstruction = max(ef_construct, 4)
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, distance)
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, distance: str) -> "HnswGraph":
+        return cls(faiss.read_index(str(path)), distance)
+
+    def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
+        """Best k among offsets where mask[:size] is true."""
+        size = self.size
+        bits = np.packbits(mask[:size], bitorder="little")
+        selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bits))
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
+        scores, labels = self.index.search(np.ascontiguousarray(queries), k, params=params)
+        del bits  # (kept alive until here: the selector points into it)
+        if self.distance == dist.EUCLID:
+            scores = np.sqrt(np.maximum(scores, 0))
+        hits = []
+        for row_scores, row_labels in zip(scores, labels):
+            keep = row_labels >= 0
+            hits.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
+        return hits
+
+
+def exact_search(
+    stored: np.ndarray, distance: str, queries: np.ndarray, k: int, candidates: np.ndarray
+) -> list[SearchHits]:
+    """Score candidates (offsets into stored) exactly; best k per query."""
+    if len(candidates) == 0:
+        empty = SearchHits(np.empty(0, np.int64), np.empty(0, np.float32))
+        return [empty for _ in queries]
+    scores = dist.score_matrix(distance, stored[candidates], queries)
+    higher = dist.higher_is_better(distance)
+    out = []
+    for row in scores:
+        best = dist.top_k(row, k, higher)
+        out.append(SearchHits(candidates[best], row[best]))
+    return out
+
+
+def merge_hits(parts: list[SearchHits], k: int, distance: str) -> SearchHits:
+    """Best k of several partial answers for the same query."""
+    parts = [p for p in parts if len(p.offsets)]
+    if not parts:
+        return SearchHits(np.empty(0, np.int64), np.empty(0, np.float32))
+    if len(parts) == 1:
+        return SearchHits(parts[0].offsets[:k], parts[0].scores[:k])
+    offsets = np.concatenate([p.offsets for p in parts])
+    scores = np.concatenate([p.scores for p in parts]).astype(np.float32, copy=False)
+    best = dist.top_k(scores, k, dist.higher_is_better(distance))
+    return SearchHits(offsets[best], scores[best])

@@ -1,0 +1,195 @@
+"""One collection: its config, its shards (replica sets), routing of points, fan-out and merge.
+
+Every change gets the next operation number of the collection (its ``operation_id``); the change
+is validated on every shard it touches before any shard applies it, so a failing request writes
+nothing. Reads go to every shard and are merged exactly as one shard would order them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from node import distance as dist
+from node.errors import NotFound, WrongInput
+from node.ids import PointId, id_sort_key
+from node.shard import PointRecord, SearchRequest
+from node.shard_config import ShardConfig
+from node.vector_input import prepare_named
+from router.hashring import shard_for
+from router.replica_set import ReplicaSet
+
+
+@dataclass
+class UpdateResult:
+    operation_id: int
+    status: str  # "completed" | "acknowledged"
+
+
+@dataclass
+class Query:
+    """A nearest-neighbour query after parsing: a raw vector or a point id to take one from."""
+
+    using: str
+    vector: Any = None
+    point_id: PointId | None = None
+    filter: dict | None = None
+    limit: int = 10
+    offset: int = 0
+    exact: bool = False
+    hnsw_ef: int | None = None
+    score_threshold: float | None = None
+    with_payload: Any = False
+    with_vector: Any = False
+
+
+class Collection:
+    def __init__(self, name: str, config: dict, shards: list[ReplicaSet]) -> None:
+        self.name = name
+        self.config = config
+        self.shard_config = ShardConfig.from_collection(config)
+        self.shards = shards
+        self._write_lock = threading.Lock()
+        self._next_op = max((s.reader.last_op() for s in shards), default=0) + 1
+
+    @property
+    def shard_number(self) -> int:
+        return len(self.shards)
+
+    def _shard_of(self, point_id: PointId) -> ReplicaSet:
+        return self.shards[shard_for(point_id, len(self.shards))]
+
+    # -- writes ------------------------------------------------------------------------------
+    def update(self, op: dict, wait: bool) -> UpdateResult:
+        """Split an operation by shard, validate everywhere, then apply everywhere."""
+        parts = self._split(op)
+        with self._write_lock:
+            for shard, part in parts:
+                shard.check(part)
+            op_num = self._next_op
+            self._next_op += 1
+            for shard, part in parts:
+                shard.apply(op_num, part, wait)
+        return UpdateResult(op_num, "completed" if wait else "acknowledged")
+
+    def update_batch(self, ops: list[dict], wait: bool) -> list[UpdateResult]:
+        return [self.update(op, wait) for op in ops]
+
+    def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
+        if op["type"] == "upsert":
+            groups: dict[int, list[int]] = {}
+            for i, point_id in enumerate(op["ids"]):
+                groups.setdefault(shard_for(point_id, len(self.shards)), []).append(i)
+            parts = []
+            for shard_id, rows in groups.items():
+                part = dict(op)
+                part["ids"] = [op["ids"][i] for i in rows]
+                part["vectors"] = [op["vectors"][i] for i in rows]
+                part["payloads"] = [op["payloads"][i] for i in rows]
+                parts.append((self.shards[shard_id], part))
+            return parts
+        if op["type"] == "update_vectors":
+            groups_v: dict[int, list] = {}
+            for item in op["points"]:
+                groups_v.setdefault(shard_for(item[0], len(self.shards)), []).append(item)
+            return [(self.shards[s], {**op, "points": pts}) for s, pts in groups_v.items()]
+        if op.get("ids") is not None:
+            groups_i: dict[int, list] = {}
+            for point_id in op["ids"]:
+                groups_i.setdefault(shard_for(point_id, len(self.shards)), []).append(point_id)
+            return [(self.shards[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
+        return [(shard, op) for shard in self.shards]
+
+    # -- reads -------------------------------------------------------------------------------
+    def retrieve(self, ids: list, with_payload, with_vector) -> list[PointRecord]:
+        unique = list(dict.fromkeys(ids))
+        groups: dict[int, list] = {}
+        for point_id in unique:
+            groups.setdefault(shard_for(point_id, len(self.shards)), []).append(point_id)
+        found: dict = {}
+        for shard_id, shard_ids in groups.items():
+            for record in self.shards[shard_id].reader.retrieve(shard_ids, with_payload, with_vector):
+                found[record.id] = record
+        return [found[i] for i in unique if i in found]
+
+    def scroll(
+        self, filter_, offset: PointId | None, limit: int, with_payload, with_vector
+    ) -> tuple[list[PointRecord], PointId | None]:
+        records: list[PointRecord] = []
+        for shard in self.shards:
+            records.extend(shard.reader.scroll(filter_, offset, limit + 1, with_payload, with_vector))
+        records.sort(key=lambda r: id_sort_key(r.id))
+        next_offset = records[limit].id if len(records) > limit else None
+        return records[:limit], next_offset
+
+    def count(self, filter_) -> int:
+        return sum(shard.reader.count(filter_) for shard in self.shards)
+
+    def query_vector(self, using: str, point_id: PointId) -> np.ndarray:
+        """The stored vector `using` of a point, for a query by id."""
+        records = self._shard_of(point_id).reader.retrieve([point_id], False, [using])
+        if not records:
+            raise NotFound(f"No point with id {point_id} found")
+        vectors = records[0].vectors or {}
+        if using not in vectors:
+            raise WrongInput(f"Vector '{using}' not found in point {point_id}")
+        return vectors[using]
+
+    def search(self, queries: list[Query]) -> list[list[PointRecord]]:
+        requests = []
+        for q in queries:
+            params = self.shard_config.vectors.get(q.using)
+            if params is None:
+                if q.using in self.shard_config.sparse_vectors:
+                    raise WrongInput(f"Sparse search on `{q.using}` is not supported yet")
+                raise WrongInput(f"Not existing vector name error: {q.using}")
+            exclude: tuple = ()
+            if q.point_id is not None:
+                vector = self.query_vector(q.using, q.point_id).astype(np.float32)
+                exclude = (q.point_id,)
+            else:
+                vector = prepare_named(self.shard_config, q.using, q.vector).astype(np.float32)
+            requests.append(
+                SearchRequest(
+                    vector_name=q.using,
+                    vectors=vector.reshape(1, -1),
+                    limit=q.offset + q.limit,
+                    filter=q.filter,
+                    exact=q.exact,
+                    hnsw_ef=q.hnsw_ef,
+                    score_threshold=q.score_threshold,
+                    with_payload=q.with_payload,
+                    with_vector=q.with_vector,
+                    exclude_ids=exclude,
+                )
+            )
+        per_shard = [shard.reader.search(requests) for shard in self.shards]
+        results = []
+        for i, q in enumerate(queries):
+            merged = [r for shard_results in per_shard for r in shard_results[i]]
+            higher = dist.higher_is_better(self.shard_config.vectors[q.using].distance)
+            sign = -1.0 if higher else 1.0
+            merged.sort(key=lambda r: (sign * float(r.score), id_sort_key(r.id)))
+            results.append(merged[q.offset : q.offset + q.limit])
+        return results
+
+    # -- status ------------------------------------------------------------------------------
+    def info(self) -> dict:
+        infos = [shard.reader.info() for shard in self.shards]
+        optimizing = any(i["optimizing"] for i in infos)
+        return {
+            "status": "yellow" if optimizing else "green",
+            "optimizer_status": "ok",
+            "indexed_vectors_count": sum(i["indexed_vectors_count"] for i in infos),
+            "points_count": sum(i["points_count"] for i in infos),
+            "segments_count": sum(i["segments_count"] for i in infos),
+            "config": self.config,
+            "payload_schema": {},
+        }
+
+    def set_config(self, config: dict) -> None:
+        self.config = config
+        self.shard_config = ShardConfig.from_collection(config)

@@ -1,0 +1,73 @@
+"""The copies of one shard, local or remote, behind one interface.
+
+A ``Replica`` is anything that can validate, apply and answer shard operations; ``LocalReplica``
+wraps a ``node.shard.LocalShard`` in this process (a remote replica, speaking the peer gRPC
+service, will implement the same methods). The ``ReplicaSet`` sends updates to every replica and
+reads from one, so the collection above never knows where a shard lives.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from node.shard import LocalShard, PointRecord, SearchRequest
+
+
+class Replica(Protocol):
+    def check(self, op: dict) -> None: ...
+    def apply(self, op_num: int, op: dict, wait: bool) -> None: ...
+    def retrieve(self, ids: list, with_payload, with_vector) -> list[PointRecord]: ...
+    def scroll(self, filter_, start, limit: int, with_payload, with_vector) -> list[PointRecord]: ...
+    def count(self, filter_) -> int: ...
+    def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]: ...
+    def info(self) -> dict: ...
+    def last_op(self) -> int: ...
+
+
+class LocalReplica:
+    """A replica held by this node."""
+
+    def __init__(self, shard: LocalShard) -> None:
+        self.shard = shard
+
+    def check(self, op: dict) -> None:
+        with self.shard.lock:
+            self.shard._check(op)
+
+    def apply(self, op_num: int, op: dict, wait: bool) -> None:
+        self.shard.apply(op_num, op, wait)
+
+    def retrieve(self, ids, with_payload, with_vector):
+        return self.shard.retrieve(ids, with_payload, with_vector)
+
+    def scroll(self, filter_, start, limit, with_payload, with_vector):
+        return self.shard.scroll(filter_, start, limit, with_payload, with_vector)
+
+    def count(self, filter_) -> int:
+        return self.shard.count(filter_)
+
+    def search(self, requests):
+        return self.shard.search(requests)
+
+    def info(self) -> dict:
+        return self.shard.info()
+
+    def last_op(self) -> int:
+        return self.shard.last_op
+
+
+class ReplicaSet:
+    def __init__(self, shard_id: int, replicas: list[Replica]) -> None:
+        self.shard_id = shard_id
+        self.replicas = replicas
+
+    def check(self, op: dict) -> None:
+        self.replicas[0].check(op)
+
+    def apply(self, op_num: int, op: dict, wait: bool) -> None:
+        for replica in self.replicas:
+            replica.apply(op_num, op, wait)
+
+    @property
+    def reader(self) -> Replica:
+        return self.replicas[0]

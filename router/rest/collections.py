@@ -1,0 +1,98 @@
+"""Collection and alias endpoints."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.errors import FormatError
+from router.rest import parsing
+from router.rest.responses import ok
+
+router = APIRouter()
+
+
+def _toc(request: Request):
+    return request.app.state.toc
+
+
+@router.get("/collections")
+async def list_collections(request: Request) -> Response:
+    started = time.perf_counter()
+    names = _toc(request).list_names()
+    return ok({"collections": [{"name": n} for n in names]}, started)
+
+
+@router.get("/collections/{name}")
+async def get_collection(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    return ok(_toc(request).get(name).info(), started)
+
+
+@router.put("/collections/{name}")
+async def create_collection(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = await parsing.json_body(request, required=False)
+    return ok(_toc(request).create_collection(name, body), started)
+
+
+@router.patch("/collections/{name}")
+async def update_collection(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = await parsing.json_body(request, required=False)
+    return ok(_toc(request).update_collection(name, body), started)
+
+
+@router.delete("/collections/{name}")
+async def delete_collection(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    return ok(_toc(request).delete_collection(name), started)
+
+
+@router.get("/collections/{name}/exists")
+async def collection_exists(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    return ok({"exists": _toc(request).exists(name)}, started)
+
+
+@router.post("/collections/aliases")
+async def update_aliases(request: Request) -> Response:
+    started = time.perf_counter()
+    body = parsing.obj(await parsing.json_body(request), "ChangeAliasesOperation")
+    actions = body.get("actions")
+    if not isinstance(actions, list):
+        raise FormatError("missing field `actions`")
+    parsed = []
+    for action in actions:
+        action = parsing.obj(action, "AliasOperations")
+        if "create_alias" in action:
+            a = parsing.obj(action["create_alias"], "CreateAlias")
+            parsed.append({"kind": "create", "collection_name": a.get("collection_name"),
+                           "alias_name": a.get("alias_name")})
+        elif "delete_alias" in action:
+            a = parsing.obj(action["delete_alias"], "DeleteAlias")
+            parsed.append({"kind": "delete", "alias_name": a.get("alias_name")})
+        elif "rename_alias" in action:
+            a = parsing.obj(action["rename_alias"], "RenameAlias")
+            parsed.append({"kind": "rename", "old_alias_name": a.get("old_alias_name"),
+                           "new_alias_name": a.get("new_alias_name")})
+        else:
+            raise FormatError("data did not match any variant of untagged enum AliasOperations")
+        if any(not isinstance(v, str) for k, v in parsed[-1].items() if k != "kind"):
+            raise FormatError("alias operation is missing a name")
+    return ok(_toc(request).change_aliases(parsed), started)
+
+
+@router.get("/aliases")
+async def list_aliases(request: Request) -> Response:
+    started = time.perf_counter()
+    return ok({"aliases": _toc(request).aliases()}, started)
+
+
+@router.get("/collections/{name}/aliases")
+async def collection_aliases(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    return ok({"aliases": _toc(request).aliases(name)}, started)

@@ -1,0 +1,39 @@
+"""Point records → Qdrant's JSON shapes (Record, ScoredPoint)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from node.shard import PointRecord
+from node.shard_config import ShardConfig
+
+
+def _vector_json(value):
+    if isinstance(value, tuple):  # sparse (indices, values)
+        return {"indices": value[0].tolist(), "values": value[1].astype(np.float32)}
+    return value.astype(np.float32, copy=False)
+
+
+def vectors_json(config: ShardConfig, vectors: dict):
+    unnamed_only = list(config.vectors) == [""] and not config.sparse_vectors
+    if unnamed_only and "" in vectors:
+        return _vector_json(vectors[""])
+    return {name: _vector_json(v) for name, v in vectors.items()}
+
+
+def record_json(config: ShardConfig, record: PointRecord) -> dict:
+    out: dict = {"id": record.id}
+    if record.payload is not None:
+        out["payload"] = record.payload
+    if record.vectors is not None:
+        out["vector"] = vectors_json(config, record.vectors)
+    return out
+
+
+def scored_json(config: ShardConfig, record: PointRecord) -> dict:
+    out: dict = {"id": record.id, "version": record.version, "score": np.float32(record.score)}
+    if record.payload is not None:
+        out["payload"] = record.payload
+    if record.vectors is not None:
+        out["vector"] = vectors_json(config, record.vectors)
+    return out

@@ -1,0 +1,42 @@
+"""Service endpoints: root, health probes, telemetry, cluster status of a standalone node."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from router.rest.responses import dumps, ok
+
+TITLE = "qdrant - vector search engine"
+VERSION = "1.19.0"
+
+router = APIRouter()
+
+
+@router.get("/")
+async def root() -> Response:
+    body = {"title": TITLE, "version": VERSION, "commit": None}
+    return Response(dumps(body), media_type="application/json")
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return PlainTextResponse("healthz check passed")
+
+
+@router.get("/livez")
+async def livez() -> Response:
+    return PlainTextResponse("healthz check passed")
+
+
+@router.get("/readyz")
+async def readyz() -> Response:
+    return PlainTextResponse("all shards are ready")
+
+
+@router.get("/cluster")
+async def cluster(request: Request) -> Response:
+    return ok({"status": "disabled"}, time.perf_counter())

@@ -1,0 +1,59 @@
+"""Composition root: wires storage, consensus and the REST face into one running node.
+
+A single node is a one-node cluster: the same table of contents, collections and replica sets
+serve it, with the single-node consensus in place of Raft.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from consensus.local import LocalConsensus
+from node.optimizer import Optimizer
+from router.rest import create_app
+from router.toc import TableOfContent
+from tessera.config import Settings
+
+log = logging.getLogger("tessera")
+
+
+class Node:
+    """Everything a node holds, opened from its storage directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        storage = Path(settings.storage_path)
+        storage.mkdir(parents=True, exist_ok=True)
+        self.consensus = LocalConsensus(storage)
+        self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
+        self.toc = TableOfContent(storage, self.consensus, self.optimizer)
+
+    def close(self) -> None:
+        self.optimizer.stop()
+        self.toc.close()
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    node = Node(settings)
+    app = create_app(node.toc, settings.max_request_size_mb)
+    config = uvicorn.Config(
+        app,
+        host=settings.service_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower() if settings.log_level.lower() in
+        ("critical", "error", "warning", "info", "debug", "trace") else "info",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    log.info("Tessera REST API on http://%s:%d", settings.service_host, settings.http_port)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        node.close()
