@@ -16,7 +16,7 @@ from pathlib import Path
 
 from consensus.local import LocalConsensus
 from consensus.state import OpResult
-from node.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed, WrongInput
+from node.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed
 from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
@@ -41,7 +41,7 @@ def _raise_for(result: OpResult) -> None:
 
 def validate_collection_name(name: str) -> None:
     if not name or len(name) > 255:
-        raise ValidationFailed(f"[collection_name: length must be between 1 and 255]")
+        raise ValidationFailed("[collection_name: length must be between 1 and 255]")
     if _BAD_NAME.search(name) or name in (".", ".."):
         raise ValidationFailed(
             f"[collection_name: Collection name must not contain special characters: {name}]"

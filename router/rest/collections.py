@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import FormatError
+from router import request_models as models
 from router.rest import parsing
 from router.rest.responses import ok
 
@@ -61,22 +62,22 @@ async def collection_exists(name: str, request: Request) -> Response:
 @router.post("/collections/aliases")
 async def update_aliases(request: Request) -> Response:
     started = time.perf_counter()
-    body = parsing.obj(await parsing.json_body(request), "ChangeAliasesOperation")
+    body = models.obj(await parsing.json_body(request), "ChangeAliasesOperation")
     actions = body.get("actions")
     if not isinstance(actions, list):
         raise FormatError("missing field `actions`")
     parsed = []
     for action in actions:
-        action = parsing.obj(action, "AliasOperations")
+        action = models.obj(action, "AliasOperations")
         if "create_alias" in action:
-            a = parsing.obj(action["create_alias"], "CreateAlias")
+            a = models.obj(action["create_alias"], "CreateAlias")
             parsed.append({"kind": "create", "collection_name": a.get("collection_name"),
                            "alias_name": a.get("alias_name")})
         elif "delete_alias" in action:
-            a = parsing.obj(action["delete_alias"], "DeleteAlias")
+            a = models.obj(action["delete_alias"], "DeleteAlias")
             parsed.append({"kind": "delete", "alias_name": a.get("alias_name")})
         elif "rename_alias" in action:
-            a = parsing.obj(action["rename_alias"], "RenameAlias")
+            a = models.obj(action["rename_alias"], "RenameAlias")
             parsed.append({"kind": "rename", "old_alias_name": a.get("old_alias_name"),
                            "new_alias_name": a.get("new_alias_name")})
         else:

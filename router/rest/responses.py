@@ -11,8 +11,8 @@ from starlette.responses import Response
 from node.errors import (
     AlreadyExists,
     BadRequest,
-    FormatError,
     Forbidden,
+    FormatError,
     NotFound,
     ServiceError,
     TesseraError,

@@ -1,0 +1,314 @@
+"""Requests as parsed JSON (dicts) → the internal operations and queries of the collection layer.
+
+Both faces use this module: REST hands it orjson-parsed bodies, gRPC hands it messages converted
+to the same JSON shapes. No pydantic here: fields are checked one by one, with Qdrant's error kinds
+(400 for what does not deserialize, 422 for values out of range).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
+from node.ids import PointId, parse_point_id
+from node.shard import PointRecord
+from node.shard_config import ShardConfig
+from node.vector_input import prepare_named, prepare_point_vectors
+from router.collection import Collection, Query
+
+
+def obj(body: Any, what: str) -> dict:
+    if not isinstance(body, dict):
+        raise FormatError(f"invalid type: expected struct {what}")
+    return body
+
+
+def uint(value: Any, name: str, default: int | None, minimum: int = 0, prefix: str = "") -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise FormatError(f"invalid type: {value!r}, expected an unsigned integer at `{name}`")
+    if value < 0:
+        raise FormatError(f"invalid value: integer `{value}`, expected usize at `{name}`")
+    if value < minimum:
+        raise ValidationFailed(f"[{prefix}{name}: value {value} invalid, must be {minimum} or larger]")
+    return value
+
+
+def point_ids(raw: Any) -> list[PointId]:
+    if not isinstance(raw, list):
+        raise FormatError("invalid type: expected a sequence of point ids")
+    return [parse_point_id(v) for v in raw]
+
+
+def with_payload(raw: Any, default: bool) -> Any:
+    """→ True, False, or ("include"|"exclude", [keys])."""
+    if raw is None:
+        return default
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, list):
+        return ("include", [str(k) for k in raw])
+    if isinstance(raw, dict):
+        if "include" in raw:
+            keys = raw["include"]
+            return ("include", keys if isinstance(keys, list) else [keys])
+        if "exclude" in raw:
+            keys = raw["exclude"]
+            return ("exclude", keys if isinstance(keys, list) else [keys])
+    raise FormatError("invalid type for `with_payload`")
+
+
+def with_vector(raw: Any, default: bool = False) -> Any:
+    """→ True, False or a list of names."""
+    if raw is None:
+        return default
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, list) and all(isinstance(n, str) for n in raw):
+        return raw
+    raise FormatError("invalid type for `with_vector`")
+
+
+def filter_(raw: Any) -> dict | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FormatError("invalid type: expected struct Filter")
+    from node.filters import compile_filter  # validates the whole filter up front
+
+    compile_filter(raw)
+    return raw
+
+
+def payload(raw: Any) -> dict | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FormatError("invalid type: expected a payload object")
+    return raw
+
+
+def upsert_op(config: ShardConfig, body: dict) -> dict:
+    """PointInsertOperations (points list or column batch) → an upsert operation."""
+    ids: list = []
+    vectors: list = []
+    payloads: list = []
+    if "points" in body and body["points"] is not None:
+        points = body["points"]
+        if not isinstance(points, list):
+            raise FormatError("invalid type: `points` must be a sequence")
+        for point in points:
+            if not isinstance(point, dict):
+                raise FormatError("invalid type: expected struct PointStruct")
+            if "id" not in point:
+                raise FormatError("missing field `id`")
+            ids.append(parse_point_id(point["id"]))
+            if "vector" not in point:
+                raise FormatError("missing field `vector`")
+            vectors.append(prepare_point_vectors(config, point["vector"]))
+            payloads.append(payload(point.get("payload")))
+    elif "batch" in body and body["batch"] is not None:
+        batch = obj(body["batch"], "Batch")
+        if "ids" not in batch:
+            raise FormatError("missing field `ids`")
+        ids = point_ids(batch["ids"])
+        raw_vectors = batch.get("vectors")
+        if raw_vectors is None:
+            raise FormatError("missing field `vectors`")
+        n = len(ids)
+        if isinstance(raw_vectors, dict):
+            vectors = [{} for _ in range(n)]
+            for name, column in raw_vectors.items():
+                if not isinstance(column, list) or len(column) != n:
+                    raise FormatError(f"vectors `{name}` must have one entry per id")
+                for i, value in enumerate(column):
+                    if value is not None:
+                        vectors[i][name] = prepare_named(config, name, value)
+        elif isinstance(raw_vectors, list):
+            if len(raw_vectors) != n:
+                raise FormatError("vectors must have one entry per id")
+            vectors = [{"": prepare_named(config, "", v)} for v in raw_vectors]
+        else:
+            raise FormatError("invalid type for `vectors`")
+        raw_payloads = batch.get("payloads")
+        if raw_payloads is None:
+            payloads = [None] * n
+        else:
+            if not isinstance(raw_payloads, list) or len(raw_payloads) != n:
+                raise FormatError("payloads must have one entry per id")
+            payloads = [payload(p) for p in raw_payloads]
+    else:
+        raise FormatError(
+            "data did not match any variant of untagged enum PointInsertOperations"
+        )
+    # the last occurrence of a repeated id wins, as if applied one after another
+    return {
+        "type": "upsert",
+        "ids": ids,
+        "vectors": vectors,
+        "payloads": payloads,
+        "update_filter": filter_(body.get("update_filter")),
+    }
+
+
+def selector(body: dict) -> dict:
+    """PointsSelector: {"points": [...]} or {"filter": {...}} → {"ids"} / {"filter"}."""
+    if body.get("points") is not None:
+        return {"ids": point_ids(body["points"])}
+    if body.get("filter") is not None:
+        return {"filter": filter_(body["filter"])}
+    raise FormatError("data did not match any variant of untagged enum PointsSelector")
+
+
+def optional_selector(body: dict) -> dict:
+    if body.get("points") is None and body.get("filter") is None:
+        raise FormatError("either `points` or `filter` is required")
+    return selector(body)
+
+
+def update_vectors_op(config: ShardConfig, body: dict) -> dict:
+    points = body.get("points")
+    if not isinstance(points, list):
+        raise FormatError("missing field `points`")
+    items = []
+    for point in points:
+        point = obj(point, "PointVectors")
+        if "id" not in point or "vector" not in point:
+            raise FormatError("missing field `id` or `vector`")
+        items.append((parse_point_id(point["id"]), prepare_point_vectors(config, point["vector"])))
+    return {
+        "type": "update_vectors",
+        "points": items,
+        "update_filter": filter_(body.get("update_filter")),
+    }
+
+
+def delete_vectors_op(config: ShardConfig, body: dict) -> dict:
+    names = body.get("vector")
+    if not isinstance(names, list):
+        raise FormatError("missing field `vector`")
+    for name in names:
+        if name not in config.vectors and name not in config.sparse_vectors:
+            raise WrongInput(f"Not existing vector name error: {name}")
+    return {"type": "delete_vectors", "names": names, **optional_selector(body)}
+
+
+def set_payload_op(body: dict, kind: str) -> dict:
+    value = body.get("payload")
+    if not isinstance(value, dict):
+        raise FormatError("missing field `payload`")
+    op = {"type": kind, "payload": value, **optional_selector(body)}
+    if kind == "set_payload" and body.get("key") is not None:
+        op["key"] = body["key"]
+    return op
+
+
+def delete_payload_op(body: dict) -> dict:
+    keys = body.get("keys")
+    if not isinstance(keys, list):
+        raise FormatError("missing field `keys`")
+    return {"type": "delete_payload", "keys": keys, **optional_selector(body)}
+
+
+def clear_payload_op(body: dict) -> dict:
+    return {"type": "clear_payload", **selector(body)}
+
+
+def delete_op(body: dict) -> dict:
+    return {"type": "delete", **selector(body)}
+
+
+BATCH_KINDS = {
+    "upsert": lambda c, b: upsert_op(c.shard_config, b),
+    "delete": lambda c, b: delete_op(b),
+    "set_payload": lambda c, b: set_payload_op(b, "set_payload"),
+    "overwrite_payload": lambda c, b: set_payload_op(b, "overwrite_payload"),
+    "delete_payload": lambda c, b: delete_payload_op(b),
+    "clear_payload": lambda c, b: clear_payload_op(b),
+    "update_vectors": lambda c, b: update_vectors_op(c.shard_config, b),
+    "delete_vectors": lambda c, b: delete_vectors_op(c.shard_config, b),
+}
+
+
+def batch_ops(collection: Collection, operations: Any) -> list[dict]:
+    """UpdateOperations.operations → a list of internal operations, in order."""
+    if not isinstance(operations, list):
+        raise FormatError("missing field `operations`")
+    ops = []
+    for item in operations:
+        item = obj(item, "UpdateOperation")
+        kinds = [k for k in item if k in BATCH_KINDS]
+        if len(kinds) != 1:
+            raise FormatError("data did not match any variant of untagged enum UpdateOperation")
+        kind = kinds[0]
+        ops.append(BATCH_KINDS[kind](collection, obj(item[kind], kind)))
+    return ops
+
+
+def _query_vector(raw: Any) -> tuple[Any, Any]:
+    """The `query` field → (vector, point_id); one of them is None."""
+    if isinstance(raw, dict):
+        if "nearest" in raw:
+            return _query_vector(raw["nearest"])
+        if "indices" in raw and "values" in raw:
+            return raw, None
+        kinds = ", ".join(sorted(raw))
+        raise BadRequest(f"query kind not supported yet: {kinds}")
+    if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+        return None, parse_point_id(raw)
+    if isinstance(raw, list):
+        return raw, None
+    raise FormatError("data did not match any variant of untagged enum QueryInterface")
+
+
+def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
+    body = obj(body, "QueryRequest")
+    if body.get("prefetch"):
+        raise BadRequest("prefetch is not supported yet")
+    limit = uint(body.get("limit"), "limit", 10, minimum=1, prefix=prefix)
+    offset = uint(body.get("offset"), "offset", 0, prefix=prefix)
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise FormatError("invalid type for `params`")
+    using = body.get("using")
+    if using is not None and not isinstance(using, str):
+        raise FormatError("invalid type for `using`")
+    threshold = body.get("score_threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+        raise FormatError("invalid type for `score_threshold`")
+    query = Query(
+        using=using or "",
+        filter=filter_(body.get("filter")),
+        limit=limit,
+        offset=offset,
+        exact=bool(params.get("exact") or False),
+        hnsw_ef=uint(params.get("hnsw_ef"), "hnsw_ef", None),
+        score_threshold=threshold,
+        with_payload=with_payload(body.get("with_payload"), False),
+        with_vector=with_vector(body.get("with_vector"), False),
+    )
+    if body.get("query") is None:
+        return query
+    query.vector, query.point_id = _query_vector(body["query"])
+    return query
+
+
+def run_queries(collection: Collection, queries: list[Query]) -> list[list[PointRecord]]:
+    """Answer parsed queries: nearest-neighbour ones by search, the rest in id order."""
+    out: list = [None] * len(queries)
+    searches = [(i, q) for i, q in enumerate(queries) if q.vector is not None or q.point_id is not None]
+    if searches:
+        results = collection.search([q for _, q in searches])
+        for (i, _), records in zip(searches, results):
+            out[i] = records
+    for i, q in enumerate(queries):
+        if out[i] is None:  # no query: points in id order, as scroll would list them
+            records, _ = collection.scroll(q.filter, None, q.offset + q.limit, q.with_payload, q.with_vector)
+            for r in records:
+                r.score = 0.0
+            out[i] = records[q.offset :]
+    return out
