@@ -22,13 +22,13 @@ import faiss
 import numpy as np
 
 from node import distance as dist
-from node.errors import NotFound, WrongInput
+from node.errors import NotFound
 from node.filters import compile_filter
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
 from node.shard_config import ShardConfig
 from node.shard_state import ShardState
-from node.vector_index import HnswGraph, SearchHits, exact_search, merge_hits
+from node.vector_index import HnswGraph, exact_search, merge_hits
 from node.vector_store import VectorStore
 from node.wal import WriteAheadLog
 
