@@ -1,0 +1,61 @@
+# Needs only python3 (>= 3.10). Everything else is installed into .venv on first use, and again
+# only when pyproject.toml changes (the stamp files carry a hash of it).
+#
+#   make run   [ARGS="--http-port 7000"]   one node: REST on 127.0.0.1:6333, data in ./storage
+#   make test  [PYTEST_ARGS="-k config"]   the whole test suite
+#   make lint                              ruff
+#   make bench [ARGS=...]                  bench/run.py
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+ARGS ?=
+PYTEST_ARGS ?=
+
+PYPROJECT_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
+RUN_STAMP := $(VENV)/.stamp-run-$(PYPROJECT_HASH)
+TEST_STAMP := $(VENV)/.stamp-test-$(PYPROJECT_HASH)
+
+.PHONY: run test lint bench install install-test clean distclean
+
+run: $(RUN_STAMP)
+	$(VENV)/bin/tessera serve $(ARGS)
+
+test: $(TEST_STAMP)
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	@if $(VPY) -m ruff --version >/dev/null 2>&1; then \
+		$(VPY) -m ruff check . ; \
+	else \
+		echo "ruff is not installed in $(VENV); skipping lint"; \
+	fi
+
+bench: $(RUN_STAMP)
+	$(VPY) bench/run.py $(ARGS)
+
+install: $(RUN_STAMP)
+install-test: $(TEST_STAMP)
+
+$(VPY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Tessera needs Python >= 3.10; this $(PYTHON) is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): | $(VPY)
+	$(VPY) -m pip install --quiet -e .
+	rm -f $(VENV)/.stamp-run-*
+	touch $@
+
+# The test extra includes the runtime dependencies, so it satisfies `run` too.
+$(TEST_STAMP): | $(VPY)
+	$(VPY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.stamp-run-* $(VENV)/.stamp-test-*
+	touch $@ $(RUN_STAMP)
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
