@@ -57,7 +57,11 @@ class MetadataState:
         if name in self.collections:
             return OpResult(False, "already_exists", f"Collection `{name}` already exists!")
         if name in self.aliases:
-            return OpResult(False, "already_exists", f"Alias with name `{name}` already exists!")
+            return OpResult(
+                False,
+                "wrong_input",
+                f"Can't create collection with name {name}. Alias with the same name already exists",
+            )
         shard_number = op["config"]["params"].get("shard_number", 1)
         peers = op.get("peers") or [op.get("peer_id", 0)]
         shards = [

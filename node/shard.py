@@ -11,6 +11,7 @@ This module knows nothing of HTTP or of other shards.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -186,7 +187,7 @@ class LocalShard:
         out = {}
         for name, store in self.stores.items():
             if self.state.present[name][offset]:
-                out[name] = store.data[offset].copy()
+                out[name] = np.array(store.data[offset])  # a plain array, even from a memmap
         for name, vectors in self.state.sparse.items():
             if offset in vectors:
                 out[name] = vectors[offset]
@@ -374,11 +375,7 @@ class LocalShard:
         k = request.limit
         graph = self.graphs.get(name)
         allowed = int(mask.sum())
-        full_scan = (
-            request.filter is not None
-            and allowed * store.dim * 4 < self.config.hnsw_for(name)["full_scan_threshold"] * 1024
-        )
-        if request.exact or graph is None or full_scan or allowed <= k:
+        if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
             return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
         ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
         graph_hits = graph.search(queries, k, mask, ef)
@@ -387,6 +384,20 @@ class LocalShard:
         return [
             merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
         ]
+
+    def _full_scan(self, name: str, allowed: int, request: SearchRequest) -> bool:
+        """Qdrant's planner rule: score exactly what is smaller than full_scan_threshold (KB).
+
+        With a filter, the allowed points are compared; without one, a segment's worth of the
+        indexed points (Qdrant spreads a shard over default_segment_number segments, one per CPU
+        when 0), since Qdrant decides per segment and scores small segments exactly.
+        """
+        threshold = self.config.hnsw_for(name)["full_scan_threshold"] * 1024
+        row_bytes = self.stores[name].dim * 4
+        if request.filter is not None:
+            return allowed * row_bytes < threshold
+        segments = self.config.optimizers.get("default_segment_number") or os.cpu_count() or 1
+        return allowed * row_bytes / segments < threshold
 
     # -- status and maintenance --------------------------------------------------------------
     def info(self) -> dict:

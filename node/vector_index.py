@@ -79,16 +79,29 @@ class HnswGraph:
 def exact_search(
     stored: np.ndarray, distance: str, queries: np.ndarray, k: int, candidates: np.ndarray
 ) -> list[SearchHits]:
-    """Score candidates (offsets into stored) exactly; best k per query."""
+    """Score candidates (sorted offsets into stored) exactly; best k per query.
+
+    When most rows are candidates, scoring every row and masking the rest avoids copying the
+    candidate rows out of storage.
+    """
     if len(candidates) == 0:
         empty = SearchHits(np.empty(0, np.int64), np.empty(0, np.float32))
         return [empty for _ in queries]
-    scores = dist.score_matrix(distance, stored[candidates], queries)
     higher = dist.higher_is_better(distance)
+    dense = len(candidates) * 2 >= len(stored)
+    if dense:
+        lo, hi = int(candidates[0]), int(candidates[-1]) + 1
+        scores = dist.score_matrix(distance, stored[lo:hi], queries)
+        keep = np.zeros(hi - lo, dtype=np.bool_)
+        keep[candidates - lo] = True
+        scores[:, ~keep] = -np.inf if higher else np.inf
+    else:
+        scores = dist.score_matrix(distance, stored[candidates], queries)
     out = []
     for row in scores:
-        best = dist.top_k(row, k, higher)
-        out.append(SearchHits(candidates[best], row[best]))
+        best = dist.top_k(row, min(k, len(candidates)), higher)
+        offsets = best + lo if dense else candidates[best]
+        out.append(SearchHits(offsets, row[best]))
     return out
 
 

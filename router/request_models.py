@@ -38,6 +38,14 @@ def uint(value: Any, name: str, default: int | None, minimum: int = 0, prefix: s
     return value
 
 
+def flag(value: Any, name: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise FormatError(f"invalid type: {value!r}, expected a boolean at `{name}`")
+    return value
+
+
 def point_ids(raw: Any) -> list[PointId]:
     if not isinstance(raw, list):
         raise FormatError("invalid type: expected a sequence of point ids")
@@ -285,7 +293,7 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
         filter=filter_(body.get("filter")),
         limit=limit,
         offset=offset,
-        exact=bool(params.get("exact") or False),
+        exact=flag(params.get("exact"), "params.exact"),
         hnsw_ef=uint(params.get("hnsw_ef"), "hnsw_ef", None),
         score_threshold=threshold,
         with_payload=with_payload(body.get("with_payload"), False),

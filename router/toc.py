@@ -16,7 +16,7 @@ from pathlib import Path
 
 from consensus.local import LocalConsensus
 from consensus.state import OpResult
-from node.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed
+from node.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed, WrongInput
 from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
@@ -36,6 +36,8 @@ def _raise_for(result: OpResult) -> None:
         raise NotFound(result.message or "")
     if result.error_kind == "already_exists":
         raise AlreadyExists(result.message or "")
+    if result.error_kind == "wrong_input":
+        raise WrongInput(result.message or "")
     raise BadRequest(result.message or "")
 
 
@@ -144,6 +146,10 @@ class TableOfContent:
         config = collection_config.parse_create(body)
         if name in self.consensus.state.collections:
             raise AlreadyExists(f"Collection `{name}` already exists!")
+        if name in self.consensus.state.aliases:
+            raise WrongInput(
+                f"Can't create collection with name {name}. Alias with the same name already exists"
+            )
         result = self.consensus.propose(
             {
                 "type": "create_collection",

@@ -150,6 +150,7 @@ async def count_points(name: str, request: Request) -> Response:
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request, required=False), "CountRequest")
     filter_ = models.filter_(body.get("filter"))
+    models.flag(body.get("exact"), "exact")
     count = await run_in_threadpool(collection.count, filter_)
     return ok({"count": count}, started)
 

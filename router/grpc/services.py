@@ -1,0 +1,337 @@
+"""Qdrant's gRPC services (qdrant.Collections, qdrant.Points, qdrant.Qdrant, qdrant.Snapshots) as a
+thin face over the table of contents and the collections.
+
+Each RPC does what the matching REST handler does, with the same shared functions: convert the
+request into the REST body (``from_grpc``), turn that body into the internal operation or query
+(``router.request_models``, ``TableOfContent``), run it on the collection, and convert the result
+back (``to_grpc``). Errors are the shared error kinds, mapped to status codes the way Qdrant maps
+them, with the REST error text as details. The servicers run in the gRPC server's thread pool,
+so blocking calls are fine here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any, Callable
+
+import grpc
+
+from node.errors import (
+    AlreadyExists,
+    BadRequest,
+    Forbidden,
+    FormatError,
+    NotFound,
+    ServiceError,
+    TesseraError,
+    Timeout,
+    ValidationFailed,
+    WrongInput,
+)
+from node.ids import parse_point_id
+from qdrant_client import grpc as pb
+from router import request_models as models
+from router.grpc import from_grpc, to_grpc
+from router.rest.service import TITLE, VERSION  # the title and version GET / answers with
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type, grpc.StatusCode] = {
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    WrongInput: grpc.StatusCode.INVALID_ARGUMENT,
+    BadRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    FormatError: grpc.StatusCode.INVALID_ARGUMENT,
+    ValidationFailed: grpc.StatusCode.INVALID_ARGUMENT,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    Timeout: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    ServiceError: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_of(exc: TesseraError) -> grpc.StatusCode:
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+class Unimplemented(Exception):
+    """An RPC of Qdrant's API that Tessera does not serve (yet): UNIMPLEMENTED."""
+
+
+def rpc(method: Callable) -> Callable:
+    """Run one RPC; shared error kinds become their status code with ``.message`` as details."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except TesseraError as exc:
+            context.abort(status_of(exc), exc.message)
+        except Unimplemented as exc:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
+        except Exception as exc:
+            log.exception("unhandled error in gRPC %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"Service internal error: {exc}")
+
+    return wrapper
+
+
+def _unimplemented(service: str, name: str, why: str = "") -> Callable:
+    @rpc
+    def method(self, request, context):
+        raise Unimplemented(f"{service}/{name} is not implemented by Tessera yet{why}")
+
+    method.__name__ = name
+    return method
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+class CollectionsService(pb.CollectionsServicer):
+    """qdrant.Collections: what GET/PUT/PATCH/DELETE /collections… and /aliases do."""
+
+    def __init__(self, toc) -> None:
+        self.toc = toc
+
+    @rpc
+    def List(self, request: pb.ListCollectionsRequest, context) -> pb.ListCollectionsResponse:
+        started = time.perf_counter()
+        return to_grpc.list_collections_response(self.toc.list_names(), _since(started))
+
+    @rpc
+    def Get(self, request: pb.GetCollectionInfoRequest, context) -> pb.GetCollectionInfoResponse:
+        started = time.perf_counter()
+        info = self.toc.get(request.collection_name).info()
+        return to_grpc.collection_info_response(info, _since(started))
+
+    @rpc
+    def Create(self, request: pb.CreateCollection, context) -> pb.CollectionOperationResponse:
+        started = time.perf_counter()
+        name, body = from_grpc.create_collection(request)
+        result = self.toc.create_collection(name, body)
+        return to_grpc.collection_operation_response(result, _since(started))
+
+    @rpc
+    def Update(self, request: pb.UpdateCollection, context) -> pb.CollectionOperationResponse:
+        started = time.perf_counter()
+        name, body = from_grpc.update_collection(request)
+        result = self.toc.update_collection(name, body)
+        return to_grpc.collection_operation_response(result, _since(started))
+
+    @rpc
+    def Delete(self, request: pb.DeleteCollection, context) -> pb.CollectionOperationResponse:
+        started = time.perf_counter()
+        result = self.toc.delete_collection(request.collection_name)
+        return to_grpc.collection_operation_response(result, _since(started))
+
+    @rpc
+    def UpdateAliases(self, request: pb.ChangeAliases, context) -> pb.CollectionOperationResponse:
+        started = time.perf_counter()
+        result = self.toc.change_aliases(from_grpc.alias_actions(request))
+        return to_grpc.collection_operation_response(result, _since(started))
+
+    @rpc
+    def ListCollectionAliases(self, request: pb.ListCollectionAliasesRequest, context) -> pb.ListAliasesResponse:
+        started = time.perf_counter()
+        aliases = self.toc.aliases(request.collection_name)
+        return to_grpc.aliases_response(aliases, _since(started))
+
+    @rpc
+    def ListAliases(self, request: pb.ListAliasesRequest, context) -> pb.ListAliasesResponse:
+        started = time.perf_counter()
+        return to_grpc.aliases_response(self.toc.aliases(), _since(started))
+
+    @rpc
+    def CollectionExists(self, request: pb.CollectionExistsRequest, context) -> pb.CollectionExistsResponse:
+        started = time.perf_counter()
+        exists = self.toc.exists(request.collection_name)
+        return to_grpc.collection_exists_response(exists, _since(started))
+
+    _cluster = " (distributed mode is not available)"
+    CollectionClusterInfo = _unimplemented("qdrant.Collections", "CollectionClusterInfo", _cluster)
+    UpdateCollectionClusterSetup = _unimplemented(
+        "qdrant.Collections", "UpdateCollectionClusterSetup", _cluster
+    )
+    CreateShardKey = _unimplemented("qdrant.Collections", "CreateShardKey", _cluster)
+    DeleteShardKey = _unimplemented("qdrant.Collections", "DeleteShardKey", _cluster)
+    ListShardKeys = _unimplemented("qdrant.Collections", "ListShardKeys", _cluster)
+
+
+class PointsService(pb.PointsServicer):
+    """qdrant.Points: what the /collections/{name}/points… endpoints do."""
+
+    def __init__(self, toc) -> None:
+        self.toc = toc
+
+    # -- writes ------------------------------------------------------------------------------
+    def _write(self, request, build: Callable[[Any], dict]) -> pb.PointsOperationResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        op = build(collection)
+        result = collection.update(op, from_grpc.wait(request))
+        return to_grpc.points_operation_response(result, _since(started))
+
+    @rpc
+    def Upsert(self, request: pb.UpsertPoints, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request, lambda c: models.upsert_op(c.shard_config, from_grpc.upsert_points(request))
+        )
+
+    @rpc
+    def Delete(self, request: pb.DeletePoints, context) -> pb.PointsOperationResponse:
+        return self._write(request, lambda c: models.delete_op(from_grpc.delete_points(request)))
+
+    @rpc
+    def UpdateVectors(self, request: pb.UpdatePointVectors, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request,
+            lambda c: models.update_vectors_op(c.shard_config, from_grpc.update_vectors(request)),
+        )
+
+    @rpc
+    def DeleteVectors(self, request: pb.DeletePointVectors, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request,
+            lambda c: models.delete_vectors_op(c.shard_config, from_grpc.delete_vectors(request)),
+        )
+
+    @rpc
+    def SetPayload(self, request: pb.SetPayloadPoints, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request, lambda c: models.set_payload_op(from_grpc.set_payload(request), "set_payload")
+        )
+
+    @rpc
+    def OverwritePayload(self, request: pb.SetPayloadPoints, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request,
+            lambda c: models.set_payload_op(from_grpc.set_payload(request), "overwrite_payload"),
+        )
+
+    @rpc
+    def DeletePayload(self, request: pb.DeletePayloadPoints, context) -> pb.PointsOperationResponse:
+        return self._write(
+            request, lambda c: models.delete_payload_op(from_grpc.delete_payload(request))
+        )
+
+    @rpc
+    def ClearPayload(self, request: pb.ClearPayloadPoints, context) -> pb.PointsOperationResponse:
+        return self._write(request, lambda c: models.clear_payload_op(from_grpc.clear_payload(request)))
+
+    @rpc
+    def UpdateBatch(self, request: pb.UpdateBatchPoints, context) -> pb.UpdateBatchResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.update_batch(request)
+        ops = models.batch_ops(collection, body["operations"])
+        results = collection.update_batch(ops, from_grpc.wait(request))
+        return to_grpc.update_batch_response(results, _since(started))
+
+    # -- reads -------------------------------------------------------------------------------
+    @rpc
+    def Get(self, request: pb.GetPoints, context) -> pb.GetResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.get_points(request)
+        ids = models.point_ids(body["ids"])
+        wp = models.with_payload(body.get("with_payload"), True)
+        wv = models.with_vector(body.get("with_vector"), False)
+        records = collection.retrieve(ids, wp, wv)
+        return to_grpc.get_response(collection.shard_config, records, _since(started))
+
+    @rpc
+    def Scroll(self, request: pb.ScrollPoints, context) -> pb.ScrollResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.scroll_points(request)
+        limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
+        offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
+        if body.get("order_by") is not None:
+            raise BadRequest("order_by requires a payload index (not available yet)")
+        filter_ = models.filter_(body.get("filter"))
+        wp = models.with_payload(body.get("with_payload"), True)
+        wv = models.with_vector(body.get("with_vector"), False)
+        records, next_offset = collection.scroll(filter_, offset, limit, wp, wv)
+        return to_grpc.scroll_response(collection.shard_config, records, next_offset, _since(started))
+
+    @rpc
+    def Count(self, request: pb.CountPoints, context) -> pb.CountResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.count_points(request)
+        count = collection.count(models.filter_(body.get("filter")))
+        return to_grpc.count_response(count, _since(started))
+
+    @rpc
+    def Query(self, request: pb.QueryPoints, context) -> pb.QueryResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        query = models.parse_query(from_grpc.query_points(request))
+        results = models.run_queries(collection, [query])
+        return to_grpc.query_response(collection.shard_config, results[0], _since(started))
+
+    @rpc
+    def QueryBatch(self, request: pb.QueryBatchPoints, context) -> pb.QueryBatchResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.query_batch(request)
+        queries = [models.parse_query(s) for s in body["searches"]]
+        results = models.run_queries(collection, queries)
+        return to_grpc.query_batch_response(collection.shard_config, results, _since(started))
+
+    @rpc
+    def Search(self, request: pb.SearchPoints, context) -> pb.SearchResponse:
+        """Deprecated SearchPoints: the nearest-neighbour query it stands for."""
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        query = models.parse_query(from_grpc.search_points(request))
+        results = models.run_queries(collection, [query])
+        return to_grpc.search_response(collection.shard_config, results[0], _since(started))
+
+    @rpc
+    def SearchBatch(self, request: pb.SearchBatchPoints, context) -> pb.SearchBatchResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        queries = [models.parse_query(from_grpc.search_points(s)) for s in request.search_points]
+        results = models.run_queries(collection, queries)
+        return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
+
+    CreateFieldIndex = _unimplemented("qdrant.Points", "CreateFieldIndex", " (no payload indexes)")
+    DeleteFieldIndex = _unimplemented("qdrant.Points", "DeleteFieldIndex", " (no payload indexes)")
+    CreateVectorName = _unimplemented("qdrant.Points", "CreateVectorName")
+    DeleteVectorName = _unimplemented("qdrant.Points", "DeleteVectorName")
+    SearchGroups = _unimplemented("qdrant.Points", "SearchGroups")
+    Recommend = _unimplemented("qdrant.Points", "Recommend")
+    RecommendBatch = _unimplemented("qdrant.Points", "RecommendBatch")
+    RecommendGroups = _unimplemented("qdrant.Points", "RecommendGroups")
+    Discover = _unimplemented("qdrant.Points", "Discover")
+    DiscoverBatch = _unimplemented("qdrant.Points", "DiscoverBatch")
+    QueryGroups = _unimplemented("qdrant.Points", "QueryGroups")
+    Facet = _unimplemented("qdrant.Points", "Facet")
+    SearchMatrixPairs = _unimplemented("qdrant.Points", "SearchMatrixPairs")
+    SearchMatrixOffsets = _unimplemented("qdrant.Points", "SearchMatrixOffsets")
+
+
+class QdrantService(pb.QdrantServicer):
+    """qdrant.Qdrant: HealthCheck, the gRPC twin of GET /."""
+
+    @rpc
+    def HealthCheck(self, request: pb.HealthCheckRequest, context) -> pb.HealthCheckReply:
+        return to_grpc.health_check_reply(TITLE, VERSION)
+
+
+class SnapshotsService(pb.SnapshotsServicer):
+    """qdrant.Snapshots: not available yet (there are no snapshot endpoints on REST either)."""
+
+    Create = _unimplemented("qdrant.Snapshots", "Create")
+    List = _unimplemented("qdrant.Snapshots", "List")
+    Delete = _unimplemented("qdrant.Snapshots", "Delete")
+    CreateFull = _unimplemented("qdrant.Snapshots", "CreateFull")
+    ListFull = _unimplemented("qdrant.Snapshots", "ListFull")
+    DeleteFull = _unimplemented("qdrant.Snapshots", "DeleteFull")
