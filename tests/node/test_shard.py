@@ -1,0 +1,146 @@
+"""LocalShard on its own: WAL replay, flush, vacuum and graph building keep answers exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from node.errors import NotFound
+from node.shard import LocalShard, SearchRequest
+from node.shard_config import ShardConfig
+
+
+def _config(dim: int = 8, distance: str = "Euclid", **optimizers) -> ShardConfig:
+    return ShardConfig.from_collection(
+        {
+            "params": {"vectors": {"size": dim, "distance": distance}},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 10},
+            "optimizer_config": {"default_segment_number": 1, **optimizers},
+        }
+    )
+
+
+def _upsert(shard: LocalShard, op_num: int, ids, vectors, payloads=None) -> None:
+    shard.apply(
+        op_num,
+        {
+            "type": "upsert",
+            "ids": list(ids),
+            "vectors": [{"": np.asarray(v, np.float32)} for v in vectors],
+            "payloads": payloads or [{"i": int(i)} for i in ids],
+        },
+    )
+
+
+def _nearest(shard: LocalShard, query, k: int, exact: bool = False, ef: int | None = None):
+    request = SearchRequest("", np.asarray(query, np.float32).reshape(1, -1), k, exact=exact,
+                            hnsw_ef=ef)
+    return [(r.id, float(r.score)) for r in shard.search([request])[0]]
+
+
+def _brute(ids, vectors, query, k):
+    d = np.sqrt(((np.asarray(vectors) - query) ** 2).sum(axis=1))
+    order = np.argsort(d, kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+def test_wal_replay_restores_unflushed_writes(tmp_path):
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    shard = LocalShard(tmp_path / "s", _config())
+    _upsert(shard, 1, range(50), vectors)
+    shard.apply(2, {"type": "delete", "ids": [3, 4]})
+    shard.apply(3, {"type": "set_payload", "ids": [5], "payload": {"x": 1}})
+    # no flush, no close: as after kill -9
+    shard.wal.close()
+    reopened = LocalShard(tmp_path / "s", _config())
+    assert reopened.count(None) == 48
+    assert reopened.last_op == 3
+    record = reopened.retrieve([5], True, True)[0]
+    assert record.payload == {"i": 5, "x": 1}
+    assert record.version == 3
+    np.testing.assert_array_equal(record.vectors[""], vectors[5])
+    assert reopened.retrieve([3, 4], True, False) == []
+
+
+def test_flush_then_more_writes_then_reopen(tmp_path):
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    shard = LocalShard(tmp_path / "s", _config())
+    _upsert(shard, 1, range(20), vectors[:20])
+    shard.flush()
+    assert not list((tmp_path / "s" / "wal").glob("*.log"))  # flushed ops leave the WAL
+    _upsert(shard, 2, range(20, 30), vectors[20:])
+    shard.wal.close()
+    reopened = LocalShard(tmp_path / "s", _config())
+    assert reopened.count(None) == 30
+    got = reopened.retrieve(list(range(30)), False, True)
+    np.testing.assert_array_equal(np.stack([r.vectors[""] for r in got]), vectors)
+
+
+def test_failed_operation_writes_nothing(tmp_path):
+    shard = LocalShard(tmp_path / "s", _config())
+    _upsert(shard, 1, [1], [np.zeros(8)])
+    with pytest.raises(NotFound):
+        shard.apply(2, {"type": "set_payload", "ids": [1, 99], "payload": {"x": 1}})
+    assert shard.retrieve([1], True, False)[0].payload == {"i": 1}
+    shard.wal.close()
+    reopened = LocalShard(tmp_path / "s", _config())
+    assert reopened.retrieve([1], True, False)[0].payload == {"i": 1}
+
+
+def test_graph_search_and_tail_match_brute_force(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(600, 8)).astype(np.float32)
+    shard = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
+    _upsert(shard, 1, range(500), vectors[:500])
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    assert shard.graphs[""] is not None and shard.graphs[""].size == 500
+    _upsert(shard, 2, range(500, 600), vectors[500:])  # an unindexed tail
+    shard.apply(3, {"type": "delete", "ids": list(range(0, 600, 7))})
+    live = [i for i in range(600) if i % 7]
+    for query in rng.normal(size=(10, 8)).astype(np.float32):
+        expected = _brute(live, vectors[live], query, 10)
+        assert [i for i, _ in _nearest(shard, query, 10, exact=True)] == expected
+        approx = [i for i, _ in _nearest(shard, query, 10, ef=600)]
+        assert approx == expected  # ef ≥ points: HNSW at 8-d finds the exact neighbours
+
+
+def test_vacuum_reclaims_and_keeps_answers(tmp_path):
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(400, 8)).astype(np.float32)
+    config = _config(indexing_threshold=1, vacuum_min_vector_number=100, deleted_threshold=0.2)
+    shard = LocalShard(tmp_path / "s", config)
+    _upsert(shard, 1, range(400), vectors)
+    shard.apply(2, {"type": "delete", "ids": list(range(0, 400, 2))})
+    assert shard.info()["optimizing"]
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    assert shard.state.count == 200 and shard.state.gen == 1
+    assert not shard.info()["optimizing"]
+    live = list(range(1, 400, 2))
+    query = rng.normal(size=8).astype(np.float32)
+    assert [i for i, _ in _nearest(shard, query, 5, exact=True)] == _brute(
+        live, vectors[live], query, 5
+    )
+    shard.close()
+    reopened = LocalShard(tmp_path / "s", config)
+    assert reopened.count(None) == 200
+    assert reopened.graphs[""] is not None  # the graph was saved and loads again
+    got = reopened.retrieve(live, False, True)
+    np.testing.assert_array_equal(np.stack([r.vectors[""] for r in got]), vectors[live])
+
+
+def test_on_disk_vectors_survive_reopen(tmp_path):
+    config = ShardConfig.from_collection(
+        {"params": {"vectors": {"size": 4, "distance": "Dot", "on_disk": True}}}
+    )
+    shard = LocalShard(tmp_path / "s", config)
+    vectors = np.arange(4000, dtype=np.float32).reshape(1000, 4)
+    _upsert(shard, 1, range(1000), vectors)
+    shard.close()
+    reopened = LocalShard(tmp_path / "s", config)
+    assert reopened.stores[""].on_disk
+    got = reopened.retrieve([0, 999], False, True)
+    np.testing.assert_array_equal(got[1].vectors[""], vectors[999])
