@@ -341,24 +341,43 @@ class LocalShard:
             return len(self._matching_ids(filter_))
 
     def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
+        """Answer several requests; unfiltered ones on the same vector share one index call."""
         with self.lock:
-            return [self._search_one(request) for request in requests]
+            results: list = [None] * len(requests)
+            groups: dict[tuple, list[int]] = {}
+            for i, request in enumerate(requests):
+                if request.filter is None and not request.exclude_ids:
+                    key = (request.vector_name, request.exact, request.hnsw_ef)
+                    groups.setdefault(key, []).append(i)
+                else:
+                    results[i] = self._search_group([request])[0]
+            for members in groups.values():
+                answers = self._search_group([requests[i] for i in members])
+                for i, records in zip(members, answers):
+                    results[i] = records
+            return results
 
-    def _search_one(self, request: SearchRequest) -> list[PointRecord]:
-        name = request.vector_name
+    def _search_group(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
+        """Requests alike in vector, filter, exclusions, exact and ef: one mask, one search."""
+        first = requests[0]
+        name = first.vector_name
         params = self.config.vectors[name]
         state = self.state
-        mask = self._allowed_mask(request.filter)
+        mask = self._allowed_mask(first.filter)
         mask &= state.present[name][: state.count]
-        for point_id in request.exclude_ids:
+        for point_id in first.exclude_ids:
             offset = state.offset_of(point_id)
             if offset is not None:
                 mask[offset] = False
-        results = self._nearest(name, request, mask, params)
+        queries = requests[0].vectors if len(requests) == 1 else np.vstack(
+            [r.vectors for r in requests]
+        )
+        k = max(r.limit for r in requests)
+        all_hits = self._nearest(name, first, mask, params, queries, k)
         out = []
-        for hits in results:
+        for request, hits in zip(requests, all_hits):
             records = []
-            for offset, score in zip(hits.offsets, hits.scores):
+            for offset, score in zip(hits.offsets[: request.limit], hits.scores[: request.limit]):
                 if request.score_threshold is not None and not _passes(
                     score, request.score_threshold, params.distance
                 ):
@@ -367,12 +386,12 @@ class LocalShard:
                 record.score = score
                 records.append(record)
             out.append(records)
-        return out[0]
+        return out
 
-    def _nearest(self, name: str, request: SearchRequest, mask: np.ndarray, params) -> list:
+    def _nearest(
+        self, name: str, request: SearchRequest, mask: np.ndarray, params, queries, k: int
+    ) -> list:
         store = self.stores[name]
-        queries = request.vectors
-        k = request.limit
         graph = self.graphs.get(name)
         allowed = int(mask.sum())
         if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
@@ -380,6 +399,8 @@ class LocalShard:
         ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
         graph_hits = graph.search(queries, k, mask, ef)
         tail = np.flatnonzero(mask[graph.size :]) + graph.size
+        if len(tail) == 0:
+            return graph_hits
         tail_hits = exact_search(store.data, params.distance, queries, k, tail)
         return [
             merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)

@@ -62,11 +62,16 @@ class HnswGraph:
     def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
         """Best k among offsets where mask[:size] is true."""
         size = self.size
-        bits = np.packbits(mask[:size], bitorder="little")
-        selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bits))
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
-        scores, labels = self.index.search(np.ascontiguousarray(queries), k, params=params)
-        del bits  # (kept alive until here: the selector points into it)
+        window = mask[:size]
+        if window.all():  # nothing masked: no selector, FAISS's fastest path
+            params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
+            scores, labels = self.index.search(np.ascontiguousarray(queries), k, params=params)
+        else:
+            bits = np.packbits(window, bitorder="little")
+            selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bits))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
+            scores, labels = self.index.search(np.ascontiguousarray(queries), k, params=params)
+            del bits  # kept alive until here: the selector points into it
         if self.distance == dist.EUCLID:
             scores = np.sqrt(np.maximum(scores, 0))
         hits = []

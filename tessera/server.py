@@ -13,6 +13,7 @@ import uvicorn
 
 from consensus.local import LocalConsensus
 from node.optimizer import Optimizer
+from router.grpc.server import start_grpc_server
 from router.rest import create_app
 from router.toc import TableOfContent
 from tessera.config import Settings
@@ -42,6 +43,10 @@ def serve(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     node = Node(settings)
+    grpc_server = None
+    if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
+        grpc_server = start_grpc_server(node.toc, settings.service_host, settings.grpc_port)
+        log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     app = create_app(node.toc, settings.max_request_size_mb)
     config = uvicorn.Config(
         app,
@@ -56,4 +61,6 @@ def serve(settings: Settings) -> None:
     try:
         uvicorn.Server(config).run()
     finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
         node.close()

@@ -18,20 +18,28 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
-from qdrant_client import grpc as pb
 
 # -- enum names: protobuf enum full name → {number: REST name} ------------------------------------
 # (to_grpc reverses these tables for the responses)
 ENUM_NAMES: dict[str, dict[int, str]] = {
     "qdrant.Distance": {1: "Cosine", 2: "Euclid", 3: "Dot", 4: "Manhattan"},
-    "qdrant.Datatype": {1: "float32", 2: "uint8", 3: "float16", 4: "turbo4", 5: "turbo8", 6: "turbo16"},
+    "qdrant.Datatype": {
+        1: "float32",
+        2: "uint8",
+        3: "float16",
+        4: "turbo4",
+        5: "turbo8",
+        6: "turbo16",
+    },
     "qdrant.Memory": {1: "cold", 2: "cached", 3: "pinned"},
     "qdrant.Modifier": {0: "none", 1: "idf"},
     "qdrant.MultiVectorComparator": {0: "max_sim"},
@@ -40,7 +48,10 @@ ENUM_NAMES: dict[str, dict[int, str]] = {
     "qdrant.CompressionRatio": {0: "x4", 1: "x8", 2: "x16", 3: "x32", 4: "x64"},
     "qdrant.BinaryQuantizationEncoding": {0: "one_bit", 1: "two_bits", 2: "one_and_half_bits"},
     "qdrant.BinaryQuantizationQueryEncoding.Setting": {
-        0: "default", 1: "binary", 2: "scalar4bits", 3: "scalar8bits",
+        0: "default",
+        1: "binary",
+        2: "scalar4bits",
+        3: "scalar8bits",
     },
     "qdrant.TurboQuantBitSize": {0: "bits1", 1: "bits1_5", 2: "bits2", 3: "bits4", 4: "bits8"},
     "qdrant.MaxOptimizationThreads.Setting": {0: "auto"},
@@ -53,22 +64,45 @@ ENUM_NAMES: dict[str, dict[int, str]] = {
     "qdrant.WriteOrderingType": {0: "weak", 1: "medium", 2: "strong"},
     "qdrant.CollectionStatus": {1: "green", 2: "yellow", 3: "red", 4: "grey"},
     "qdrant.PayloadSchemaType": {
-        1: "keyword", 2: "integer", 3: "float", 4: "geo", 5: "text", 6: "bool", 7: "datetime",
+        1: "keyword",
+        2: "integer",
+        3: "float",
+        4: "geo",
+        5: "text",
+        6: "bool",
+        7: "datetime",
         8: "uuid",
     },
     "qdrant.FieldType": {
-        0: "keyword", 1: "integer", 2: "float", 3: "geo", 4: "text", 5: "bool", 6: "datetime",
+        0: "keyword",
+        1: "integer",
+        2: "float",
+        3: "geo",
+        4: "text",
+        5: "bool",
+        6: "datetime",
         7: "uuid",
     },
     "qdrant.TokenizerType": {1: "prefix", 2: "whitespace", 3: "word", 4: "multilingual", 5: "code"},
     "qdrant.TextScoringType": {0: "bm25"},
     "qdrant.ReplicaState": {
-        0: "Active", 1: "Dead", 2: "Partial", 3: "Initializing", 4: "Listener",
-        5: "PartialSnapshot", 6: "Recovery", 7: "Resharding", 8: "ReshardingScaleDown",
-        9: "ActiveRead", 10: "ManualRecovery",
+        0: "Active",
+        1: "Dead",
+        2: "Partial",
+        3: "Initializing",
+        4: "Listener",
+        5: "PartialSnapshot",
+        6: "Recovery",
+        7: "Resharding",
+        8: "ReshardingScaleDown",
+        9: "ActiveRead",
+        10: "ManualRecovery",
     },
     "qdrant.ShardTransferMethod": {
-        0: "stream_records", 1: "snapshot", 2: "wal_delta", 3: "resharding_stream_records",
+        0: "stream_records",
+        1: "snapshot",
+        2: "wal_delta",
+        3: "resharding_stream_records",
     },
 }
 
@@ -134,16 +168,21 @@ def shard_key_selector(s: pb.ShardKeySelector) -> Any:
 
 
 # -- vectors -----------------------------------------------------------------------------------
+def floats(values) -> list:
+    """A repeated float field → list of python floats (through numpy: ~5× faster than list())."""
+    return np.array(values, dtype=np.float32).tolist()
+
+
 def _dense(d: pb.DenseVector) -> list:
-    return list(d.data)
+    return floats(d.data)
 
 
 def _sparse(s: pb.SparseVector) -> dict:
-    return {"indices": list(s.indices), "values": list(s.values)}
+    return {"indices": list(s.indices), "values": floats(s.values)}
 
 
 def _multi(m: pb.MultiDenseVector) -> list:
-    return [list(d.data) for d in m.vectors]
+    return [floats(d.data) for d in m.vectors]
 
 
 def document(d: pb.Document) -> dict:
@@ -185,7 +224,7 @@ def vector(v: pb.Vector | pb.VectorOutput) -> Any:
     if kind == "object":
         return inference_object(v.object)
     # deprecated flat form
-    data = list(v.data)
+    data = floats(v.data)
     if v.HasField("indices"):
         return {"indices": list(v.indices.data), "values": data}
     if v.HasField("vectors_count"):
@@ -300,7 +339,10 @@ def field_condition(c: pb.FieldCondition) -> dict:
             "bottom_right": _geo_point(box.bottom_right),
         }
     if c.HasField("geo_radius"):
-        out["geo_radius"] = {"center": _geo_point(c.geo_radius.center), "radius": f32(c.geo_radius.radius)}
+        out["geo_radius"] = {
+            "center": _geo_point(c.geo_radius.center),
+            "radius": f32(c.geo_radius.radius),
+        }
     if c.HasField("geo_polygon"):
         polygon: dict = {"exterior": _line(c.geo_polygon.exterior)}
         if len(c.geo_polygon.interiors):
@@ -462,10 +504,21 @@ def _optimizers(o: pb.OptimizersConfigDiff) -> dict:
     return out
 
 
-def _vectors_config(v: Message) -> Any:
+def _vectors_config(v: pb.VectorsConfig) -> Any:
+    """VectorsConfig → REST ``vectors``: one unnamed VectorParams, or {name: VectorParams}."""
     kind, inner = _oneof(v, "config")
     if kind == "params":
         return message(inner)
+    if kind == "params_map":
+        return {name: message(p) for name, p in inner.map.items()}
+    return None
+
+
+def _vectors_config_diff(v: pb.VectorsConfigDiff) -> Any:
+    """VectorsConfigDiff → REST ``vectors`` of a PATCH: always a map, "" for the unnamed one."""
+    kind, inner = _oneof(v, "config")
+    if kind == "params":
+        return {"": message(inner)}
     if kind == "params_map":
         return {name: message(p) for name, p in inner.map.items()}
     return None
@@ -492,30 +545,12 @@ def _start_from(s: pb.StartFrom) -> Any:
 def _lookup_location(loc: pb.LookupLocation) -> dict:
     return fields(
         loc,
-        rename={"collection_name": "collection", "vector_name": "vector", "shard_key_selector": "shard_key"},
+        rename={
+            "collection_name": "collection",
+            "vector_name": "vector",
+            "shard_key_selector": "shard_key",
+        },
     )
-
-
-def _stopwords(s: pb.StopwordsSet) -> Any:
-    return fields(s)
-
-
-def _stemmer(s: pb.StemmingAlgorithm) -> Any:
-    kind, inner = _oneof(s, "stemming_params")
-    if kind == "snowball":
-        return {"type": "snowball", "language": inner.language}
-    if kind == "disabled":
-        return {"type": "disabled"}  # pragma: no cover - not a REST form Qdrant documents
-    return None
-
-
-def _index_params(p: pb.PayloadIndexParams) -> Any:
-    kind, inner = _oneof(p, "index_params")
-    if kind is None:
-        return None
-    body = fields(inner)
-    body["type"] = kind[: -len("_index_params")]
-    return body
 
 
 _SPECIAL: dict[str, Callable[[Any], Any]] = {
@@ -530,19 +565,18 @@ _SPECIAL: dict[str, Callable[[Any], Any]] = {
     "qdrant.OptimizersConfigDiff": _optimizers,
     "qdrant.MaxOptimizationThreads": _max_threads,
     "qdrant.VectorsConfig": _vectors_config,
-    "qdrant.VectorsConfigDiff": _vectors_config,
+    "qdrant.VectorsConfigDiff": _vectors_config_diff,
     "qdrant.SparseVectorConfig": lambda s: {name: message(p) for name, p in s.map.items()},
     "qdrant.StrictModeMultivectorConfig": lambda s: {
         name: message(p) for name, p in s.multivector_config.items()
     },
-    "qdrant.StrictModeSparseConfig": lambda s: {name: message(p) for name, p in s.sparse_config.items()},
+    "qdrant.StrictModeSparseConfig": lambda s: {
+        name: message(p) for name, p in s.sparse_config.items()
+    },
     "qdrant.BinaryQuantizationQueryEncoding": _query_encoding,
     "qdrant.IdfParams": _idf,
     "qdrant.StartFrom": _start_from,
     "qdrant.LookupLocation": _lookup_location,
-    "qdrant.StopwordsSet": _stopwords,
-    "qdrant.StemmingAlgorithm": _stemmer,
-    "qdrant.PayloadIndexParams": _index_params,
     "google.protobuf.Timestamp": timestamp,
 }
 
@@ -588,14 +622,21 @@ def alias_actions(req: pb.ChangeAliases) -> list[dict]:
         kind, op = _oneof(action, "action")
         if kind == "create_alias":
             actions.append(
-                {"kind": "create", "collection_name": op.collection_name, "alias_name": op.alias_name}
+                {
+                    "kind": "create",
+                    "collection_name": op.collection_name,
+                    "alias_name": op.alias_name,
+                }
             )
         elif kind == "delete_alias":
             actions.append({"kind": "delete", "alias_name": op.alias_name})
         elif kind == "rename_alias":
             actions.append(
-                {"kind": "rename", "old_alias_name": op.old_alias_name,
-                 "new_alias_name": op.new_alias_name}
+                {
+                    "kind": "rename",
+                    "old_alias_name": op.old_alias_name,
+                    "new_alias_name": op.new_alias_name,
+                }
             )
         else:
             raise BadRequest("Malformed AliasOperations: no action is set")
@@ -607,11 +648,19 @@ def wait(req: Message) -> bool:
     return req.wait if req.HasField("wait") else False
 
 
-def upsert_body(points, update_filter: pb.Filter | None = None, update_mode: int | None = None,
-                shard_keys: pb.ShardKeySelector | None = None) -> dict:
+def upsert_body(
+    points,
+    update_filter: pb.Filter | None = None,
+    update_mode: int | None = None,
+    shard_keys: pb.ShardKeySelector | None = None,
+) -> dict:
     body: dict = {"points": [point_struct(p) for p in points]}
     _put(body, "update_filter", filter_(update_filter) if update_filter is not None else None)
-    _put(body, "update_mode", ENUM_NAMES["qdrant.UpdateMode"].get(update_mode) if update_mode is not None else None)
+    _put(
+        body,
+        "update_mode",
+        ENUM_NAMES["qdrant.UpdateMode"].get(update_mode) if update_mode is not None else None,
+    )
     _put(body, "shard_key", shard_key_selector(shard_keys) if shard_keys is not None else None)
     return body
 
@@ -865,7 +914,7 @@ def query_batch(req: pb.QueryBatchPoints) -> dict:
 
 def search_points(req: pb.SearchPoints) -> dict:
     """SearchPoints (deprecated) → the QueryRequest of the same nearest-neighbour search."""
-    data = list(req.vector)
+    data = floats(req.vector)
     if req.HasField("sparse_indices"):
         target: Any = {"indices": list(req.sparse_indices.data), "values": data}
     else:

@@ -7,8 +7,8 @@ import logging
 from concurrent import futures
 
 import grpc
-
 from qdrant_client import grpc as pb
+
 from router.grpc.services import CollectionsService, PointsService, QdrantService, SnapshotsService
 
 log = logging.getLogger(__name__)

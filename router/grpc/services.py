@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
+from qdrant_client import grpc as pb
 
 from node.errors import (
     AlreadyExists,
@@ -31,7 +33,6 @@ from node.errors import (
     WrongInput,
 )
 from node.ids import parse_point_id
-from qdrant_client import grpc as pb
 from router import request_models as models
 from router.grpc import from_grpc, to_grpc
 from router.rest.service import TITLE, VERSION  # the title and version GET / answers with
@@ -137,7 +138,9 @@ class CollectionsService(pb.CollectionsServicer):
         return to_grpc.collection_operation_response(result, _since(started))
 
     @rpc
-    def ListCollectionAliases(self, request: pb.ListCollectionAliasesRequest, context) -> pb.ListAliasesResponse:
+    def ListCollectionAliases(
+        self, request: pb.ListCollectionAliasesRequest, context
+    ) -> pb.ListAliasesResponse:
         started = time.perf_counter()
         aliases = self.toc.aliases(request.collection_name)
         return to_grpc.aliases_response(aliases, _since(started))
@@ -148,7 +151,9 @@ class CollectionsService(pb.CollectionsServicer):
         return to_grpc.aliases_response(self.toc.aliases(), _since(started))
 
     @rpc
-    def CollectionExists(self, request: pb.CollectionExistsRequest, context) -> pb.CollectionExistsResponse:
+    def CollectionExists(
+        self, request: pb.CollectionExistsRequest, context
+    ) -> pb.CollectionExistsResponse:
         started = time.perf_counter()
         exists = self.toc.exists(request.collection_name)
         return to_grpc.collection_exists_response(exists, _since(started))
@@ -222,7 +227,9 @@ class PointsService(pb.PointsServicer):
 
     @rpc
     def ClearPayload(self, request: pb.ClearPayloadPoints, context) -> pb.PointsOperationResponse:
-        return self._write(request, lambda c: models.clear_payload_op(from_grpc.clear_payload(request)))
+        return self._write(
+            request, lambda c: models.clear_payload_op(from_grpc.clear_payload(request))
+        )
 
     @rpc
     def UpdateBatch(self, request: pb.UpdateBatchPoints, context) -> pb.UpdateBatchResponse:
@@ -258,14 +265,18 @@ class PointsService(pb.PointsServicer):
         wp = models.with_payload(body.get("with_payload"), True)
         wv = models.with_vector(body.get("with_vector"), False)
         records, next_offset = collection.scroll(filter_, offset, limit, wp, wv)
-        return to_grpc.scroll_response(collection.shard_config, records, next_offset, _since(started))
+        return to_grpc.scroll_response(
+            collection.shard_config, records, next_offset, _since(started)
+        )
 
     @rpc
     def Count(self, request: pb.CountPoints, context) -> pb.CountResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         body = from_grpc.count_points(request)
-        count = collection.count(models.filter_(body.get("filter")))
+        filter_ = models.filter_(body.get("filter"))
+        models.flag(body.get("exact"), "exact")
+        count = collection.count(filter_)
         return to_grpc.count_response(count, _since(started))
 
     @rpc

@@ -13,15 +13,16 @@ empty, as Qdrant 1.19 does; qdrant-client reads the oneof first.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from qdrant_client import grpc as pb
 
 from node.shard import PointRecord
 from node.shard_config import ShardConfig
-from qdrant_client import grpc as pb
 from router.collection import UpdateResult
 from router.grpc.from_grpc import ENUM_NAMES
 from router.rest.serialize import vectors_json
@@ -35,8 +36,11 @@ ENUM_NUMBERS: dict[str, dict[str, int]] = {
     enum: {name: number for number, name in names.items()} for enum, names in ENUM_NAMES.items()
 }
 
-_UPDATE_STATUS = {"acknowledged": pb.UpdateStatus.Acknowledged, "completed": pb.UpdateStatus.Completed,
-                  "wait_timeout": pb.UpdateStatus.WaitTimeout}
+_UPDATE_STATUS = {
+    "acknowledged": pb.UpdateStatus.Acknowledged,
+    "completed": pb.UpdateStatus.Completed,
+    "wait_timeout": pb.UpdateStatus.WaitTimeout,
+}
 
 
 # -- payload values ----------------------------------------------------------------------------
@@ -107,7 +111,9 @@ def _floats(values: Any) -> list:
 def _vector_kwargs(v: Any) -> dict:
     """One vector in the REST output shape → VectorOutput constructor arguments."""
     if isinstance(v, dict):
-        return {"sparse": {"indices": [int(i) for i in v["indices"]], "values": _floats(v["values"])}}
+        return {
+            "sparse": {"indices": [int(i) for i in v["indices"]], "values": _floats(v["values"])}
+        }
     if isinstance(v, tuple):  # (indices, values) as a shard holds a sparse vector
         return {"sparse": {"indices": [int(i) for i in v[0]], "values": _floats(v[1])}}
     array = np.asarray(v, dtype=np.float32)
@@ -162,7 +168,10 @@ def update_result(result: UpdateResult) -> pb.UpdateResult:
 
 # -- generic: a JSON-shaped dict → a message, field by field (configs, collection info) ---------
 _RENAMES: dict[str, dict[str, str]] = {
-    "qdrant.CollectionParams": {"vectors": "vectors_config", "sparse_vectors": "sparse_vectors_config"},
+    "qdrant.CollectionParams": {
+        "vectors": "vectors_config",
+        "sparse_vectors": "sparse_vectors_config",
+    },
 }
 
 
@@ -394,7 +403,9 @@ def list_collections_response(names: Iterable[str], elapsed: float) -> pb.ListCo
     )
 
 
-def collection_info_response(info: Mapping[str, Any], elapsed: float) -> pb.GetCollectionInfoResponse:
+def collection_info_response(
+    info: Mapping[str, Any], elapsed: float
+) -> pb.GetCollectionInfoResponse:
     return pb.GetCollectionInfoResponse(result=collection_info(info), time=elapsed)
 
 
@@ -406,7 +417,9 @@ def collection_exists_response(exists: bool, elapsed: float) -> pb.CollectionExi
     return pb.CollectionExistsResponse(result=pb.CollectionExists(exists=exists), time=elapsed)
 
 
-def aliases_response(aliases: Iterable[Mapping[str, str]], elapsed: float) -> pb.ListAliasesResponse:
+def aliases_response(
+    aliases: Iterable[Mapping[str, str]], elapsed: float
+) -> pb.ListAliasesResponse:
     return pb.ListAliasesResponse(aliases=alias_descriptions(aliases), time=elapsed)
 
 
@@ -414,16 +427,21 @@ def points_operation_response(result: UpdateResult, elapsed: float) -> pb.Points
     return pb.PointsOperationResponse(result=update_result(result), time=elapsed)
 
 
-def update_batch_response(results: Iterable[UpdateResult], elapsed: float) -> pb.UpdateBatchResponse:
+def update_batch_response(
+    results: Iterable[UpdateResult], elapsed: float
+) -> pb.UpdateBatchResponse:
     return pb.UpdateBatchResponse(result=[update_result(r) for r in results], time=elapsed)
 
 
-def get_response(config: ShardConfig, records: Iterable[PointRecord], elapsed: float) -> pb.GetResponse:
+def get_response(
+    config: ShardConfig, records: Iterable[PointRecord], elapsed: float
+) -> pb.GetResponse:
     return pb.GetResponse(result=[retrieved_point(config, r) for r in records], time=elapsed)
 
 
-def scroll_response(config: ShardConfig, records: Iterable[PointRecord], next_offset: Any,
-                    elapsed: float) -> pb.ScrollResponse:
+def scroll_response(
+    config: ShardConfig, records: Iterable[PointRecord], next_offset: Any, elapsed: float
+) -> pb.ScrollResponse:
     out = pb.ScrollResponse(result=[retrieved_point(config, r) for r in records], time=elapsed)
     if next_offset is not None:
         out.next_page_offset.CopyFrom(point_id(next_offset))
@@ -438,23 +456,29 @@ def scored_points(config: ShardConfig, records: Iterable[PointRecord]) -> list[p
     return [scored_point(config, r) for r in records]
 
 
-def query_response(config: ShardConfig, records: Iterable[PointRecord], elapsed: float) -> pb.QueryResponse:
+def query_response(
+    config: ShardConfig, records: Iterable[PointRecord], elapsed: float
+) -> pb.QueryResponse:
     return pb.QueryResponse(result=scored_points(config, records), time=elapsed)
 
 
-def query_batch_response(config: ShardConfig, results: Iterable[Iterable[PointRecord]],
-                         elapsed: float) -> pb.QueryBatchResponse:
+def query_batch_response(
+    config: ShardConfig, results: Iterable[Iterable[PointRecord]], elapsed: float
+) -> pb.QueryBatchResponse:
     return pb.QueryBatchResponse(
         result=[pb.BatchResult(result=scored_points(config, rs)) for rs in results], time=elapsed
     )
 
 
-def search_response(config: ShardConfig, records: Iterable[PointRecord], elapsed: float) -> pb.SearchResponse:
+def search_response(
+    config: ShardConfig, records: Iterable[PointRecord], elapsed: float
+) -> pb.SearchResponse:
     return pb.SearchResponse(result=scored_points(config, records), time=elapsed)
 
 
-def search_batch_response(config: ShardConfig, results: Iterable[Iterable[PointRecord]],
-                          elapsed: float) -> pb.SearchBatchResponse:
+def search_batch_response(
+    config: ShardConfig, results: Iterable[Iterable[PointRecord]], elapsed: float
+) -> pb.SearchBatchResponse:
     return pb.SearchBatchResponse(
         result=[pb.BatchResult(result=scored_points(config, rs)) for rs in results], time=elapsed
     )
