@@ -489,7 +489,7 @@ def _compile_range(r: Any) -> _Check:
             x = parse_datetime(v)
             if x is None:
                 return False
-            return dgt < x < dlt and dgte <= x <= dlte
+            return dgt < x <= dlt and dgte <= x <= dlte
 
         return datetime_range
 

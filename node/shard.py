@@ -35,6 +35,8 @@ from node.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
+_TAIL_IDLE_SEC = 1.0  # writes paused this long: fold the unindexed tail into the graph
+
 # with_payload after normalization: True, False, or ("include"|"exclude", [keys])
 PayloadSelector = Any
 
@@ -80,6 +82,7 @@ class LocalShard:
         self._dirty = False
         self._last_flush = time.monotonic()
         self._optimizing = False
+        self._last_write = 0.0
         self._replay()
 
     # -- opening -----------------------------------------------------------------------------
@@ -129,6 +132,7 @@ class LocalShard:
             self._check(op)
             self.wal.append(op_num, op)
             self._apply(op_num, op)
+            self._last_write = time.monotonic()
             if wait:
                 self.wal.sync()
 
@@ -437,6 +441,9 @@ class LocalShard:
             }
 
     def _indexing_due(self, name: str) -> bool:
+        """Build a graph once the vectors pass indexing_threshold (KB), as Qdrant does; then
+        extend it when the unindexed tail passes a tenth of that, or as soon as writes pause,
+        since appending to an HNSW graph is cheap and the tail is scored exactly."""
         threshold_kb = self.config.optimizers.get("indexing_threshold")
         if threshold_kb is None:
             threshold_kb = 10000
@@ -444,17 +451,16 @@ class LocalShard:
             return False
         store = self.stores[name]
         graph = self.graphs.get(name)
-        unindexed = store.count - (graph.size if graph else 0)
-        live_unindexed = int(
-            (self.state.alive[store.count - unindexed : store.count]
-             & self.state.present[name][store.count - unindexed : store.count]).sum()
-        )
+        start = graph.size if graph else 0
+        window = slice(start, store.count)
+        live_unindexed = int((self.state.alive[window] & self.state.present[name][window]).sum())
         if live_unindexed == 0:
             return False
         row_kb = store.dim * store.dtype.itemsize / 1024
         if graph is None:
             return self.state.live_count * row_kb >= threshold_kb
-        return live_unindexed * row_kb >= threshold_kb
+        idle = time.monotonic() - self._last_write >= _TAIL_IDLE_SEC
+        return idle or live_unindexed * row_kb >= threshold_kb / 10
 
     def _vacuum_due(self) -> bool:
         state = self.state

@@ -86,16 +86,16 @@ def exact_search(
 ) -> list[SearchHits]:
     """Score candidates (sorted offsets into stored) exactly; best k per query.
 
-    When most rows are candidates, scoring every row and masking the rest avoids copying the
-    candidate rows out of storage.
+    When most rows of the candidates' window are candidates, scoring the whole window and
+    masking the rest avoids copying the candidate rows out of storage.
     """
     if len(candidates) == 0:
         empty = SearchHits(np.empty(0, np.int64), np.empty(0, np.float32))
         return [empty for _ in queries]
     higher = dist.higher_is_better(distance)
-    dense = len(candidates) * 2 >= len(stored)
+    lo, hi = int(candidates[0]), int(candidates[-1]) + 1
+    dense = len(candidates) * 2 >= hi - lo  # e.g. the unindexed tail: a window, not a gather
     if dense:
-        lo, hi = int(candidates[0]), int(candidates[-1]) + 1
         scores = dist.score_matrix(distance, stored[lo:hi], queries)
         keep = np.zeros(hi - lo, dtype=np.bool_)
         keep[candidates - lo] = True

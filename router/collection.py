@@ -7,6 +7,7 @@ nothing. Reads go to every shard and are merged exactly as one shard would order
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,17 @@ class Collection:
         return vectors[using]
 
     def search(self, queries: list[Query]) -> list[list[PointRecord]]:
+        requests = self._search_requests(queries)
+        futures = [shard.reader.search_future(requests) for shard in self.shards]
+        return self._merge_search(queries, [f.result() for f in futures])
+
+    async def search_async(self, queries: list[Query]) -> list[list[PointRecord]]:
+        """As `search`, awaiting the shards' answers instead of blocking a thread."""
+        requests = self._search_requests(queries)
+        futures = [asyncio.wrap_future(s.reader.search_future(requests)) for s in self.shards]
+        return self._merge_search(queries, list(await asyncio.gather(*futures)))
+
+    def _search_requests(self, queries: list[Query]) -> list[SearchRequest]:
         requests = []
         for q in queries:
             params = self.shard_config.vectors.get(q.using)
@@ -166,7 +178,11 @@ class Collection:
                     exclude_ids=exclude,
                 )
             )
-        per_shard = [shard.reader.search(requests) for shard in self.shards]
+        return requests
+
+    def _merge_search(self, queries: list[Query], per_shard: list) -> list[list[PointRecord]]:
+        if len(per_shard) == 1:
+            return [records[q.offset : q.offset + q.limit] for q, records in zip(queries, per_shard[0])]
         results = []
         for i, q in enumerate(queries):
             merged = [r for shard_results in per_shard for r in shard_results[i]]

@@ -8,8 +8,10 @@ reads from one, so the collection above never knows where a shard lives.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Protocol
 
+from node.search_batcher import SearchBatcher
 from node.shard import LocalShard, PointRecord, SearchRequest
 
 
@@ -20,6 +22,7 @@ class Replica(Protocol):
     def scroll(self, filter_, start, limit: int, with_payload, with_vector) -> list[PointRecord]: ...
     def count(self, filter_) -> int: ...
     def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]: ...
+    def search_future(self, requests: list[SearchRequest]) -> Future: ...
     def info(self) -> dict: ...
     def last_op(self) -> int: ...
 
@@ -29,6 +32,7 @@ class LocalReplica:
 
     def __init__(self, shard: LocalShard) -> None:
         self.shard = shard
+        self.batcher = SearchBatcher(shard.search, name=f"search-{shard.path.name}")
 
     def check(self, op: dict) -> None:
         with self.shard.lock:
@@ -47,7 +51,15 @@ class LocalReplica:
         return self.shard.count(filter_)
 
     def search(self, requests):
-        return self.shard.search(requests)
+        return self.batcher.submit(requests).result()
+
+    def search_future(self, requests) -> Future:
+        """Concurrent searches are coalesced into batched index calls."""
+        return self.batcher.submit(requests)
+
+    def close(self, drop: bool = False) -> None:
+        self.batcher.close()
+        self.shard.drop() if drop else self.shard.close()
 
     def info(self) -> dict:
         return self.shard.info()

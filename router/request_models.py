@@ -305,18 +305,27 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
     return query
 
 
+def _is_search(q: Query) -> bool:
+    return q.vector is not None or q.point_id is not None
+
+
+def _listing(collection: Collection, q: Query) -> list[PointRecord]:
+    """A query without a `query`: points in id order, as scroll would list them, score 0."""
+    records, _ = collection.scroll(q.filter, None, q.offset + q.limit, q.with_payload, q.with_vector)
+    for r in records:
+        r.score = 0.0
+    return records[q.offset :]
+
+
 def run_queries(collection: Collection, queries: list[Query]) -> list[list[PointRecord]]:
     """Answer parsed queries: nearest-neighbour ones by search, the rest in id order."""
-    out: list = [None] * len(queries)
-    searches = [(i, q) for i, q in enumerate(queries) if q.vector is not None or q.point_id is not None]
-    if searches:
-        results = collection.search([q for _, q in searches])
-        for (i, _), records in zip(searches, results):
-            out[i] = records
-    for i, q in enumerate(queries):
-        if out[i] is None:  # no query: points in id order, as scroll would list them
-            records, _ = collection.scroll(q.filter, None, q.offset + q.limit, q.with_payload, q.with_vector)
-            for r in records:
-                r.score = 0.0
-            out[i] = records[q.offset :]
-    return out
+    searches = [q for q in queries if _is_search(q)]
+    found = iter(collection.search(searches) if searches else [])
+    return [next(found) if _is_search(q) else _listing(collection, q) for q in queries]
+
+
+async def run_queries_async(collection: Collection, queries: list[Query]) -> list[list[PointRecord]]:
+    """As `run_queries`, for the event loop: searches are awaited, not run in a thread."""
+    searches = [q for q in queries if _is_search(q)]
+    found = iter(await collection.search_async(searches) if searches else [])
+    return [next(found) if _is_search(q) else _listing(collection, q) for q in queries]

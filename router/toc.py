@@ -95,7 +95,7 @@ class TableOfContent:
             for replica in shard.replicas:
                 if isinstance(replica, LocalReplica):
                     self.optimizer.unregister(replica.shard)
-                    replica.shard.drop() if drop else replica.shard.close()
+                    replica.close(drop)
 
     def _on_applied(self, op: dict, result: OpResult) -> None:
         if not result.ok:

@@ -7,6 +7,7 @@ Flags are the last configuration layer: each one becomes an override of a dotted
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -140,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     if args.command == "serve":
+        # OpenMP threads that spin while idle steal the CPU the request threads need: let them
+        # sleep (read when FAISS loads, so it is set before the server is imported).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return _run_serve(args)
     parser.print_help(sys.stderr)
     return 2

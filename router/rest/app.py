@@ -12,26 +12,16 @@ from starlette.responses import Response
 
 from node.errors import TesseraError
 from router.rest import collections, points, service
+from router.rest.front import Front
 from router.rest.responses import error, from_exception
 
 log = logging.getLogger(__name__)
 
 
-def create_app(toc, max_request_size_mb: int = 32) -> FastAPI:
+def create_app(toc, max_request_size_mb: int = 32) -> Front:
+    """The node's ASGI app: `Front` (size limit, hot paths) in front of FastAPI."""
     app = FastAPI(title="Tessera", docs_url="/docs", openapi_url="/openapi.json")
     app.state.toc = toc
-    limit = max_request_size_mb * 1024 * 1024
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return error(
-                f"Payload too large: request body is {length} bytes, "
-                f"the limit is {limit} bytes (service.max_request_size_mb)",
-                413,
-            )
-        return await call_next(request)
 
     @app.exception_handler(TesseraError)
     async def tessera_error(request: Request, exc: TesseraError) -> Response:
@@ -53,4 +43,4 @@ def create_app(toc, max_request_size_mb: int = 32) -> FastAPI:
     app.include_router(service.router)
     app.include_router(collections.router)
     app.include_router(points.router)
-    return app
+    return Front(app, toc, max_request_size_mb)

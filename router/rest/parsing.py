@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -11,7 +12,10 @@ from node.errors import FormatError
 
 
 async def json_body(request: Request, required: bool = True) -> Any:
-    raw = await request.body()
+    return parse_json(await request.body(), required)
+
+
+def parse_json(raw: bytes, required: bool = True) -> Any:
     if not raw.strip():
         if required:
             raise FormatError("EOF while parsing a value at line 1 column 0")
@@ -23,7 +27,11 @@ async def json_body(request: Request, required: bool = True) -> Any:
 
 
 def wait_param(request: Request) -> bool:
-    value = request.query_params.get("wait")
+    return wait_value(request.query_params)
+
+
+def wait_value(params: Mapping[str, str]) -> bool:
+    value = params.get("wait")
     if value is None:
         return False
     if value in ("true", "1", ""):
@@ -34,7 +42,11 @@ def wait_param(request: Request) -> bool:
 
 
 def ordering_param(request: Request) -> str:
-    value = request.query_params.get("ordering", "weak")
+    return ordering_value(request.query_params)
+
+
+def ordering_value(params: Mapping[str, str]) -> str:
+    value = params.get("ordering", "weak")
     if value not in ("weak", "medium", "strong"):
         raise FormatError(
             f"Query deserialize error: unknown variant `{value}`, expected one of "

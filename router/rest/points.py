@@ -1,7 +1,9 @@
 """Points endpoints: writes, retrieval, scroll, count and the universal query.
 
-Bodies are parsed with orjson into internal operations (``router.rest.parsing``); the work runs in
-the thread pool so that the event loop never waits on a lock, FAISS or fsync.
+Bodies are parsed with orjson into internal operations (``router.request_models``); blocking work
+runs in the thread pool and searches are awaited from the shards' batchers, so the event loop
+never waits on a lock, FAISS or fsync. The hot paths (query, query batch, upsert) are plain
+functions of the raw body, which ``router.rest.front`` also calls without FastAPI in between.
 """
 
 from __future__ import annotations
@@ -44,9 +46,20 @@ async def _write(request: Request, name: str, build) -> Response:
     return ok(_update_json(result), started)
 
 
+async def upsert_result(toc, name: str, raw: bytes, params) -> dict:
+    collection = toc.get(name)
+    body = models.obj(parsing.parse_json(raw), "PointInsertOperations")
+    wait = parsing.wait_value(params)
+    parsing.ordering_value(params)
+    op = models.upsert_op(collection.shard_config, body)
+    return _update_json(await run_in_threadpool(collection.update, op, wait))
+
+
 @router.put("/collections/{name}/points")
 async def upsert_points(name: str, request: Request) -> Response:
-    return await _write(request, name, lambda c, b: models.upsert_op(c.shard_config, b))
+    started = time.perf_counter()
+    result = await upsert_result(request.app.state.toc, name, await request.body(), request.query_params)
+    return ok(result, started)
 
 
 @router.post("/collections/{name}/points/delete")
@@ -155,25 +168,33 @@ async def count_points(name: str, request: Request) -> Response:
     return ok({"count": count}, started)
 
 
+async def query_result(toc, name: str, raw: bytes) -> dict:
+    collection = toc.get(name)
+    query = models.parse_query(parsing.parse_json(raw))
+    results = await models.run_queries_async(collection, [query])
+    cfg = collection.shard_config
+    return {"points": [scored_json(cfg, r) for r in results[0]]}
+
+
+async def query_batch_result(toc, name: str, raw: bytes) -> list:
+    collection = toc.get(name)
+    body = models.obj(parsing.parse_json(raw), "QueryRequestBatch")
+    searches = body.get("searches")
+    if not isinstance(searches, list):
+        raise FormatError("missing field `searches`")
+    queries = [models.parse_query(s) for s in searches]
+    results = await models.run_queries_async(collection, queries)
+    cfg = collection.shard_config
+    return [{"points": [scored_json(cfg, r) for r in rs]} for rs in results]
+
+
 @router.post("/collections/{name}/points/query")
 async def query_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    collection = _collection(request, name)
-    query = models.parse_query(await parsing.json_body(request))
-    results = await run_in_threadpool(models.run_queries, collection, [query])
-    cfg = collection.shard_config
-    return ok({"points": [scored_json(cfg, r) for r in results[0]]}, started)
+    return ok(await query_result(request.app.state.toc, name, await request.body()), started)
 
 
 @router.post("/collections/{name}/points/query/batch")
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    collection = _collection(request, name)
-    body = models.obj(await parsing.json_body(request), "QueryRequestBatch")
-    searches = body.get("searches")
-    if not isinstance(searches, list):
-        raise FormatError("missing field `searches`")
-    queries = [models.parse_query(s) for s in searches]
-    results = await run_in_threadpool(models.run_queries, collection, queries)
-    cfg = collection.shard_config
-    return ok([{"points": [scored_json(cfg, r) for r in rs]} for rs in results], started)
+    return ok(await query_batch_result(request.app.state.toc, name, await request.body()), started)
