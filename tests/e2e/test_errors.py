@@ -238,3 +238,26 @@ def test_error_responses_keep_server_healthy(http, dense):
         http.put(f"/collections/{dense}/points", content=b"{", headers={"Content-Type": "application/json"})
     assert http.get("/readyz").status_code == 200
     assert api.count(http, dense) == 5
+
+
+# ---------------------------------------------------------------------------- oversized (413)
+
+
+@pytest.mark.durability
+def test_oversized_request_is_413_and_writes_nothing(fresh_node):
+    node = fresh_node(QDRANT__SERVICE__MAX_REQUEST_SIZE_MB="1")
+    http = node.http
+    create_collection(http, "big", {"vectors": {"size": 4, "distance": "Dot"}})
+    api.upsert(http, "big", [{"id": 1, "vector": [1, 2, 3, 4]}])
+    filler = "x" * (1024 * 1024)
+    big_upsert = {"points": [{"id": 2, "vector": [1, 1, 1, 1], "payload": {"blob": filler}}]}
+    # the upsert path (served before FastAPI) and an ordinary one both refuse it
+    for method, path, body in [
+        ("PUT", "/collections/big/points?wait=true", big_upsert),
+        ("POST", "/collections/big/points/scroll", {"filter": None, "pad": filler}),
+    ]:
+        error(http.request(method, path, json=body), 413, contains="max_request_size_mb")
+    assert [p["id"] for p in api.scroll_all(http, "big")] == [1]
+    # a request under the limit still works on the same connection
+    api.upsert(http, "big", [{"id": 3, "vector": [1, 1, 1, 1], "payload": {"blob": "y" * 1000}}])
+    assert api.count(http, "big") == 2
