@@ -91,6 +91,20 @@ class MetadataState:
             del self.aliases[alias]
         return OpResult(True, value=True)
 
+    def _op_create_payload_index(self, op: dict) -> OpResult:
+        entry = self.collections.get(op["name"])
+        if entry is None:
+            return OpResult(False, "not_found", f"Collection `{op['name']}` doesn't exist!")
+        entry.setdefault("payload_schema", {})[op["field"]] = copy.deepcopy(op["schema"])
+        return OpResult(True)
+
+    def _op_delete_payload_index(self, op: dict) -> OpResult:
+        entry = self.collections.get(op["name"])
+        if entry is None:
+            return OpResult(False, "not_found", f"Collection `{op['name']}` doesn't exist!")
+        entry.setdefault("payload_schema", {}).pop(op["field"], None)
+        return OpResult(True)
+
     def _op_change_aliases(self, op: dict) -> OpResult:
         """Apply a list of alias actions atomically: all or nothing."""
         aliases = dict(self.aliases)

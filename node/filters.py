@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from node.datetimes import parse_datetime
 from node.errors import FormatError, ValidationFailed
@@ -61,12 +62,12 @@ from node.geo import Polygon, haversine_m, in_bounding_box, is_valid_lat_lon
 from node.ids import parse_point_id
 from node.payload_path import array_key, format_path, make_getter, parse_path
 
-PointId = Union[int, str]
+PointId = int | str
 HasVector = Callable[[str], bool]
 Predicate = Callable[[PointId, dict, HasVector], bool]
 #: ``(key, kind, query) -> matcher or None``; kind is "text", "text_any" or "phrase"; the matcher
 #: takes a stored string and says whether it matches. None: use the unindexed behaviour.
-TextIndexLookup = Callable[[str, str, str], Optional[Callable[[str], bool]]]
+TextIndexLookup = Callable[[str, str, str], Callable[[str], bool] | None]
 
 DEFAULT_UNINDEXED_TEXT = "tokens"
 
@@ -401,7 +402,9 @@ def _match_except(raw: Any) -> _Check:
 def _match_string(m: dict, field: str) -> str:
     value = m[field]
     if not isinstance(value, str):
-        raise FormatError(f"invalid type: {_type_name(value)} for `match.{field}`, expected a string")
+        raise FormatError(
+            f"invalid type: {_type_name(value)} for `match.{field}`, expected a string"
+        )
     return value
 
 
@@ -489,7 +492,7 @@ def _compile_range(r: Any) -> _Check:
             x = parse_datetime(v)
             if x is None:
                 return False
-            return dgt < x <= dlt and dgte <= x <= dlte
+            return dgt < x < dlt and dgte <= x <= dlte
 
         return datetime_range
 
@@ -579,14 +582,17 @@ def _line_string(raw: Any, field: str) -> list[tuple[float, float]]:
     raw = _require_dict(raw, f"a line string {{points}} for `{field}`")
     points = _require(raw, "points")
     if not isinstance(points, list):
-        raise FormatError(f"invalid type: {_type_name(points)} for `{field}.points`, expected a list")
+        raise FormatError(
+            f"invalid type: {_type_name(points)} for `{field}.points`, expected a list"
+        )
     coords = [_geo_point(p, f"{field}.points[{i}]") for i, p in enumerate(points)]
     if len(coords) <= 3:
         raise FormatError(f"polygon invalid, the size must be at least 4, got {len(coords)}")
     (lon0, lat0), (lon1, lat1) = coords[0], coords[-1]
     if abs(lat0 - lat1) > _F64_EPSILON or abs(lon0 - lon1) > _F64_EPSILON:
         raise FormatError(
-            "polygon invalid, the first and the last points should be the same to form a closed line"
+            "polygon invalid, the first and the last points should be the same "
+            "to form a closed line"
         )
     return coords
 
@@ -738,8 +744,9 @@ def _compile_field(c: dict, ctx: _Ctx, where: str) -> _Cond:
     if check is _never:
         return _always_false
 
+    # A missing key and null fail every match / range / geo check (`except` included), so the
+    # common shapes - a top-level key, a chain of object keys - skip building the value list.
     if len(path) == 1:
-        # the common case: a top-level key
         key = path[0]
 
         def top_key_pred(pid: PointId, payload: dict, hv: HasVector) -> bool:
@@ -751,8 +758,25 @@ def _compile_field(c: dict, ctx: _Ctx, where: str) -> _Cond:
                 return False
             return value is not None and check(value)
 
-        # a missing key and null both fail every match/range/geo check (except: null fails too)
         return top_key_pred
+
+    if all(isinstance(item, str) for item in path):
+        first, rest = path[0], path[1:]
+
+        def object_keys_pred(pid: PointId, payload: dict, hv: HasVector) -> bool:
+            value = payload.get(first)
+            for item in rest:
+                if not isinstance(value, dict):
+                    return False
+                value = value.get(item)
+            if isinstance(value, list):
+                for element in value:
+                    if check(element):
+                        return True
+                return False
+            return value is not None and check(value)
+
+        return object_keys_pred
 
     return _any_value(get, check)
 

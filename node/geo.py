@@ -7,7 +7,7 @@ mean Earth radius (6371008.8 m, the IUGG value Qdrant's geo library uses).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "EARTH_RADIUS_M",

@@ -19,14 +19,15 @@ conditions then look one level into an array value (``flat=True``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Union
+from typing import Any
 
 from node.errors import FormatError
 
-PathItem = Union[str, int, None]
+PathItem = str | int | None
 Path = tuple  # tuple[str, *PathItem]
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 WILDCARD = None
 U64_MAX = 2**64 - 1
@@ -299,12 +300,12 @@ def _set_value(rest: Path, dest: Any, src: dict) -> Any:
 def set_by_path(payload: dict, key: PathLike | None, value: dict) -> dict:
     """Set-payload: merge ``value`` into ``payload`` (in place) at ``key``; returns ``payload``.
 
-    Without a key the top level is merged. With a key, the object at the key is merged into,
+    Without a key (``None``) the top level is merged; ``""`` is an invalid key. With a key, the object at the key is merged into,
     created when missing; a non-object on the way (or at the key) is replaced by an object; a
     ``[]`` step updates every element of an existing array (and turns a non-array into ``[]``);
     an index step updates an existing element only. A ``null`` in ``value`` deletes that key.
     """
-    if key is None or key == "":
+    if key is None:
         return merge_payload(payload, value)
     path = parse_path(key)
     first, rest = path[0], path[1:]

@@ -24,9 +24,9 @@ import numpy as np
 
 from node import distance as dist
 from node.errors import NotFound
-from node.filters import compile_filter
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
+from node.planner import FilterPlanner
 from node.shard_config import ShardConfig
 from node.shard_state import ShardState
 from node.vector_index import HnswGraph, exact_search, merge_hits
@@ -48,6 +48,7 @@ class PointRecord:
     payload: dict | None = None
     vectors: dict | None = None
     score: float | None = None
+    order_value: float | None = None
 
 
 @dataclass
@@ -78,6 +79,8 @@ class LocalShard:
         self.stores: dict[str, VectorStore] = {}
         self.graphs: dict[str, HnswGraph | None] = {}
         self._open_vectors()
+        self.planner = FilterPlanner({})
+        self.planner.set_schema(config.payload_schema, self.state.payloads, self.state.live_mask())
         self.wal = WriteAheadLog(path / "wal")
         self._dirty = False
         self._last_flush = time.monotonic()
@@ -164,7 +167,7 @@ class LocalShard:
         return self._matching_ids(op.get("filter"))
 
     def _op_upsert(self, op_num: int, op: dict) -> None:
-        update_filter = compile_filter(op.get("update_filter"))
+        update_filter = self.planner.compile(op.get("update_filter"))
         for point_id, vectors, payload in zip(op["ids"], op["vectors"], op["payloads"]):
             if update_filter is not None:
                 offset = self.state.offset_of(point_id)
@@ -174,7 +177,11 @@ class LocalShard:
 
     def _write_point(self, point_id: PointId, version: int, vectors: dict, payload) -> int:
         state = self.state
+        old = state.offset_of(point_id)
+        if old is not None:
+            self.planner.remove(old)
         offset = state.add(point_id, version, payload)
+        self.planner.add(offset, payload)
         for name, store in self.stores.items():
             vector = vectors.get(name)
             if vector is None:
@@ -198,7 +205,7 @@ class LocalShard:
         return out
 
     def _op_update_vectors(self, op_num: int, op: dict) -> None:
-        update_filter = compile_filter(op.get("update_filter"))
+        update_filter = self.planner.compile(op.get("update_filter"))
         for point_id, new_vectors in op["points"]:
             offset = self.state.offset_of(point_id)
             if offset is None:
@@ -219,13 +226,16 @@ class LocalShard:
 
     def _op_delete(self, op_num: int, op: dict) -> None:
         for point_id in self._selected(op):
+            self.planner.remove(self.state.offset_of(point_id))
             self.state.remove(point_id)
 
     def _touch(self, op_num: int, op: dict, change: Callable[[dict | None], dict]) -> None:
         for point_id in self._selected(op):
             offset = self.state.offset_of(point_id)
+            self.planner.remove(offset)
             self.state.payloads[offset] = change(self.state.payloads[offset])
             self.state.versions[offset] = op_num
+            self.planner.add(offset, self.state.payloads[offset])
 
     def _op_set_payload(self, op_num: int, op: dict) -> None:
         def change(payload: dict | None) -> dict:
@@ -269,23 +279,18 @@ class LocalShard:
         return offset in self.state.sparse.get(name, {})
 
     def _matching_ids(self, filter_: dict | None) -> list:
-        predicate = compile_filter(filter_)
         state = self.state
-        if predicate is None:
+        if filter_ is None:
             return list(state.id_to_offset)
-        return [pid for pid, off in state.id_to_offset.items() if self._matches(predicate, off)]
+        mask = self._allowed_mask(filter_)
+        return [state.ext_ids[int(offset)] for offset in np.flatnonzero(mask)]
 
     def _allowed_mask(self, filter_: dict | None) -> np.ndarray:
         """Boolean mask over offsets [0, count): live points that pass the filter."""
         state = self.state
-        mask = state.live_mask().copy()
-        predicate = compile_filter(filter_)
-        if predicate is None:
-            return mask
-        for offset in np.flatnonzero(mask):
-            if not self._matches(predicate, int(offset)):
-                mask[offset] = False
-        return mask
+        return self.planner.allowed_mask(
+            filter_, state.live_mask(), state.id_to_offset, self._matches
+        )
 
     # -- reads -------------------------------------------------------------------------------
     def _record(self, offset: int, with_payload, with_vector) -> PointRecord:
@@ -323,7 +328,7 @@ class LocalShard:
     ) -> list[PointRecord]:
         """Up to `limit` points with id ≥ start, in id order."""
         with self.lock:
-            predicate = compile_filter(filter_)
+            mask = self._allowed_mask(filter_) if filter_ is not None else None
             ids = self.state.sorted_ids()
             lo = 0
             if start is not None:
@@ -331,18 +336,43 @@ class LocalShard:
             out = []
             for point_id in ids[lo:]:
                 offset = self.state.id_to_offset[point_id]
-                if predicate is not None and not self._matches(predicate, offset):
+                if mask is not None and not mask[offset]:
                     continue
                 out.append(self._record(offset, with_payload, with_vector))
                 if len(out) >= limit:
                     break
             return out
 
+    def scroll_ordered(
+        self, filter_: dict | None, order_by: dict, limit: int, with_payload, with_vector
+    ) -> list[PointRecord]:
+        """Up to `limit` points in order of a payload key's values (a point once per value)."""
+        with self.lock:
+            mask = self._allowed_mask(filter_)
+            values, offsets, _ = self.planner.ordered(
+                order_by["key"], mask, order_by.get("direction") == "desc", order_by.get("start_from")
+            )
+            out = []
+            for value, offset in zip(values[:limit], offsets[:limit]):
+                record = self._record(int(offset), with_payload, with_vector)
+                record.order_value = float(value)
+                out.append(record)
+            return out
+
     def count(self, filter_: dict | None) -> int:
         with self.lock:
             if filter_ is None:
                 return self.state.live_count
-            return len(self._matching_ids(filter_))
+            return int(self._allowed_mask(filter_).sum())
+
+    def facet(self, key: str, filter_: dict | None) -> dict:
+        """Value → number of allowed points holding it, for an indexed keyword/integer/bool key."""
+        with self.lock:
+            return self.planner.facet(key, self._allowed_mask(filter_))
+
+    def payload_schema_counts(self) -> dict:
+        with self.lock:
+            return self.planner.schema_info()
 
     def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
         """Answer several requests; unfiltered ones on the same vector share one index call."""
@@ -542,6 +572,7 @@ class LocalShard:
             if len(live):
                 store.append(old.data[live])
             self.stores[name] = store
+        self.planner.remap({int(offset): i for i, offset in enumerate(live)})
         for i, offset in enumerate(live):
             offset = int(offset)
             point_id = state.ext_ids[offset]
@@ -577,6 +608,10 @@ class LocalShard:
         with self.lock:
             old = self.config
             self.config = config
+            if old.payload_schema != config.payload_schema:
+                self.planner.set_schema(
+                    config.payload_schema, self.state.payloads, self.state.live_mask()
+                )
             for name in self.stores:
                 if old.hnsw_for(name) != config.hnsw_for(name):
                     self.graphs[name] = None

@@ -50,13 +50,14 @@ class ShardConfig:
     hnsw: dict = field(default_factory=lambda: dict(DEFAULT_HNSW))
     optimizers: dict = field(default_factory=lambda: dict(DEFAULT_OPTIMIZERS))
     sparse_vectors: frozenset = frozenset()
+    payload_schema: dict = field(default_factory=dict)  # indexed key -> field schema
 
     def hnsw_for(self, name: str) -> dict:
         own = self.vectors[name].hnsw_config or {}
         return {**self.hnsw, **{k: v for k, v in own.items() if v is not None}}
 
     @classmethod
-    def from_collection(cls, config: dict) -> "ShardConfig":
+    def from_collection(cls, config: dict, payload_schema: dict | None = None) -> "ShardConfig":
         params = config["params"]
         vectors_cfg = params.get("vectors") or {}
         if "size" in vectors_cfg and "distance" in vectors_cfg:
@@ -75,4 +76,10 @@ class ShardConfig:
                                     if v is not None}}
         optimizers = {**DEFAULT_OPTIMIZERS, **(config.get("optimizer_config") or {})}
         sparse = frozenset((params.get("sparse_vectors") or {}).keys())
-        return cls(vectors=vectors, hnsw=hnsw, optimizers=optimizers, sparse_vectors=sparse)
+        return cls(
+            vectors=vectors,
+            hnsw=hnsw,
+            optimizers=optimizers,
+            sparse_vectors=sparse,
+            payload_schema=dict(payload_schema or {}),
+        )

@@ -48,10 +48,13 @@ class Query:
 
 
 class Collection:
-    def __init__(self, name: str, config: dict, shards: list[ReplicaSet]) -> None:
+    def __init__(
+        self, name: str, config: dict, shards: list[ReplicaSet], payload_schema: dict | None = None
+    ) -> None:
         self.name = name
         self.config = config
-        self.shard_config = ShardConfig.from_collection(config)
+        self.payload_schema = dict(payload_schema or {})
+        self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
         self.shards = shards
         self._write_lock = threading.Lock()
         self._next_op = max((s.reader.last_op() for s in shards), default=0) + 1
@@ -75,6 +78,13 @@ class Collection:
             for shard, part in parts:
                 shard.apply(op_num, part, wait)
         return UpdateResult(op_num, "completed" if wait else "acknowledged")
+
+    def next_operation_id(self) -> int:
+        """Take an operation number for a change that is not a point write (an index)."""
+        with self._write_lock:
+            op_num = self._next_op
+            self._next_op += 1
+            return op_num
 
     def update_batch(self, ops: list[dict], wait: bool) -> list[UpdateResult]:
         return [self.update(op, wait) for op in ops]
@@ -128,6 +138,28 @@ class Collection:
 
     def count(self, filter_) -> int:
         return sum(shard.reader.count(filter_) for shard in self.shards)
+
+    def scroll_ordered(
+        self, filter_, order_by: dict, limit: int, with_payload, with_vector
+    ) -> list[PointRecord]:
+        """Points in order of a payload key's values, merged across shards."""
+        records: list[PointRecord] = []
+        for shard in self.shards:
+            records.extend(
+                shard.reader.scroll_ordered(filter_, order_by, limit, with_payload, with_vector)
+            )
+        descending = order_by.get("direction") == "desc"
+        records.sort(key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id)))
+        return records[:limit]
+
+    def facet(self, key: str, filter_, limit: int) -> list[tuple]:
+        """The most frequent values of an indexed key among the allowed points."""
+        counts: dict = {}
+        for shard in self.shards:
+            for value, n in shard.reader.facet(key, filter_).items():
+                counts[value] = counts.get(value, 0) + n
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
+        return ranked[:limit]
 
     def query_vector(self, using: str, point_id: PointId) -> np.ndarray:
         """The stored vector `using` of a point, for a query by id."""
@@ -203,9 +235,33 @@ class Collection:
             "points_count": sum(i["points_count"] for i in infos),
             "segments_count": sum(i["segments_count"] for i in infos),
             "config": self.config,
-            "payload_schema": {},
+            "payload_schema": self._payload_schema_info(),
         }
 
-    def set_config(self, config: dict) -> None:
+    def _payload_schema_info(self) -> dict:
+        counts: dict[str, int] = {}
+        for shard in self.shards:
+            for key, n in shard.reader.payload_schema_counts().items():
+                counts[key] = counts.get(key, 0) + n
+        out = {}
+        for key, schema in self.payload_schema.items():
+            info: dict = {"data_type": schema["type"]}
+            if len(schema) > 1 or schema.get("_given_as_object"):
+                info["params"] = {k: v for k, v in schema.items() if k != "_given_as_object"}
+            info["points"] = counts.get(key, 0)
+            out[key] = info
+        return out
+
+    def set_config(self, config: dict, payload_schema: dict | None = None) -> None:
         self.config = config
-        self.shard_config = ShardConfig.from_collection(config)
+        self.payload_schema = dict(payload_schema or {})
+        self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+
+
+def _facet_order(value) -> tuple:
+    """Ties in facet counts: values in ascending order, numbers before strings."""
+    if isinstance(value, bool):
+        return (0, int(value), "")
+    if isinstance(value, (int, float)):
+        return (1, value, "")
+    return (2, 0, str(value))

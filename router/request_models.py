@@ -46,6 +46,30 @@ def flag(value: Any, name: str, default: bool = False) -> bool:
     return value
 
 
+def order_by(raw: Any) -> dict | None:
+    """OrderBy: a key, or {key, direction, start_from} → dict (start_from as a number)."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return {"key": raw, "direction": "asc", "start_from": None}
+    if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
+        raise FormatError("invalid type for `order_by`: expected a key or {key, direction, start_from}")
+    direction = raw.get("direction") or "asc"
+    if direction not in ("asc", "desc"):
+        raise FormatError(f"unknown variant `{direction}`, expected `asc` or `desc`")
+    start = raw.get("start_from")
+    if isinstance(start, str):
+        from node.datetimes import parse_datetime
+
+        stamp = parse_datetime(start)
+        if stamp is None:
+            raise FormatError(f"invalid datetime in `start_from`: {start}")
+        start = float(stamp)
+    elif start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))):
+        raise FormatError("invalid type for `start_from`: expected a number or a datetime")
+    return {"key": raw["key"], "direction": direction, "start_from": start}
+
+
 def point_ids(raw: Any) -> list[PointId]:
     if not isinstance(raw, list):
         raise FormatError("invalid type: expected a sequence of point ids")

@@ -80,14 +80,14 @@ class TableOfContent:
 
     def _open(self, name: str, entry: dict) -> None:
         config = entry["config"]
-        shard_config = ShardConfig.from_collection(config)
+        shard_config = ShardConfig.from_collection(config, entry.get("payload_schema"))
         base = self.collections_path / entry["uuid"]
         sets = []
         for shard in entry["shards"]:
             local = LocalShard(base / str(shard["shard_id"]), shard_config)
             self.optimizer.register(local)
             sets.append(ReplicaSet(shard["shard_id"], [LocalReplica(local)]))
-        self._collections[name] = Collection(name, config, sets)
+        self._collections[name] = Collection(name, config, sets, entry.get("payload_schema"))
 
     def _close(self, name: str, drop: bool) -> None:
         collection = self._collections.pop(name)
@@ -101,10 +101,11 @@ class TableOfContent:
         if not result.ok:
             return
         with self._lock:
-            if op["type"] == "update_collection":
+            if op["type"] in ("update_collection", "create_payload_index", "delete_payload_index"):
                 collection = self._collections.get(op["name"])
                 if collection is not None:
-                    collection.set_config(op["config"])
+                    entry = self.consensus.state.collections[op["name"]]
+                    collection.set_config(entry["config"], entry.get("payload_schema"))
                     for shard in collection.shards:
                         for replica in shard.replicas:
                             if isinstance(replica, LocalReplica):
@@ -176,6 +177,19 @@ class TableOfContent:
         result = self.consensus.propose({"type": "delete_collection", "name": real})
         _raise_for(result)
         return bool(result.value)
+
+    def create_payload_index(self, name: str, field: str, schema: dict) -> int:
+        """Index a payload key on every shard; returns the operation id the write got."""
+        real = self.resolve_name(name)
+        op = {"type": "create_payload_index", "name": real, "field": field, "schema": schema}
+        _raise_for(self.consensus.propose(op))
+        return self.get(real).next_operation_id()
+
+    def delete_payload_index(self, name: str, field: str) -> int:
+        real = self.resolve_name(name)
+        op = {"type": "delete_payload_index", "name": real, "field": field}
+        _raise_for(self.consensus.propose(op))
+        return self.get(real).next_operation_id()
 
     def change_aliases(self, actions: list[dict]) -> bool:
         _raise_for(self.consensus.propose({"type": "change_aliases", "actions": actions}))

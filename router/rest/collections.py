@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import FormatError
+from node.errors import BadRequest, FormatError
+from node.payload_index import parse_field_schema
 from router import request_models as models
 from router.rest import parsing
 from router.rest.responses import ok
@@ -57,6 +58,32 @@ async def delete_collection(name: str, request: Request) -> Response:
 async def collection_exists(name: str, request: Request) -> Response:
     started = time.perf_counter()
     return ok({"exists": _toc(request).exists(name)}, started)
+
+
+@router.put("/collections/{name}/index")
+async def create_payload_index(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = models.obj(await parsing.json_body(request), "CreateFieldIndex")
+    wait = parsing.wait_param(request)
+    field = body.get("field_name")
+    if not isinstance(field, str) or not field:
+        raise FormatError("missing field `field_name`")
+    raw_schema = body.get("field_schema")
+    if raw_schema is None:
+        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
+    schema = parse_field_schema(raw_schema)
+    if isinstance(raw_schema, dict):
+        schema["_given_as_object"] = True
+    op_id = _toc(request).create_payload_index(name, field, schema)
+    return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
+
+
+@router.delete("/collections/{name}/index/{field}")
+async def delete_payload_index(name: str, field: str, request: Request) -> Response:
+    started = time.perf_counter()
+    wait = parsing.wait_param(request)
+    op_id = _toc(request).delete_payload_index(name, field)
+    return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
 
 
 @router.post("/collections/aliases")

@@ -142,19 +142,39 @@ async def scroll_points(name: str, request: Request) -> Response:
     body = models.obj(await parsing.json_body(request, required=False), "ScrollRequest")
     limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
     offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
-    if body.get("order_by") is not None:
-        raise BadRequest("order_by requires a payload index (not available yet)")
+    order_by = models.order_by(body.get("order_by"))
     filter_ = models.filter_(body.get("filter"))
     wp = models.with_payload(body.get("with_payload"), True)
     wv = models.with_vector(body.get("with_vector"), False)
-    records, next_offset = await run_in_threadpool(
-        collection.scroll, filter_, offset, limit, wp, wv
-    )
+    if order_by is not None:
+        if offset is not None:
+            raise BadRequest("Can't use `offset` with `order_by`, use `start_from` instead")
+        records = await run_in_threadpool(collection.scroll_ordered, filter_, order_by, limit, wp, wv)
+        next_offset = None
+    else:
+        records, next_offset = await run_in_threadpool(
+            collection.scroll, filter_, offset, limit, wp, wv
+        )
     cfg = collection.shard_config
     return ok(
         {"points": [record_json(cfg, r) for r in records], "next_page_offset": next_offset},
         started,
     )
+
+
+@router.post("/collections/{name}/facet")
+async def facet(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    collection = _collection(request, name)
+    body = models.obj(await parsing.json_body(request), "FacetRequest")
+    key = body.get("key")
+    if not isinstance(key, str):
+        raise FormatError("missing field `key`")
+    limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
+    models.flag(body.get("exact"), "exact")
+    filter_ = models.filter_(body.get("filter"))
+    hits = await run_in_threadpool(collection.facet, key, filter_, limit)
+    return ok({"hits": [{"value": v, "count": n} for v, n in hits]}, started)
 
 
 @router.post("/collections/{name}/points/count")
