@@ -21,11 +21,13 @@ from typing import Any, Callable
 
 import faiss
 import numpy as np
+import orjson
 
 from node import distance as dist
 from node.errors import NotFound
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
+from node.filter_cache import FilterCache, FilterCacheEntry
 from node.planner import FilterPlanner
 from node.shard_config import ShardConfig
 from node.shard_state import ShardState
@@ -86,6 +88,8 @@ class LocalShard:
         self._last_flush = time.monotonic()
         self._optimizing = False
         self._last_write = 0.0
+        self._writes = 0  # changes applied since opening: the filter cache's clock
+        self._filter_cache = FilterCache()
         self._replay()
 
     # -- opening -----------------------------------------------------------------------------
@@ -106,6 +110,7 @@ class LocalShard:
                 graph = HnswGraph.load(graph_path, params.distance)
                 if graph.size == indexed:
                     self.graphs[name] = graph
+                    self.stores[name].share_prefix(graph.stored_rows(), graph.index)
                     continue
             self.state.indexed[name] = 0
 
@@ -157,6 +162,7 @@ class LocalShard:
     def _apply(self, op_num: int, op: dict) -> None:
         handler: Callable[[int, dict], None] = getattr(self, "_op_" + op["type"])
         handler(op_num, op)
+        self._writes += 1
         self.state.last_op = max(self.state.last_op, op_num)
         self._dirty = True
 
@@ -375,16 +381,21 @@ class LocalShard:
             return self.planner.schema_info()
 
     def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
-        """Answer several requests; unfiltered ones on the same vector share one index call."""
+        """Answer several requests; those alike in vector, filter and parameters share one
+        mask and one index call (concurrent tenants asking with the same filter, say)."""
         with self.lock:
             results: list = [None] * len(requests)
             groups: dict[tuple, list[int]] = {}
             for i, request in enumerate(requests):
-                if request.filter is None and not request.exclude_ids:
-                    key = (request.vector_name, request.exact, request.hnsw_ef)
-                    groups.setdefault(key, []).append(i)
-                else:
+                if request.exclude_ids:
                     results[i] = self._search_group([request])[0]
+                    continue
+                filter_key = (
+                    None if request.filter is None
+                    else orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
+                )
+                key = (request.vector_name, request.exact, request.hnsw_ef, filter_key)
+                groups.setdefault(key, []).append(i)
             for members in groups.values():
                 answers = self._search_group([requests[i] for i in members])
                 for i, records in zip(members, answers):
@@ -397,8 +408,16 @@ class LocalShard:
         name = first.vector_name
         params = self.config.vectors[name]
         state = self.state
-        mask = self._allowed_mask(first.filter)
-        mask &= state.present[name][: state.count]
+        cached = None
+        if first.filter is not None and not first.exclude_ids:
+            cached = self._filter_cache.get(name, first.filter, self._writes)
+        if cached is not None:
+            mask = cached.mask
+        else:
+            mask = self._allowed_mask(first.filter)
+            mask &= state.present[name][: state.count]
+            if first.filter is not None and not first.exclude_ids:
+                cached = self._filter_cache.put(name, first.filter, self._writes, mask)
         for point_id in first.exclude_ids:
             offset = state.offset_of(point_id)
             if offset is not None:
@@ -407,7 +426,7 @@ class LocalShard:
             [r.vectors for r in requests]
         )
         k = max(r.limit for r in requests)
-        all_hits = self._nearest(name, first, mask, params, queries, k)
+        all_hits = self._nearest(name, first, mask, params, queries, k, cached)
         out = []
         for request, hits in zip(requests, all_hits):
             records = []
@@ -423,14 +442,23 @@ class LocalShard:
         return out
 
     def _nearest(
-        self, name: str, request: SearchRequest, mask: np.ndarray, params, queries, k: int
+        self, name: str, request: SearchRequest, mask: np.ndarray, params, queries, k: int,
+        cached: "FilterCacheEntry | None" = None,
     ) -> list:
         store = self.stores[name]
         graph = self.graphs.get(name)
         allowed = int(mask.sum())
         if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
-            return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
+            if cached is None:
+                return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
+            if cached.rows is None:  # a repeated filter: keep its rows gathered
+                self._filter_cache.gather(cached, store.data)
+            return exact_search(
+                store.data, params.distance, queries, k, cached.candidates, gathered=cached.rows
+            )
         ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
+        if request.filter is not None:
+            ef = _filtered_ef(ef, max(allowed / max(graph.size, 1), 1e-6))
         graph_hits = graph.search(queries, k, mask, ef)
         tail = np.flatnonzero(mask[graph.size :]) + graph.size
         if len(tail) == 0:
@@ -441,18 +469,28 @@ class LocalShard:
         ]
 
     def _full_scan(self, name: str, allowed: int, request: SearchRequest) -> bool:
-        """Qdrant's planner rule: score exactly what is smaller than full_scan_threshold (KB).
+        """Score exactly, or search the graph? Exact whenever Qdrant would (below
+        full_scan_threshold KB), and also when it is the cheaper way to the same recall.
 
-        With a filter, the allowed points are compared; without one, a segment's worth of the
-        indexed points (Qdrant spreads a shard over default_segment_number segments, one per CPU
-        when 0), since Qdrant decides per segment and scores small segments exactly.
+        Qdrant's rule: with a filter, the allowed points are compared with the threshold;
+        without one, a segment's worth of them (Qdrant spreads a shard over
+        default_segment_number segments, one per CPU when 0, and scores small segments
+        exactly). Beyond it, a filtered graph search must widen its beam (ef / sqrt of the
+        allowed fraction) to keep the recall of an unfiltered one; when scoring the allowed
+        points costs less than that, exact scoring wins on both recall and time.
         """
         threshold = self.config.hnsw_for(name)["full_scan_threshold"] * 1024
         row_bytes = self.stores[name].dim * 4
-        if request.filter is not None:
-            return allowed * row_bytes < threshold
-        segments = self.config.optimizers.get("default_segment_number") or os.cpu_count() or 1
-        return allowed * row_bytes / segments < threshold
+        if request.filter is None:
+            segments = self.config.optimizers.get("default_segment_number") or os.cpu_count() or 1
+            return allowed * row_bytes / segments < threshold
+        if allowed * row_bytes < threshold:
+            return True
+        graph = self.graphs[name]
+        ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
+        selectivity = max(allowed / max(graph.size, 1), 1e-6)
+        graph_cost = _filtered_ef(ef, selectivity) * 2 * self.config.hnsw_for(name)["m"] * 1.5
+        return allowed <= graph_cost
 
     # -- status and maintenance --------------------------------------------------------------
     def info(self) -> dict:
@@ -550,6 +588,7 @@ class LocalShard:
             self.state.indexed[name] = new_graph.size
             for store_ in self.stores.values():
                 store_.flush()
+            self.stores[name].share_prefix(new_graph.stored_rows(), new_graph.index)
             new_graph.save(self._graph_path(name))
             self._dirty = True
         log.info("shard %s: indexed %d vectors of %r in %.1fs", self.path, count, name,
@@ -584,6 +623,7 @@ class LocalShard:
                     new.sparse.setdefault(name, {})[i] = vectors[offset]
         old_gen = state.gen
         self.state = new
+        self._writes += 1  # offsets moved: cached filter answers are void
         self.graphs = {name: None for name in self.stores}
         self._flush_locked()
         for old in old_stores.values():
@@ -631,6 +671,12 @@ class LocalShard:
             for store in self.stores.values():
                 store.close()
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _filtered_ef(ef: int, selectivity: float) -> int:
+    """The beam a bitmap-filtered HNSW search needs for the recall of an unfiltered one: the
+    graph walk passes through filtered-out nodes, so widen it as the allowed share shrinks."""
+    return int(min(ef / max(selectivity, 0.01) ** 0.5, 4096))
 
 
 def _passes(score: float, threshold: float, distance: str) -> bool:

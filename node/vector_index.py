@@ -52,6 +52,13 @@ class HnswGraph:
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index, distance)
 
+    def stored_rows(self) -> np.ndarray:
+        """A read-only view of the vectors the graph holds (FAISS's flat storage), rows [0, size).
+        Valid while this graph's index is alive."""
+        storage = faiss.downcast_index(self.index.storage)
+        view = faiss.rev_swig_ptr(storage.get_xb(), self.size * self.index.d)
+        return view.reshape(self.size, self.index.d)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))
 
@@ -82,20 +89,24 @@ class HnswGraph:
 
 
 def exact_search(
-    stored: np.ndarray, distance: str, queries: np.ndarray, k: int, candidates: np.ndarray
+    stored, distance: str, queries: np.ndarray, k: int, candidates: np.ndarray,
+    gathered: np.ndarray | None = None,
 ) -> list[SearchHits]:
     """Score candidates (sorted offsets into stored) exactly; best k per query.
 
     When most rows of the candidates' window are candidates, scoring the whole window and
-    masking the rest avoids copying the candidate rows out of storage.
+    masking the rest avoids copying the candidate rows out of storage; `gathered` (the
+    candidates' rows, kept by the caller for a repeated filter) avoids it too.
     """
     if len(candidates) == 0:
         empty = SearchHits(np.empty(0, np.int64), np.empty(0, np.float32))
         return [empty for _ in queries]
     higher = dist.higher_is_better(distance)
     lo, hi = int(candidates[0]), int(candidates[-1]) + 1
-    dense = len(candidates) * 2 >= hi - lo  # e.g. the unindexed tail: a window, not a gather
-    if dense:
+    dense = gathered is None and len(candidates) * 2 >= hi - lo  # a window, not a gather
+    if gathered is not None:
+        scores = dist.score_matrix(distance, gathered, queries)
+    elif dense:
         scores = dist.score_matrix(distance, stored[lo:hi], queries)
         keep = np.zeros(hi - lo, dtype=np.bool_)
         keep[candidates - lo] = True

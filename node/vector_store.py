@@ -5,6 +5,10 @@ a flush appends the new rows to the backing file; with ``on_disk`` the array *is
 that file. Either way the file holds rows [0, persisted) after a flush, and rows are never
 rewritten in place (a changed vector gets a new offset), which keeps the HNSW graph built over a
 prefix valid.
+
+Once an HNSW graph holds a copy of rows [0, n) (FAISS keeps its own float32 storage), a RAM
+store *shares* that copy instead of keeping a second one: ``share_prefix`` swaps the store's own
+rows [0, n) for a read-only view into the graph's storage, so every vector is held once.
 """
 
 from __future__ import annotations
@@ -17,6 +21,50 @@ import numpy as np
 _MIN_CAPACITY = 1024
 
 
+class Rows:
+    """Rows [0, count) of a store that may be split in a shared prefix and its own tail.
+
+    Supports what readers need: ``rows[i]``, ``rows[lo:hi]`` and ``rows[offsets]`` (a sorted
+    int array); a slice within one part is a view, anything across the parts is a copy.
+    """
+
+    def __init__(self, prefix: np.ndarray | None, tail: np.ndarray, count: int) -> None:
+        self.prefix = prefix
+        self.split = 0 if prefix is None else len(prefix)
+        self.tail = tail
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.count, self.tail.shape[1])
+
+    def __getitem__(self, key):
+        split = self.split
+        if isinstance(key, (int, np.integer)):
+            key = int(key)
+            return self.prefix[key] if key < split else self.tail[key - split]
+        if isinstance(key, slice):
+            lo, hi, step = key.indices(self.count)
+            assert step == 1
+            if hi <= split:
+                return self.prefix[lo:hi]
+            if lo >= split:
+                return self.tail[lo - split : hi - split]
+            return np.concatenate([self.prefix[lo:split], self.tail[: hi - split]])
+        offsets = np.asarray(key)
+        if split == 0:
+            return self.tail[offsets]
+        cut = int(np.searchsorted(offsets, split))
+        if cut == len(offsets):
+            return self.prefix[offsets]
+        if cut == 0:
+            return self.tail[offsets - split]
+        return np.concatenate([self.prefix[offsets[:cut]], self.tail[offsets[cut:] - split]])
+
+
 class VectorStore:
     def __init__(self, path: Path, dim: int, dtype: str, on_disk: bool, count: int = 0) -> None:
         self.path = path
@@ -26,6 +74,9 @@ class VectorStore:
         self.count = count
         self.persisted = count
         self._row_bytes = dim * self.dtype.itemsize
+        self._prefix: np.ndarray | None = None  # shared rows [0, _split)
+        self._owner: object = None  # keeps the memory behind _prefix alive
+        self._split = 0
         if on_disk:
             self._data = self._map(max(count, _MIN_CAPACITY))
         else:
@@ -45,24 +96,42 @@ class VectorStore:
         return np.memmap(self.path, dtype=self.dtype, mode="r+", shape=(capacity, self.dim))
 
     @property
-    def data(self) -> np.ndarray:
-        """Rows [0, count): a view, valid until the next append."""
-        return self._data[: self.count]
+    def data(self) -> Rows:
+        """Rows [0, count): valid until the next append or share_prefix."""
+        return Rows(self._prefix, self._data, self.count)
+
+    @property
+    def can_share(self) -> bool:
+        return not self.on_disk and self.dtype == np.float32
+
+    def share_prefix(self, rows: np.ndarray, owner: object) -> None:
+        """Serve rows [0, len(rows)) from `rows` (equal to ours, already persisted) and free our
+        own copy of them. `owner` is kept referenced for as long as the view is used."""
+        n = len(rows)
+        if not self.can_share or n <= self._split or n > self.persisted:
+            return
+        own_from = n - self._split  # index in _data of row n
+        tail = self._data[own_from : self.count - self._split]
+        fresh = np.zeros((max(len(tail) * 2, _MIN_CAPACITY), self.dim), dtype=self.dtype)
+        fresh[: len(tail)] = tail
+        self._data = fresh
+        self._prefix, self._owner, self._split = rows, owner, n
 
     def append(self, rows: np.ndarray) -> int:
         """Append rows (already converted); return the offset of the first."""
         start = self.count
         end = start + len(rows)
-        if end > len(self._data):
-            capacity = max(end, len(self._data) * 2)
+        own_start, own_end = start - self._split, end - self._split
+        if own_end > len(self._data):
+            capacity = max(own_end, len(self._data) * 2)
             if self.on_disk:
                 self._data.flush()
                 self._data = self._map(capacity)
             else:
                 grown = np.zeros((capacity, self.dim), dtype=self.dtype)
-                grown[:start] = self._data[:start]
+                grown[:own_start] = self._data[:own_start]
                 self._data = grown
-        self._data[start:end] = rows
+        self._data[own_start:own_end] = rows
         self.count = end
         return start
 
@@ -75,7 +144,8 @@ class VectorStore:
         else:
             with open(self.path, "r+b" if self.path.exists() else "wb") as handle:
                 handle.seek(self.persisted * self._row_bytes)
-                handle.write(self._data[self.persisted : self.count].tobytes())
+                own = self._data[self.persisted - self._split : self.count - self._split]
+                handle.write(own.tobytes())
                 handle.truncate(self.count * self._row_bytes)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -144,3 +144,27 @@ def test_on_disk_vectors_survive_reopen(tmp_path):
     assert reopened.stores[""].on_disk
     got = reopened.retrieve([0, 999], False, True)
     np.testing.assert_array_equal(got[1].vectors[""], vectors[999])
+
+
+def test_indexed_vectors_are_held_once(tmp_path):
+    """After indexing, the store serves the indexed rows from the graph's own copy."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3100, 8)).astype(np.float32)
+    shard = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
+    _upsert(shard, 1, range(3000), vectors[:3000])
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    store = shard.stores[""]
+    assert store._split == shard.graphs[""].size == 3000
+    assert len(store._data) < 3000  # our own copy of the indexed rows is gone
+    _upsert(shard, 2, range(3000, 3100), vectors[3000:])
+    rows = store.data
+    np.testing.assert_array_equal(rows[2990:3010], vectors[2990:3010])  # across the split
+    picks = np.array([3, 2999, 3000, 3050])
+    np.testing.assert_array_equal(rows[picks], vectors[picks])
+    got = shard.retrieve(list(range(3100)), False, True)
+    np.testing.assert_array_equal(np.stack([r.vectors[""] for r in got]), vectors)
+    query = rng.normal(size=8).astype(np.float32)
+    assert [i for i, _ in _nearest(shard, query, 10, exact=True)] == _brute(
+        list(range(3100)), vectors, query, 10
+    )
