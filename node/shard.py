@@ -355,13 +355,14 @@ class LocalShard:
         """Up to `limit` points in order of a payload key's values (a point once per value)."""
         with self.lock:
             mask = self._allowed_mask(filter_)
-            values, offsets, _ = self.planner.ordered(
+            values, offsets, kind = self.planner.ordered(
                 order_by["key"], mask, order_by.get("direction") == "desc", order_by.get("start_from")
             )
             out = []
             for value, offset in zip(values[:limit], offsets[:limit]):
                 record = self._record(int(offset), with_payload, with_vector)
-                record.order_value = float(value)
+                # datetimes are indexed in nanoseconds; Qdrant shows microsecond timestamps
+                record.order_value = float(value) // 1000 if kind == "datetime" else float(value)
                 out.append(record)
             return out
 

@@ -542,6 +542,24 @@ def _start_from(s: pb.StartFrom) -> Any:
     return inner
 
 
+def _stopwords(s: pb.StopwordsSet) -> Any:
+    """StopwordsSet → REST ``stopwords``: one language alone is its name (as a REST body gives
+    it), anything else {languages, custom} with the empty lists left out."""
+    if len(s.languages) == 1 and not len(s.custom):
+        return s.languages[0]
+    return fields(s)
+
+
+def _stemmer(s: pb.StemmingAlgorithm) -> Any:
+    """StemmingAlgorithm → REST ``stemmer``: {"type": "snowball", "language"} / {"type": "none"}."""
+    kind, inner = _oneof(s, "stemming_params")
+    if kind == "snowball":
+        return {"type": "snowball", "language": inner.language}
+    if kind == "disabled":
+        return {"type": "none"}
+    return None
+
+
 def _lookup_location(loc: pb.LookupLocation) -> dict:
     return fields(
         loc,
@@ -576,6 +594,10 @@ _SPECIAL: dict[str, Callable[[Any], Any]] = {
     "qdrant.BinaryQuantizationQueryEncoding": _query_encoding,
     "qdrant.IdfParams": _idf,
     "qdrant.StartFrom": _start_from,
+    "qdrant.StopwordsSet": _stopwords,
+    "qdrant.StemmingAlgorithm": _stemmer,
+    # an empty message whose presence is REST's `"prefix": true`
+    "qdrant.KeywordPrefixParams": lambda _: True,
     "qdrant.LookupLocation": _lookup_location,
     "google.protobuf.Timestamp": timestamp,
 }
@@ -641,6 +663,63 @@ def alias_actions(req: pb.ChangeAliases) -> list[dict]:
         else:
             raise BadRequest("Malformed AliasOperations: no action is set")
     return actions
+
+
+# -- payload indexes ---------------------------------------------------------------------------
+#: PayloadIndexParams oneof field → the schema type its params are for
+INDEX_PARAMS_TYPES = {
+    "keyword_index_params": "keyword",
+    "integer_index_params": "integer",
+    "float_index_params": "float",
+    "geo_index_params": "geo",
+    "text_index_params": "text",
+    "bool_index_params": "bool",
+    "datetime_index_params": "datetime",
+    "uuid_index_params": "uuid",
+}
+
+
+def payload_index_params(p: pb.PayloadIndexParams) -> dict | None:
+    """PayloadIndexParams → REST field_schema params object ({"type": ..., **params}), or None
+    when no variant is set."""
+    kind, inner = _oneof(p, "index_params")
+    if kind is None:
+        return None
+    return {"type": INDEX_PARAMS_TYPES[kind], **fields(inner)}
+
+
+def create_field_index(req: pb.CreateFieldIndexCollection) -> tuple[str, dict]:
+    """CreateFieldIndexCollection → (name, the body of PUT /collections/{name}/index).
+
+    ``field_schema`` is the type name when only ``field_type`` is given, and the params object
+    (with its ``type``) when ``field_index_params`` are given too, as a REST client writes them.
+    Neither set leaves ``field_schema`` out (the shared code then answers as for REST). A
+    combination no REST body can say is rejected as Qdrant rejects it: params without a type,
+    or params of another type than ``field_type``."""
+    body: dict = {"field_name": req.field_name}
+    field_type = None
+    if req.HasField("field_type"):
+        field_type = ENUM_NAMES["qdrant.FieldType"].get(req.field_type)
+        if field_type is None:
+            raise BadRequest("cannot convert field_type")
+    params = _opt(req, "field_index_params", payload_index_params)
+    if params is not None or req.HasField("field_index_params"):
+        if field_type is None:
+            raise BadRequest("field type is missing")
+    if params is not None:
+        if params["type"] != field_type:
+            raise BadRequest(
+                f"field_type ({field_type.capitalize()}) and field_index_params do not match"
+            )
+        body["field_schema"] = params
+    elif field_type is not None:
+        body["field_schema"] = field_type
+    return req.collection_name, body
+
+
+def delete_field_index(req: pb.DeleteFieldIndexCollection) -> tuple[str, str]:
+    """DeleteFieldIndexCollection → (name, field) of DELETE /collections/{name}/index/{field}."""
+    return req.collection_name, req.field_name
 
 
 # -- point writes: the REST bodies ---------------------------------------------------------------
@@ -776,6 +855,15 @@ def scroll_points(req: pb.ScrollPoints) -> dict:
     _put(body, "with_payload", _opt(req, "with_payload", with_payload))
     _put(body, "with_vector", _opt(req, "with_vectors", with_vectors))
     _put(body, "order_by", _opt(req, "order_by", order_by))
+    return _with_shard_key(body, req)
+
+
+def facet_counts(req: pb.FacetCounts) -> dict:
+    """FacetCounts → the body of POST /collections/{name}/facet."""
+    body: dict = {"key": req.key}
+    _put(body, "filter", optional_filter(req))
+    _put(body, "limit", _opt(req, "limit"))
+    _put(body, "exact", _opt(req, "exact"))
     return _with_shard_key(body, req)
 
 

@@ -33,7 +33,9 @@ from node.errors import (
     WrongInput,
 )
 from node.ids import parse_point_id
+from node.payload_index import parse_field_schema
 from router import request_models as models
+from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
 from router.rest.service import TITLE, VERSION  # the title and version GET / answers with
 
@@ -92,6 +94,27 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
+
+
+def _field_index(body: dict) -> tuple[str, dict]:
+    """The body of PUT /collections/{name}/index → (field, schema), checked and parsed as the
+    REST handler does (same errors; a schema given as an object is remembered as such, so the
+    collection info shows its params)."""
+    field = body.get("field_name")
+    if not isinstance(field, str) or not field:
+        raise FormatError("missing field `field_name`")
+    raw_schema = body.get("field_schema")
+    if raw_schema is None:
+        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
+    schema = parse_field_schema(raw_schema)
+    if isinstance(raw_schema, dict):
+        schema["_given_as_object"] = True
+    return field, schema
+
+
+def _index_result(operation_id: int, wait: bool) -> UpdateResult:
+    """What the index endpoints answer: the operation id, completed when the client waited."""
+    return UpdateResult(operation_id, "completed" if wait else "acknowledged")
 
 
 class CollectionsService(pb.CollectionsServicer):
@@ -259,12 +282,17 @@ class PointsService(pb.PointsServicer):
         body = from_grpc.scroll_points(request)
         limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
         offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
-        if body.get("order_by") is not None:
-            raise BadRequest("order_by requires a payload index (not available yet)")
+        order_by = models.order_by(body.get("order_by"))
         filter_ = models.filter_(body.get("filter"))
         wp = models.with_payload(body.get("with_payload"), True)
         wv = models.with_vector(body.get("with_vector"), False)
-        records, next_offset = collection.scroll(filter_, offset, limit, wp, wv)
+        if order_by is not None:
+            if offset is not None:
+                raise BadRequest("Can't use `offset` with `order_by`, use `start_from` instead")
+            records = collection.scroll_ordered(filter_, order_by, limit, wp, wv)
+            next_offset = None
+        else:
+            records, next_offset = collection.scroll(filter_, offset, limit, wp, wv)
         return to_grpc.scroll_response(
             collection.shard_config, records, next_offset, _since(started)
         )
@@ -313,20 +341,56 @@ class PointsService(pb.PointsServicer):
         results = models.run_queries(collection, queries)
         return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
 
-    CreateFieldIndex = _unimplemented("qdrant.Points", "CreateFieldIndex", " (no payload indexes)")
-    DeleteFieldIndex = _unimplemented("qdrant.Points", "DeleteFieldIndex", " (no payload indexes)")
-    CreateVectorName = _unimplemented("qdrant.Points", "CreateVectorName")
-    DeleteVectorName = _unimplemented("qdrant.Points", "DeleteVectorName")
-    SearchGroups = _unimplemented("qdrant.Points", "SearchGroups")
-    Recommend = _unimplemented("qdrant.Points", "Recommend")
-    RecommendBatch = _unimplemented("qdrant.Points", "RecommendBatch")
-    RecommendGroups = _unimplemented("qdrant.Points", "RecommendGroups")
-    Discover = _unimplemented("qdrant.Points", "Discover")
-    DiscoverBatch = _unimplemented("qdrant.Points", "DiscoverBatch")
-    QueryGroups = _unimplemented("qdrant.Points", "QueryGroups")
-    Facet = _unimplemented("qdrant.Points", "Facet")
-    SearchMatrixPairs = _unimplemented("qdrant.Points", "SearchMatrixPairs")
-    SearchMatrixOffsets = _unimplemented("qdrant.Points", "SearchMatrixOffsets")
+    @rpc
+    def Facet(self, request: pb.FacetCounts, context) -> pb.FacetResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.facet_counts(request)
+        limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
+        models.flag(body.get("exact"), "exact")
+        filter_ = models.filter_(body.get("filter"))
+        hits = collection.facet(body["key"], filter_, limit)
+        return to_grpc.facet_response(hits, _since(started))
+
+    # -- payload indexes (PUT / DELETE /collections/{name}/index) ------------------------------
+    @rpc
+    def CreateFieldIndex(
+        self, request: pb.CreateFieldIndexCollection, context
+    ) -> pb.PointsOperationResponse:
+        started = time.perf_counter()
+        name, body = from_grpc.create_field_index(request)
+        field, schema = _field_index(body)
+        operation_id = self.toc.create_payload_index(name, field, schema)
+        result = _index_result(operation_id, from_grpc.wait(request))
+        return to_grpc.points_operation_response(result, _since(started))
+
+    @rpc
+    def DeleteFieldIndex(
+        self, request: pb.DeleteFieldIndexCollection, context
+    ) -> pb.PointsOperationResponse:
+        started = time.perf_counter()
+        name, field = from_grpc.delete_field_index(request)
+        operation_id = self.toc.delete_payload_index(name, field)
+        result = _index_result(operation_id, from_grpc.wait(request))
+        return to_grpc.points_operation_response(result, _since(started))
+
+    # -- not served (no REST endpoint does these either) ---------------------------------------
+    _vector_names = " (adding or removing a named vector of a collection is not supported)"
+    CreateVectorName = _unimplemented("qdrant.Points", "CreateVectorName", _vector_names)
+    DeleteVectorName = _unimplemented("qdrant.Points", "DeleteVectorName", _vector_names)
+    _groups = " (grouping results by a payload key is not available)"
+    SearchGroups = _unimplemented("qdrant.Points", "SearchGroups", _groups)
+    RecommendGroups = _unimplemented("qdrant.Points", "RecommendGroups", _groups)
+    QueryGroups = _unimplemented("qdrant.Points", "QueryGroups", _groups)
+    _recommend = " (recommendation queries are not available)"
+    Recommend = _unimplemented("qdrant.Points", "Recommend", _recommend)
+    RecommendBatch = _unimplemented("qdrant.Points", "RecommendBatch", _recommend)
+    _discover = " (discovery queries are not available)"
+    Discover = _unimplemented("qdrant.Points", "Discover", _discover)
+    DiscoverBatch = _unimplemented("qdrant.Points", "DiscoverBatch", _discover)
+    _matrix = " (the distance matrix API is not available)"
+    SearchMatrixPairs = _unimplemented("qdrant.Points", "SearchMatrixPairs", _matrix)
+    SearchMatrixOffsets = _unimplemented("qdrant.Points", "SearchMatrixOffsets", _matrix)
 
 
 class QdrantService(pb.QdrantServicer):
@@ -340,9 +404,10 @@ class QdrantService(pb.QdrantServicer):
 class SnapshotsService(pb.SnapshotsServicer):
     """qdrant.Snapshots: not available yet (there are no snapshot endpoints on REST either)."""
 
-    Create = _unimplemented("qdrant.Snapshots", "Create")
-    List = _unimplemented("qdrant.Snapshots", "List")
-    Delete = _unimplemented("qdrant.Snapshots", "Delete")
-    CreateFull = _unimplemented("qdrant.Snapshots", "CreateFull")
-    ListFull = _unimplemented("qdrant.Snapshots", "ListFull")
-    DeleteFull = _unimplemented("qdrant.Snapshots", "DeleteFull")
+    _snapshots = " (snapshots are not available)"
+    Create = _unimplemented("qdrant.Snapshots", "Create", _snapshots)
+    List = _unimplemented("qdrant.Snapshots", "List", _snapshots)
+    Delete = _unimplemented("qdrant.Snapshots", "Delete", _snapshots)
+    CreateFull = _unimplemented("qdrant.Snapshots", "CreateFull", _snapshots)
+    ListFull = _unimplemented("qdrant.Snapshots", "ListFull", _snapshots)
+    DeleteFull = _unimplemented("qdrant.Snapshots", "DeleteFull", _snapshots)

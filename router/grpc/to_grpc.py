@@ -148,8 +148,19 @@ def _record_kwargs(config: ShardConfig, record: PointRecord) -> dict:
     return kw
 
 
+def order_value(v: float) -> pb.OrderValue:
+    """The value a point was ordered by, as REST shows it: whole numbers are ``int``."""
+    v = float(v)
+    if v.is_integer() and _INT64_MIN <= v <= _INT64_MAX:
+        return pb.OrderValue(int=int(v))
+    return pb.OrderValue(float=v)
+
+
 def retrieved_point(config: ShardConfig, record: PointRecord) -> pb.RetrievedPoint:
-    return pb.RetrievedPoint(**_record_kwargs(config, record))
+    kw = _record_kwargs(config, record)
+    if record.order_value is not None:
+        kw["order_value"] = order_value(record.order_value)
+    return pb.RetrievedPoint(**kw)
 
 
 def scored_point(config: ShardConfig, record: PointRecord) -> pb.ScoredPoint:
@@ -328,12 +339,37 @@ def _write_query_encoding(target: pb.BinaryQuantizationQueryEncoding, v: Any) ->
         target.setting = number
 
 
+def _index_params_fields(v: Mapping[str, Any]) -> dict:
+    """A stored index schema (REST JSON: {"type", **params}) → the fields of its *IndexParams
+    message, where REST and protobuf shapes differ: keyword ``prefix: true`` is the presence of
+    an empty message; text ``scoring: true`` is BM25; a ``stopwords`` language name is a set of
+    one; ``stemmer`` {"type": "snowball", "language"} / {"type": "none"} is a oneof. False
+    flags are left out (protobuf has no way to say them)."""
+    out = {k: x for k, x in v.items() if k not in ("type", "prefix", "scoring", "stemmer")}
+    if v.get("prefix") is True:
+        out["prefix"] = {}
+    scoring = v.get("scoring")
+    if scoring is True:
+        out["scoring"] = {"type": "bm25"}
+    elif isinstance(scoring, Mapping):
+        out["scoring"] = scoring
+    if isinstance(v.get("stopwords"), str):
+        out["stopwords"] = {"languages": [v["stopwords"]]}
+    stemmer = v.get("stemmer")
+    if isinstance(stemmer, Mapping):
+        if stemmer.get("type") == "snowball":
+            out["stemmer"] = {"snowball": {"language": stemmer.get("language")}}
+        elif stemmer.get("type") == "none":
+            out["stemmer"] = {"disabled": {}}
+    return out
+
+
 def _write_index_params(target: pb.PayloadIndexParams, v: Any) -> None:
     if not isinstance(v, Mapping) or not isinstance(v.get("type"), str):
         return
     field = f"{v['type']}_index_params"
     if field in target.DESCRIPTOR.fields_by_name:
-        _into(getattr(target, field), {k: x for k, x in v.items() if k != "type"})
+        _into(getattr(target, field), _index_params_fields(v))
 
 
 def _write_shard_key(target: pb.ShardKey, v: Any) -> None:
@@ -446,6 +482,22 @@ def scroll_response(
     if next_offset is not None:
         out.next_page_offset.CopyFrom(point_id(next_offset))
     return out
+
+
+def facet_value(v: Any) -> pb.FacetValue:
+    """A facet value (a keyword, an integer or a bool) → FacetValue."""
+    if isinstance(v, (bool, np.bool_)):
+        return pb.FacetValue(bool_value=bool(v))
+    if isinstance(v, (int, np.integer)):
+        return pb.FacetValue(integer_value=int(v))
+    return pb.FacetValue(string_value=str(v))
+
+
+def facet_response(hits: Iterable[tuple[Any, int]], elapsed: float) -> pb.FacetResponse:
+    """``Collection.facet`` (value, count) pairs → FacetResponse, in the same order."""
+    return pb.FacetResponse(
+        hits=[pb.FacetHit(value=facet_value(v), count=int(n)) for v, n in hits], time=elapsed
+    )
 
 
 def count_response(count: int, elapsed: float) -> pb.CountResponse:

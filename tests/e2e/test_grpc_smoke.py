@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 import pytest
 from qdrant_client import models
+from qdrant_client.conversions.conversion import value_to_json
 
 from tests.support.node import REPO_ROOT
 
@@ -227,6 +228,8 @@ def test_named_vectors_update_and_batch(gclient, make_name):
     gclient.update_vectors(name, [models.PointVectors(id=1, vector={"a": [3.0, 4.0]})], wait=True)
     (rec,) = gclient.retrieve(name, [1], with_vectors=True)
     assert rec.vector == {"a": [3.0, 4.0], "b": [0.0, 0.0, 1.0]}
+    (rec,) = gclient.retrieve(name, [1], with_vectors=["b"])  # a vector selector
+    assert rec.vector == {"b": [0.0, 0.0, 1.0]}
     gclient.delete_vectors(name, ["b"], points=models.PointIdsList(points=[1]), wait=True)
     (rec,) = gclient.retrieve(name, [1], with_vectors=True)
     assert rec.vector == {"a": [3.0, 4.0]}
@@ -310,14 +313,60 @@ def test_errors_map_like_qdrant(gclient, rclient, filled, make_name):
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_unimplemented_rpcs_say_so(node, gclient):
+def test_deprecated_search_rpcs_answer_as_query(node, gclient, rclient, filled):
     from qdrant_client import grpc as pb
 
+    enable = pb.WithPayloadSelector(enable=True)
+    with grpc.insecure_channel(f"{node.host}:{node.grpc_port}") as channel:
+        stub = pb.PointsStub(channel)
+        search = pb.SearchPoints(
+            collection_name=filled, vector=[1.0, 0.2, 0.0, 0.0], limit=3, with_payload=enable
+        )
+        reply = stub.Search(search)
+        batch = stub.SearchBatch(
+            pb.SearchBatchPoints(
+                collection_name=filled,
+                search_points=[
+                    search,
+                    pb.SearchPoints(collection_name=filled, vector=[0.0, 0.0, 0.0, 1.0], limit=1),
+                ],
+            )
+        )
+    rest = rclient.query_points(filled, query=[1.0, 0.2, 0.0, 0.0], limit=3, with_payload=True)
+    expected = [(p.id, p.payload) for p in rest.points]
+    got = [
+        (p.id.num or p.id.uuid, {k: value_to_json(v) for k, v in p.payload.items()})
+        for p in reply.result
+    ]
+    assert got == expected
+    assert [[p.id.num or p.id.uuid for p in r.result] for r in batch.result] == [
+        [1, UUID_A, 2],
+        [UUID_B],
+    ]
+
+
+UNIMPLEMENTED = {
+    "Recommend": "recommendation queries are not available",
+    "Discover": "discovery queries are not available",
+    "QueryGroups": "grouping results by a payload key is not available",
+    "SearchMatrixPairs": "the distance matrix API is not available",
+    "CreateVectorName": "adding or removing a named vector of a collection is not supported",
+}
+
+
+@pytest.mark.parametrize("rpc", list(UNIMPLEMENTED))
+def test_unimplemented_rpcs_say_what_is_missing(node, gclient, rpc):
+    from qdrant_client import grpc as pb
+
+    method = pb.points_service_pb2.DESCRIPTOR.services_by_name["Points"].methods_by_name[rpc]
+    request = getattr(pb, method.input_type.name)(collection_name="x")
     with grpc.insecure_channel(f"{node.host}:{node.grpc_port}") as channel:
         with pytest.raises(grpc.RpcError) as info:
-            pb.PointsStub(channel).Facet(pb.FacetCounts(collection_name="x", key="k"))
+            getattr(pb.PointsStub(channel), rpc)(request)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Facet" in info.value.details()
+    assert info.value.details() == (
+        f"qdrant.Points/{rpc} is not implemented by Tessera yet ({UNIMPLEMENTED[rpc]})"
+    )
 
 
 def test_standard_health_and_reflection_services(node, gclient):

@@ -18,6 +18,7 @@ from qdrant_client import grpc as pb
 from qdrant_client.conversions.conversion import (
     GrpcToRest,
     RestToGrpc,
+    grpc_payload_schema_to_field_type,
     json_to_value,
     value_to_json,
 )
@@ -35,10 +36,11 @@ from node.errors import (
 )
 from node.shard import PointRecord
 from node.shard_config import ShardConfig
-from router import collection_config
+from router import collection_config, request_models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
-from router.grpc.services import rpc, status_of
+from router.grpc.services import PointsService, _field_index, rpc, status_of
+from router.rest.serialize import record_json
 
 
 def wire(msg):
@@ -909,6 +911,382 @@ def test_alias_actions():
     ]
     with pytest.raises(BadRequest):
         from_grpc.alias_actions(pb.ChangeAliases(actions=[pb.AliasOperations()]))
+
+
+# -- payload indexes ---------------------------------------------------------------------------
+INDEX_SCHEMAS = {
+    "keyword": m.PayloadSchemaType.KEYWORD,
+    "integer": m.PayloadSchemaType.INTEGER,
+    "float": m.PayloadSchemaType.FLOAT,
+    "geo": m.PayloadSchemaType.GEO,
+    "text": m.PayloadSchemaType.TEXT,
+    "bool": m.PayloadSchemaType.BOOL,
+    "datetime": m.PayloadSchemaType.DATETIME,
+    "uuid": m.PayloadSchemaType.UUID,
+    "keyword_params": m.KeywordIndexParams(
+        type="keyword", is_tenant=True, prefix=True, memory=m.Memory.COLD, nested="a"
+    ),
+    "keyword_no_params": m.KeywordIndexParams(type="keyword"),
+    "integer_params": m.IntegerIndexParams(
+        type="integer", lookup=False, range=True, is_principal=True, on_disk=True
+    ),
+    "float_params": m.FloatIndexParams(type="float", is_principal=True, enable_hnsw=False),
+    "geo_params": m.GeoIndexParams(type="geo", memory=m.Memory.CACHED),
+    "text_params": m.TextIndexParams(
+        type="text",
+        tokenizer=m.TokenizerType.PREFIX,
+        lowercase=False,
+        min_token_len=2,
+        max_token_len=10,
+        stopwords=m.Language.ENGLISH,
+        stemmer=m.SnowballParams(type=m.Snowball.SNOWBALL, language=m.SnowballLanguage.ENGLISH),
+        phrase_matching=True,
+        ascii_folding=True,
+        scoring=m.TextScoringParams(type=m.TextScoringType.BM25),
+    ),
+    "text_stopword_set": m.TextIndexParams(
+        type="text",
+        tokenizer=m.TokenizerType.WORD,
+        stopwords=m.StopwordsSet(languages=[m.Language.ENGLISH, m.Language.GERMAN], custom=["x"]),
+        stemmer=m.DisabledStemmerParams(type=m.NoStemmer.NONE),
+    ),
+    "text_custom_stopwords": m.TextIndexParams(
+        type="text", tokenizer=m.TokenizerType.WHITESPACE, stopwords=m.StopwordsSet(custom=["a"])
+    ),
+    "bool_params": m.BoolIndexParams(type="bool", on_disk=False),
+    "datetime_params": m.DatetimeIndexParams(type="datetime", is_principal=True),
+    "uuid_params": m.UuidIndexParams(type="uuid", is_tenant=True, on_disk=True),
+}
+
+_FIELD_TYPE_OF_PARAMS = {
+    "keyword_index_params": pb.FieldType.FieldTypeKeyword,
+    "integer_index_params": pb.FieldType.FieldTypeInteger,
+    "float_index_params": pb.FieldType.FieldTypeFloat,
+    "geo_index_params": pb.FieldType.FieldTypeGeo,
+    "text_index_params": pb.FieldType.FieldTypeText,
+    "bool_index_params": pb.FieldType.FieldTypeBool,
+    "datetime_index_params": pb.FieldType.FieldTypeDatetime,
+    "uuid_index_params": pb.FieldType.FieldTypeUuid,
+}
+
+
+def _create_index_request(schema, wait=None) -> pb.CreateFieldIndexCollection:
+    """What qdrant-client sends for create_payload_index(field_schema=schema) over gRPC."""
+    req = pb.CreateFieldIndexCollection(collection_name="c", field_name="f", wait=wait)
+    if isinstance(schema, m.PayloadSchemaType):
+        req.field_type = grpc_payload_schema_to_field_type(
+            RestToGrpc.convert_payload_schema_type(schema)
+        )
+    else:
+        params = RestToGrpc.convert_payload_schema_params(schema)
+        req.field_index_params.CopyFrom(params)
+        req.field_type = _FIELD_TYPE_OF_PARAMS[params.WhichOneof("index_params")]
+    return wire(req)
+
+
+def _schema_json(schema):
+    return schema.value if isinstance(schema, m.PayloadSchemaType) else rest_json(schema)
+
+
+@pytest.mark.parametrize("name", list(INDEX_SCHEMAS))
+def test_create_field_index_arrives_as_the_rest_body(name):
+    schema = INDEX_SCHEMAS[name]
+    collection, body = from_grpc.create_field_index(_create_index_request(schema))
+    assert collection == "c"
+    assert same_typed(body, {"field_name": "f", "field_schema": _schema_json(schema)})
+    # and the shared parse remembers whether the schema came as an object, as for REST
+    field, parsed = _field_index(body)
+    assert field == "f"
+    assert parsed.pop("_given_as_object", False) is (not isinstance(schema, m.PayloadSchemaType))
+    expected = _schema_json(schema)
+    assert parsed == ({"type": expected} if isinstance(expected, str) else expected)
+
+
+def test_create_field_index_combinations_rest_cannot_say():
+    keyword = pb.PayloadIndexParams(keyword_index_params=pb.KeywordIndexParams(is_tenant=True))
+    with pytest.raises(BadRequest, match=r"field_type \(Integer\) and field_index_params"):
+        from_grpc.create_field_index(
+            pb.CreateFieldIndexCollection(
+                field_name="f", field_type=pb.FieldType.FieldTypeInteger, field_index_params=keyword
+            )
+        )
+    with pytest.raises(BadRequest, match="field type is missing"):
+        from_grpc.create_field_index(
+            pb.CreateFieldIndexCollection(field_name="f", field_index_params=keyword)
+        )
+    with pytest.raises(BadRequest, match="cannot convert field_type"):
+        from_grpc.create_field_index(pb.CreateFieldIndexCollection(field_name="f", field_type=99))
+    # params with no variant set: just the type
+    _, body = from_grpc.create_field_index(
+        pb.CreateFieldIndexCollection(
+            field_name="f",
+            field_type=pb.FieldType.FieldTypeBool,
+            field_index_params=pb.PayloadIndexParams(),
+        )
+    )
+    assert body == {"field_name": "f", "field_schema": "bool"}
+
+
+def test_create_field_index_errors_are_the_rest_errors():
+    _, body = from_grpc.create_field_index(pb.CreateFieldIndexCollection(field_name="f"))
+    assert body == {"field_name": "f"}
+    with pytest.raises(BadRequest, match="Can't auto-detect field type for `f`"):
+        _field_index(body)
+    _, body = from_grpc.create_field_index(
+        pb.CreateFieldIndexCollection(field_type=pb.FieldType.FieldTypeKeyword)
+    )
+    with pytest.raises(FormatError, match="missing field `field_name`"):
+        _field_index(body)
+
+
+def test_delete_field_index():
+    req = pb.DeleteFieldIndexCollection(collection_name="c", field_name="a.b", wait=True)
+    assert from_grpc.delete_field_index(wire(req)) == ("c", "a.b")
+
+
+def _index_info(schemas: dict) -> dict:
+    config = collection_config.parse_create({"vectors": {"size": 1, "distance": "Dot"}})
+    return {
+        "status": "green",
+        "optimizer_status": "ok",
+        "segments_count": 1,
+        "points_count": 3,
+        "indexed_vectors_count": 0,
+        "config": config,
+        "payload_schema": schemas,
+    }
+
+
+def test_payload_schema_of_every_kind_reads_back_as_over_rest():
+    schemas = {}
+    for i, (name, schema) in enumerate(INDEX_SCHEMAS.items()):
+        expected = _schema_json(schema)
+        if isinstance(expected, str):
+            schemas[name] = {"data_type": expected, "points": i}
+        else:
+            schemas[name] = {"data_type": expected["type"], "params": expected, "points": i}
+    info = _index_info(schemas)
+    msg = wire(to_grpc.collection_info(info))
+    assert msg.payload_schema["keyword"].data_type == pb.PayloadSchemaType.Keyword
+    assert not msg.payload_schema["keyword"].HasField("params")
+    assert msg.payload_schema["uuid_params"].params.HasField("uuid_index_params")
+    over_grpc = rest_json(GrpcToRest.convert_collection_info(msg))
+    # protobuf cannot tell an empty repeated field from a missing one: the client reads back
+    # `languages: []` for a stopwords set with custom words only
+    stopwords = over_grpc["payload_schema"]["text_custom_stopwords"]["params"]["stopwords"]
+    assert stopwords.pop("languages") == []
+    assert over_grpc == rest_json(m.CollectionInfo.model_validate(info))
+
+
+def test_payload_schema_flags_protobuf_cannot_say():
+    info = _index_info(
+        {
+            "k": {
+                "data_type": "keyword",
+                "params": {"type": "keyword", "prefix": False},
+                "points": 1,
+            },
+            "t": {"data_type": "text", "params": {"type": "text", "scoring": True}, "points": 2},
+            "u": {"data_type": "text", "params": {"type": "text", "scoring": False}, "points": 0},
+        }
+    )
+    schema = wire(to_grpc.collection_info(info)).payload_schema
+    assert not schema["k"].params.keyword_index_params.HasField("prefix")
+    assert schema["t"].params.text_index_params.scoring.type == pb.TextScoringType.Bm25
+    assert not schema["u"].params.text_index_params.HasField("scoring")
+    assert schema["t"].points == 2 and schema["u"].HasField("points")
+
+
+# -- facet -------------------------------------------------------------------------------------
+def test_facet_request_body():
+    flt = m.Filter(must=[m.FieldCondition(key="a", match=m.MatchValue(value=1))])
+    req = pb.FacetCounts(
+        collection_name="c", key="city", filter=RestToGrpc.convert_filter(flt), limit=5, exact=True
+    )
+    assert from_grpc.facet_counts(wire(req)) == {
+        "key": "city",
+        "filter": rest_json(flt),
+        "limit": 5,
+        "exact": True,
+    }
+    assert from_grpc.facet_counts(pb.FacetCounts(key="k")) == {"key": "k"}
+
+
+def test_facet_response_keeps_value_kinds():
+    hits = [("Berlin", 3), (7, 2), (True, 2), (False, 1), (-(2**63), 1), ("", 1)]
+    msg = wire(to_grpc.facet_response(hits, 0.5))
+    assert [h.value.WhichOneof("variant") for h in msg.hits] == [
+        "string_value",
+        "integer_value",
+        "bool_value",
+        "bool_value",
+        "integer_value",
+        "string_value",
+    ]
+    over_grpc = [rest_json(GrpcToRest.convert_facet_value_hit(h)) for h in msg.hits]
+    expected = [{"value": v, "count": n} for v, n in hits]
+    assert all(same_typed(a, b) for a, b in zip(over_grpc, expected, strict=True))
+
+
+# -- order_by ----------------------------------------------------------------------------------
+ORDER_BYS = {
+    "key_only": m.OrderBy(key="n"),
+    "desc": m.OrderBy(key="n", direction=m.Direction.DESC),
+    "asc_int": m.OrderBy(key="n", direction=m.Direction.ASC, start_from=3),
+    "float": m.OrderBy(key="n", start_from=2.5),
+    "datetime_text": m.OrderBy(key="d", start_from="2024-01-02T03:04:05Z"),
+    "datetime": m.OrderBy(
+        key="d", start_from=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ORDER_BYS))
+def test_order_by_parses_as_over_rest(name):
+    order = ORDER_BYS[name]
+    req = wire(pb.ScrollPoints(order_by=RestToGrpc.convert_order_by(order)))
+    body = from_grpc.scroll_points(req)
+    assert request_models.order_by(body["order_by"]) == request_models.order_by(rest_json(order))
+
+
+def test_order_by_start_from_kinds():
+    def start(**kw):
+        req = pb.ScrollPoints(order_by=pb.OrderBy(key="k", start_from=pb.StartFrom(**kw)))
+        return from_grpc.scroll_points(wire(req))["order_by"]["start_from"]
+
+    assert same_typed(start(integer=-4), -4)
+    assert same_typed(start(float=1.5), 1.5)
+    assert start(datetime="2024-01-02") == "2024-01-02"
+    ts = pb.StartFrom().timestamp
+    ts.FromJsonString("2024-01-02T03:04:05.250Z")
+    stamp = start(timestamp=ts)
+    assert parse_datetime(stamp) == parse_datetime("2024-01-02T03:04:05.250Z")
+    # no direction: left for the shared parser's default
+    req = pb.ScrollPoints(order_by=pb.OrderBy(key="k"))
+    assert from_grpc.scroll_points(req) == {"order_by": {"key": "k"}}
+
+
+@pytest.mark.parametrize("value", [3.0, -2.0, 0.0, 2.5, 1.7e18, -1e-9])
+def test_order_value_reads_back_as_over_rest(value):
+    config = _config({"size": 1, "distance": "Dot"})
+    record = PointRecord(1, 0, payload={"n": value}, order_value=value)
+    msg = wire(to_grpc.retrieved_point(config, record))
+    assert msg.HasField("order_value")
+    over_grpc = rest_json(GrpcToRest.convert_retrieved_point(msg))
+    over_rest = rest_json(m.Record.model_validate(record_json(config, record)))
+    assert same_typed(over_grpc["order_value"], over_rest["order_value"])
+    # records that were not ordered have none
+    plain = wire(to_grpc.retrieved_point(config, PointRecord(1, 0)))
+    assert not plain.HasField("order_value")
+
+
+def test_order_value_beyond_int64_stays_a_float():
+    assert to_grpc.order_value(1e300) == pb.OrderValue(float=1e300)
+    assert to_grpc.order_value(-(2.0**63)) == pb.OrderValue(int=-(2**63))
+    assert to_grpc.order_value(2.0**63) == pb.OrderValue(float=2.0**63)
+
+
+# -- services without a server -----------------------------------------------------------------
+class _FakeCollection:
+    shard_config = ShardConfig.from_collection(
+        {"params": {"vectors": {"size": 1, "distance": "Dot"}, "shard_number": 1}}
+    )
+
+    def __init__(self):
+        self.calls = []
+
+    def facet(self, key, filter_, limit):
+        self.calls.append(("facet", key, filter_, limit))
+        return [("x", 2), (5, 1)]
+
+    def scroll_ordered(self, filter_, order_by, limit, wp, wv):
+        self.calls.append(("scroll_ordered", filter_, order_by, limit))
+        return [PointRecord(2, 0, payload={}, order_value=1.0)]
+
+    def scroll(self, filter_, offset, limit, wp, wv):
+        self.calls.append(("scroll", filter_, offset, limit))
+        return [PointRecord(2, 0, payload={})], 3
+
+
+class _FakeToc:
+    def __init__(self):
+        self.calls = []
+        self.collection = _FakeCollection()
+
+    def get(self, name):
+        return self.collection
+
+    def create_payload_index(self, name, field, schema):
+        self.calls.append(("create", name, field, schema))
+        return 7
+
+    def delete_payload_index(self, name, field):
+        self.calls.append(("delete", name, field))
+        return 8
+
+
+def test_index_rpcs_call_the_toc_like_rest():
+    toc = _FakeToc()
+    service = PointsService(toc)
+    schema = INDEX_SCHEMAS["integer_params"]
+    reply = service.CreateFieldIndex(_create_index_request(schema, wait=True), FakeContext())
+    assert reply.result.operation_id == 7
+    assert reply.result.status == pb.UpdateStatus.Completed
+    reply = service.CreateFieldIndex(
+        _create_index_request(m.PayloadSchemaType.KEYWORD), FakeContext()
+    )
+    assert reply.result.status == pb.UpdateStatus.Acknowledged
+    reply = service.DeleteFieldIndex(
+        pb.DeleteFieldIndexCollection(collection_name="c", field_name="f"), FakeContext()
+    )
+    assert reply.result.operation_id == 8
+    assert toc.calls == [
+        ("create", "c", "f", {**rest_json(schema), "_given_as_object": True}),
+        ("create", "c", "f", {"type": "keyword"}),
+        ("delete", "c", "f"),
+    ]
+    ctx = FakeContext()
+    with pytest.raises(_Aborted):
+        service.CreateFieldIndex(pb.CreateFieldIndexCollection(field_name="f"), ctx)
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        ctx.details == "Bad request: Can't auto-detect field type for `f`: field_schema is required"
+    )
+
+
+def test_facet_and_ordered_scroll_rpcs():
+    toc = _FakeToc()
+    service = PointsService(toc)
+    reply = service.Facet(pb.FacetCounts(collection_name="c", key="k", limit=3), FakeContext())
+    assert [(h.value.string_value or h.value.integer_value, h.count) for h in reply.hits] == [
+        ("x", 2),
+        (5, 1),
+    ]
+    ctx = FakeContext()
+    with pytest.raises(_Aborted):
+        service.Facet(pb.FacetCounts(collection_name="c", key="k", limit=0), ctx)
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
+
+    order = pb.OrderBy(key="n", direction=pb.Direction.Desc, start_from=pb.StartFrom(integer=4))
+    reply = service.Scroll(pb.ScrollPoints(collection_name="c", order_by=order), FakeContext())
+    assert [p.order_value.int for p in reply.result] == [1]
+    assert not reply.HasField("next_page_offset")
+    ctx = FakeContext()
+    with pytest.raises(_Aborted):
+        service.Scroll(
+            pb.ScrollPoints(collection_name="c", order_by=order, offset=pb.PointId(num=1)), ctx
+        )
+    assert ctx.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert ctx.details == (
+        "Bad request: Can't use `offset` with `order_by`, use `start_from` instead"
+    )
+    reply = service.Scroll(pb.ScrollPoints(collection_name="c", limit=1), FakeContext())
+    assert reply.next_page_offset.num == 3 and not reply.result[0].HasField("order_value")
+    assert toc.collection.calls == [
+        ("facet", "k", None, 3),
+        ("scroll_ordered", None, {"key": "n", "direction": "desc", "start_from": 4}, 10),
+        ("scroll", None, None, 1),
+    ]
 
 
 # -- errors ------------------------------------------------------------------------------------
