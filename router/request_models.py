@@ -329,6 +329,68 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
     return query
 
 
+# -- read requests: parsed and answered the same way by both faces ----------------------------
+
+
+def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
+    """PointRequest: ids, with_payload (default true), with_vector (default false)."""
+    if "ids" not in body:
+        raise FormatError("missing field `ids`")
+    ids = point_ids(body["ids"])
+    wp = with_payload(body.get("with_payload"), True)
+    wv = with_vector(body.get("with_vector"), False)
+    return collection.retrieve(ids, wp, wv)
+
+
+def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], PointId | None]:
+    """ScrollRequest → (records, next_page_offset); with order_by the offset is always None."""
+    limit = uint(body.get("limit"), "limit", 10, minimum=1)
+    offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
+    ordering = order_by(body.get("order_by"))
+    filter_dict = filter_(body.get("filter"))
+    wp = with_payload(body.get("with_payload"), True)
+    wv = with_vector(body.get("with_vector"), False)
+    if ordering is None:
+        return collection.scroll(filter_dict, offset, limit, wp, wv)
+    if offset is not None:
+        raise BadRequest("Can't use `offset` with `order_by`, use `start_from` instead")
+    return collection.scroll_ordered(filter_dict, ordering, limit, wp, wv), None
+
+
+def count(collection: Collection, body: dict) -> int:
+    """CountRequest: filter, exact (counts are always exact here)."""
+    filter_dict = filter_(body.get("filter"))
+    flag(body.get("exact"), "exact")
+    return collection.count(filter_dict)
+
+
+def facet(collection: Collection, body: dict) -> list[tuple]:
+    """FacetRequest: key, filter, limit (default 10), exact → [(value, count)]."""
+    key = body.get("key")
+    if not isinstance(key, str):
+        raise FormatError("missing field `key`")
+    limit = uint(body.get("limit"), "limit", 10, minimum=1)
+    flag(body.get("exact"), "exact")
+    return collection.facet(key, filter_(body.get("filter")), limit)
+
+
+def field_index(body: dict) -> tuple[str, dict]:
+    """CreateFieldIndex: field_name and field_schema → (field, schema). A schema given as an
+    object is remembered as such, so that collection info shows its params as Qdrant does."""
+    from node.payload_index import parse_field_schema
+
+    field = body.get("field_name")
+    if not isinstance(field, str) or not field:
+        raise FormatError("missing field `field_name`")
+    raw_schema = body.get("field_schema")
+    if raw_schema is None:
+        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
+    schema = parse_field_schema(raw_schema)
+    if isinstance(raw_schema, dict):
+        schema["_given_as_object"] = True
+    return field, schema
+
+
 def _is_search(q: Query) -> bool:
     return q.vector is not None or q.point_id is not None
 

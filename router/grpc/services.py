@@ -32,8 +32,6 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
-from node.ids import parse_point_id
-from node.payload_index import parse_field_schema
 from router import request_models as models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
@@ -94,22 +92,6 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
-
-
-def _field_index(body: dict) -> tuple[str, dict]:
-    """The body of PUT /collections/{name}/index → (field, schema), checked and parsed as the
-    REST handler does (same errors; a schema given as an object is remembered as such, so the
-    collection info shows its params)."""
-    field = body.get("field_name")
-    if not isinstance(field, str) or not field:
-        raise FormatError("missing field `field_name`")
-    raw_schema = body.get("field_schema")
-    if raw_schema is None:
-        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
-    schema = parse_field_schema(raw_schema)
-    if isinstance(raw_schema, dict):
-        schema["_given_as_object"] = True
-    return field, schema
 
 
 def _index_result(operation_id: int, wait: bool) -> UpdateResult:
@@ -268,31 +250,14 @@ class PointsService(pb.PointsServicer):
     def Get(self, request: pb.GetPoints, context) -> pb.GetResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        body = from_grpc.get_points(request)
-        ids = models.point_ids(body["ids"])
-        wp = models.with_payload(body.get("with_payload"), True)
-        wv = models.with_vector(body.get("with_vector"), False)
-        records = collection.retrieve(ids, wp, wv)
+        records = models.retrieve(collection, from_grpc.get_points(request))
         return to_grpc.get_response(collection.shard_config, records, _since(started))
 
     @rpc
     def Scroll(self, request: pb.ScrollPoints, context) -> pb.ScrollResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        body = from_grpc.scroll_points(request)
-        limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
-        offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
-        order_by = models.order_by(body.get("order_by"))
-        filter_ = models.filter_(body.get("filter"))
-        wp = models.with_payload(body.get("with_payload"), True)
-        wv = models.with_vector(body.get("with_vector"), False)
-        if order_by is not None:
-            if offset is not None:
-                raise BadRequest("Can't use `offset` with `order_by`, use `start_from` instead")
-            records = collection.scroll_ordered(filter_, order_by, limit, wp, wv)
-            next_offset = None
-        else:
-            records, next_offset = collection.scroll(filter_, offset, limit, wp, wv)
+        records, next_offset = models.scroll(collection, from_grpc.scroll_points(request))
         return to_grpc.scroll_response(
             collection.shard_config, records, next_offset, _since(started)
         )
@@ -301,10 +266,7 @@ class PointsService(pb.PointsServicer):
     def Count(self, request: pb.CountPoints, context) -> pb.CountResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        body = from_grpc.count_points(request)
-        filter_ = models.filter_(body.get("filter"))
-        models.flag(body.get("exact"), "exact")
-        count = collection.count(filter_)
+        count = models.count(collection, from_grpc.count_points(request))
         return to_grpc.count_response(count, _since(started))
 
     @rpc
@@ -345,11 +307,7 @@ class PointsService(pb.PointsServicer):
     def Facet(self, request: pb.FacetCounts, context) -> pb.FacetResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        body = from_grpc.facet_counts(request)
-        limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
-        models.flag(body.get("exact"), "exact")
-        filter_ = models.filter_(body.get("filter"))
-        hits = collection.facet(body["key"], filter_, limit)
+        hits = models.facet(collection, from_grpc.facet_counts(request))
         return to_grpc.facet_response(hits, _since(started))
 
     # -- payload indexes (PUT / DELETE /collections/{name}/index) ------------------------------
@@ -359,7 +317,7 @@ class PointsService(pb.PointsServicer):
     ) -> pb.PointsOperationResponse:
         started = time.perf_counter()
         name, body = from_grpc.create_field_index(request)
-        field, schema = _field_index(body)
+        field, schema = models.field_index(body)
         operation_id = self.toc.create_payload_index(name, field, schema)
         result = _index_result(operation_id, from_grpc.wait(request))
         return to_grpc.points_operation_response(result, _since(started))

@@ -8,8 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import BadRequest, FormatError
-from node.payload_index import parse_field_schema
+from node.errors import FormatError
 from router import request_models as models
 from router.rest import parsing
 from router.rest.responses import ok
@@ -65,15 +64,7 @@ async def create_payload_index(name: str, request: Request) -> Response:
     started = time.perf_counter()
     body = models.obj(await parsing.json_body(request), "CreateFieldIndex")
     wait = parsing.wait_param(request)
-    field = body.get("field_name")
-    if not isinstance(field, str) or not field:
-        raise FormatError("missing field `field_name`")
-    raw_schema = body.get("field_schema")
-    if raw_schema is None:
-        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
-    schema = parse_field_schema(raw_schema)
-    if isinstance(raw_schema, dict):
-        schema["_given_as_object"] = True
+    field, schema = models.field_index(body)
     op_id = _toc(request).create_payload_index(name, field, schema)
     return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
 

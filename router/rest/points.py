@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import BadRequest, FormatError, NotFound
+from node.errors import FormatError, NotFound
 from node.ids import parse_point_id
 from router import request_models as models
 from router.collection import Collection, UpdateResult
@@ -113,12 +113,7 @@ async def retrieve_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request), "PointRequest")
-    if "ids" not in body:
-        raise FormatError("missing field `ids`")
-    ids = models.point_ids(body["ids"])
-    wp = models.with_payload(body.get("with_payload"), True)
-    wv = models.with_vector(body.get("with_vector"), False)
-    records = await run_in_threadpool(collection.retrieve, ids, wp, wv)
+    records = await run_in_threadpool(models.retrieve, collection, body)
     cfg = collection.shard_config
     return ok([record_json(cfg, r) for r in records], started)
 
@@ -140,21 +135,7 @@ async def scroll_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request, required=False), "ScrollRequest")
-    limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
-    offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
-    order_by = models.order_by(body.get("order_by"))
-    filter_ = models.filter_(body.get("filter"))
-    wp = models.with_payload(body.get("with_payload"), True)
-    wv = models.with_vector(body.get("with_vector"), False)
-    if order_by is not None:
-        if offset is not None:
-            raise BadRequest("Can't use `offset` with `order_by`, use `start_from` instead")
-        records = await run_in_threadpool(collection.scroll_ordered, filter_, order_by, limit, wp, wv)
-        next_offset = None
-    else:
-        records, next_offset = await run_in_threadpool(
-            collection.scroll, filter_, offset, limit, wp, wv
-        )
+    records, next_offset = await run_in_threadpool(models.scroll, collection, body)
     cfg = collection.shard_config
     return ok(
         {"points": [record_json(cfg, r) for r in records], "next_page_offset": next_offset},
@@ -167,13 +148,7 @@ async def facet(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request), "FacetRequest")
-    key = body.get("key")
-    if not isinstance(key, str):
-        raise FormatError("missing field `key`")
-    limit = models.uint(body.get("limit"), "limit", 10, minimum=1)
-    models.flag(body.get("exact"), "exact")
-    filter_ = models.filter_(body.get("filter"))
-    hits = await run_in_threadpool(collection.facet, key, filter_, limit)
+    hits = await run_in_threadpool(models.facet, collection, body)
     return ok({"hits": [{"value": v, "count": n} for v, n in hits]}, started)
 
 
@@ -182,9 +157,7 @@ async def count_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request, required=False), "CountRequest")
-    filter_ = models.filter_(body.get("filter"))
-    models.flag(body.get("exact"), "exact")
-    count = await run_in_threadpool(collection.count, filter_)
+    count = await run_in_threadpool(models.count, collection, body)
     return ok({"count": count}, started)
 
 

@@ -39,7 +39,8 @@ from node.shard_config import ShardConfig
 from router import collection_config, request_models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
-from router.grpc.services import PointsService, _field_index, rpc, status_of
+from router.grpc.services import PointsService, rpc, status_of
+from router.request_models import field_index as _field_index
 from router.rest.serialize import record_json
 
 
