@@ -69,6 +69,31 @@ def prepare_named(config: ShardConfig, name: str, raw: Any):
     raise WrongInput(f"Not existing vector name error: {name}")
 
 
+def prepare_column(config: ShardConfig, name: str, raws: list) -> list:
+    """Many vectors of one name at once (a batch upsert): one conversion and one normalization
+    for the whole matrix when it is well formed, else one by one for the precise error."""
+    params = config.vectors.get(name)
+    if params is not None and raws:
+        try:
+            matrix = np.asarray(raws, dtype=np.float32)
+        except (TypeError, ValueError):
+            matrix = None
+        if (
+            matrix is not None
+            and matrix.ndim == 2
+            and matrix.shape[1] == params.size
+            and np.isfinite(matrix).all()
+        ):
+            if params.storage_dtype == "uint8":
+                prepared = np.clip(matrix, 0, 255).astype(np.uint8)
+            else:
+                prepared = dist.prepare(params.distance, matrix)
+                if params.storage_dtype == "float16":
+                    prepared = prepared.astype(np.float16)
+            return list(prepared)
+    return [prepare_named(config, name, raw) for raw in raws]
+
+
 def prepare_point_vectors(config: ShardConfig, raw: Any) -> dict:
     """The `vector` field of one point → {name: stored form}."""
     if raw is None:

@@ -13,7 +13,7 @@ from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
 from node.ids import PointId, parse_point_id
 from node.shard import PointRecord
 from node.shard_config import ShardConfig
-from node.vector_input import prepare_named, prepare_point_vectors
+from node.vector_input import prepare_column, prepare_point_vectors
 from router.collection import Collection, Query
 
 
@@ -141,8 +141,12 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
             ids.append(parse_point_id(point["id"]))
             if "vector" not in point:
                 raise FormatError("missing field `vector`")
-            vectors.append(prepare_point_vectors(config, point["vector"]))
             payloads.append(payload(point.get("payload")))
+        raws = [point["vector"] for point in points]
+        if "" in config.vectors and all(isinstance(raw, list) for raw in raws):
+            vectors = [{"": row} for row in prepare_column(config, "", raws)]
+        else:
+            vectors = [prepare_point_vectors(config, raw) for raw in raws]
     elif "batch" in body and body["batch"] is not None:
         batch = obj(body["batch"], "Batch")
         if "ids" not in batch:
@@ -157,13 +161,14 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
             for name, column in raw_vectors.items():
                 if not isinstance(column, list) or len(column) != n:
                     raise FormatError(f"vectors `{name}` must have one entry per id")
-                for i, value in enumerate(column):
-                    if value is not None:
-                        vectors[i][name] = prepare_named(config, name, value)
+                present = [i for i, value in enumerate(column) if value is not None]
+                rows = prepare_column(config, name, [column[i] for i in present])
+                for i, row in zip(present, rows):
+                    vectors[i][name] = row
         elif isinstance(raw_vectors, list):
             if len(raw_vectors) != n:
                 raise FormatError("vectors must have one entry per id")
-            vectors = [{"": prepare_named(config, "", v)} for v in raw_vectors]
+            vectors = [{"": row} for row in prepare_column(config, "", raw_vectors)]
         else:
             raise FormatError("invalid type for `vectors`")
         raw_payloads = batch.get("payloads")
