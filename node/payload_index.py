@@ -25,6 +25,8 @@ from node.payload_path import get_values
 KEYWORD, INTEGER, FLOAT, BOOL, GEO, TEXT, DATETIME, UUID = (
     "keyword", "integer", "float", "bool", "geo", "text", "datetime", "uuid",
 )
+# types indexed as value -> offsets only (no per-point record: removal re-reads the payload)
+_POSTING_TYPES = (KEYWORD, UUID, INTEGER, BOOL, TEXT)
 SCHEMA_TYPES = (KEYWORD, INTEGER, FLOAT, BOOL, GEO, TEXT, DATETIME, UUID)
 _EARTH_RADIUS_M = 6371008.8
 
@@ -103,8 +105,9 @@ class FieldIndex:
         self.key = key
         self.schema = schema
         self.type = schema["type"]
-        self._values: dict[int, tuple] = {}  # offset -> the values it holds, as indexed
+        self._values: dict[int, tuple] = {}  # offset -> values, for the non-posting types
         self._postings: dict[Any, set[int]] = {}
+        self._count = 0  # points holding at least one indexed value
         self._arrays: dict[Any, np.ndarray] = {}
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
         self._geo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -143,19 +146,23 @@ class FieldIndex:
         values = self._extract(payload)
         if not values:
             return
-        self._values[offset] = values
-        if self.type in (KEYWORD, UUID, INTEGER, BOOL, TEXT):
+        self._count += 1
+        if self.type in _POSTING_TYPES:
             for v in set(values):
                 self._postings.setdefault(v, set()).add(offset)
                 self._arrays.pop(v, None)
+        else:
+            self._values[offset] = values
         self._sorted = None
         self._geo = None
 
-    def remove(self, offset: int) -> None:
-        values = self._values.pop(offset, None)
+    def remove(self, offset: int, payload: dict | None) -> None:
+        """Undo `add(offset, payload)` (payload: what was indexed at offset)."""
+        values = self._extract(payload)
         if not values:
             return
-        if self.type in (KEYWORD, UUID, INTEGER, BOOL, TEXT):
+        self._count -= 1
+        if self.type in _POSTING_TYPES:
             for v in set(values):
                 posting = self._postings.get(v)
                 if posting is not None:
@@ -163,6 +170,8 @@ class FieldIndex:
                     if not posting:
                         del self._postings[v]
                 self._arrays.pop(v, None)
+        else:
+            self._values.pop(offset, None)
         self._sorted = None
         self._geo = None
 
@@ -171,17 +180,24 @@ class FieldIndex:
         fresh = FieldIndex(self.key, self.schema)
         for old, values in self._values.items():
             new = mapping.get(old)
-            if new is None:
-                continue
-            fresh._values[new] = values
-            if self.type in (KEYWORD, UUID, INTEGER, BOOL, TEXT):
-                for v in set(values):
-                    fresh._postings.setdefault(v, set()).add(new)
+            if new is not None:
+                fresh._values[new] = values
+        for value, posting in self._postings.items():
+            moved = {mapping[o] for o in posting if o in mapping}
+            if moved:
+                fresh._postings[value] = moved
+        if self.type in _POSTING_TYPES:
+            owners = set()
+            for posting in fresh._postings.values():
+                owners |= posting
+            fresh._count = len(owners)
+        else:
+            fresh._count = len(fresh._values)
         return fresh
 
     @property
     def points_count(self) -> int:
-        return len(self._values)
+        return self._count
 
     # -- lookups -----------------------------------------------------------------------------
     def _posting(self, value: Any) -> np.ndarray:
@@ -201,8 +217,12 @@ class FieldIndex:
 
     def _sorted_values(self) -> tuple[np.ndarray, np.ndarray]:
         if self._sorted is None:
-            offsets = [o for o, vs in self._values.items() for _ in vs]
-            values = [float(v) for vs in self._values.values() for v in vs]
+            if self.type in _POSTING_TYPES:  # integers: from the postings
+                offsets = [o for posting in self._postings.values() for o in posting]
+                values = [float(v) for v, posting in self._postings.items() for _ in posting]
+            else:
+                offsets = [o for o, vs in self._values.items() for _ in vs]
+                values = [float(v) for vs in self._values.values() for v in vs]
             order = np.argsort(np.asarray(values, dtype=np.float64), kind="stable")
             self._sorted = (
                 np.asarray(values, dtype=np.float64)[order],
@@ -223,9 +243,6 @@ class FieldIndex:
             lats = [p[1] for vs in self._values.values() for p in vs]
             self._geo = (np.asarray(offsets, np.int64), np.asarray(lons, np.float64), np.asarray(lats, np.float64))
         return self._geo
-
-    def values_of(self, offset: int) -> tuple:
-        return self._values.get(offset, ())
 
     def facet_values(self) -> dict:
         return {v: len(p) for v, p in self._postings.items()}

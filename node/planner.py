@@ -38,9 +38,10 @@ class FilterPlanner:
         for index in self.fields.values():
             index.add(offset, payload)
 
-    def remove(self, offset: int) -> None:
+    def remove(self, offset: int, payload: dict | None) -> None:
+        """Forget what `payload` (the one indexed at `offset`) put in the indexes."""
         for index in self.fields.values():
-            index.remove(offset)
+            index.remove(offset, payload)
 
     def remap(self, mapping: dict[int, int]) -> None:
         self.fields = {k: index.remap(mapping) for k, index in self.fields.items()}

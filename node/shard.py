@@ -25,9 +25,9 @@ import orjson
 
 from node import distance as dist
 from node.errors import NotFound
+from node.filter_cache import FilterCache, FilterCacheEntry
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
-from node.filter_cache import FilterCache, FilterCacheEntry
 from node.planner import FilterPlanner
 from node.shard_config import ShardConfig
 from node.shard_state import ShardState
@@ -37,6 +37,8 @@ from node.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
+_POOLED_PAYLOAD_BYTES = 128  # payloads this small are shared between equal points
+_PAYLOAD_POOL_SIZE = 100_000
 _TAIL_IDLE_SEC = 1.0  # writes paused this long: fold the unindexed tail into the graph
 
 # with_payload after normalization: True, False, or ("include"|"exclude", [keys])
@@ -90,6 +92,7 @@ class LocalShard:
         self._last_write = 0.0
         self._writes = 0  # changes applied since opening: the filter cache's clock
         self._filter_cache = FilterCache()
+        self._payload_pool: dict[bytes, dict] = {}
         self._replay()
 
     # -- opening -----------------------------------------------------------------------------
@@ -185,7 +188,8 @@ class LocalShard:
         state = self.state
         old = state.offset_of(point_id)
         if old is not None:
-            self.planner.remove(old)
+            self.planner.remove(old, state.payloads[old])
+        payload = self._pooled(payload)
         offset = state.add(point_id, version, payload)
         self.planner.add(offset, payload)
         for name, store in self.stores.items():
@@ -232,20 +236,39 @@ class LocalShard:
 
     def _op_delete(self, op_num: int, op: dict) -> None:
         for point_id in self._selected(op):
-            self.planner.remove(self.state.offset_of(point_id))
+            offset = self.state.offset_of(point_id)
+            self.planner.remove(offset, self.state.payloads[offset])
             self.state.remove(point_id)
 
     def _touch(self, op_num: int, op: dict, change: Callable[[dict | None], dict]) -> None:
         for point_id in self._selected(op):
             offset = self.state.offset_of(point_id)
-            self.planner.remove(offset)
-            self.state.payloads[offset] = change(self.state.payloads[offset])
+            self.planner.remove(offset, self.state.payloads[offset])
+            self.state.payloads[offset] = self._pooled(change(self.state.payloads[offset]))
             self.state.versions[offset] = op_num
             self.planner.add(offset, self.state.payloads[offset])
 
+    def _pooled(self, payload: dict | None) -> dict | None:
+        """Equal small payloads (tags, tenants) share one dict; stored payloads are never
+        changed in place (changes build a new one), so sharing is safe."""
+        if not payload:
+            return payload
+        try:
+            key = orjson.dumps(payload)
+        except TypeError:
+            return payload
+        if len(key) > _POOLED_PAYLOAD_BYTES:
+            return payload
+        pooled = self._payload_pool.get(key)
+        if pooled is not None:
+            return pooled
+        if len(self._payload_pool) < _PAYLOAD_POOL_SIZE:
+            self._payload_pool[key] = payload
+        return payload
+
     def _op_set_payload(self, op_num: int, op: dict) -> None:
         def change(payload: dict | None) -> dict:
-            payload = dict(payload or {})
+            payload = _deep_copy(payload or {})
             if op.get("key"):
                 set_by_path(payload, op["key"], op["payload"])
             else:
@@ -259,7 +282,7 @@ class LocalShard:
 
     def _op_delete_payload(self, op_num: int, op: dict) -> None:
         def change(payload: dict | None) -> dict:
-            payload = dict(payload or {})
+            payload = _deep_copy(payload or {})
             for key in op["keys"]:
                 delete_by_path(payload, key)
             return payload
@@ -672,6 +695,11 @@ class LocalShard:
             for store in self.stores.values():
                 store.close()
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _deep_copy(payload: dict) -> dict:
+    """A copy that shares nothing with the stored payload (which other points may share)."""
+    return orjson.loads(orjson.dumps(payload))
 
 
 def _filtered_ef(ef: int, selectivity: float) -> int:
