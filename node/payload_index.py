@@ -74,8 +74,8 @@ class _Tokenizer:
             text = text.lower()
         if self.kind == "whitespace":
             raw = text.split()
-        else:  # word, multilingual, prefix: runs of letters and digits
-            raw = re.findall(r"\w+", text)
+        else:  # word, multilingual, prefix: runs of letters and digits (`_` splits too)
+            raw = re.findall(r"[^\W_]+", text)
         out = []
         for token in raw:
             if self.min_len and len(token) < self.min_len:
@@ -142,7 +142,18 @@ class FieldIndex:
             return tuple(sorted(terms))
         return ()
 
+    def _other_numbers(self, payload: dict | None) -> tuple:
+        """Non-integer numbers under an integer index's key: a range condition sees them."""
+        if self.type != INTEGER:
+            return ()
+        values = get_values(payload or {}, self.key)
+        return tuple(float(v) for v in values if isinstance(v, float))
+
     def add(self, offset: int, payload: dict | None) -> None:
+        others = self._other_numbers(payload)
+        if others:
+            self._values[offset] = others
+            self._sorted = None
         values = self._extract(payload)
         if not values:
             return
@@ -158,6 +169,8 @@ class FieldIndex:
 
     def remove(self, offset: int, payload: dict | None) -> None:
         """Undo `add(offset, payload)` (payload: what was indexed at offset)."""
+        if self.type == INTEGER and self._values.pop(offset, None) is not None:
+            self._sorted = None
         values = self._extract(payload)
         if not values:
             return
@@ -217,9 +230,11 @@ class FieldIndex:
 
     def _sorted_values(self) -> tuple[np.ndarray, np.ndarray]:
         if self._sorted is None:
-            if self.type in _POSTING_TYPES:  # integers: from the postings
+            if self.type in _POSTING_TYPES:  # integers: the postings, and the other numbers
                 offsets = [o for posting in self._postings.values() for o in posting]
                 values = [float(v) for v, posting in self._postings.items() for _ in posting]
+                offsets += [o for o, vs in self._values.items() for _ in vs]
+                values += [v for vs in self._values.values() for v in vs]
             else:
                 offsets = [o for o, vs in self._values.items() for _ in vs]
                 values = [float(v) for vs in self._values.values() for v in vs]
@@ -248,9 +263,19 @@ class FieldIndex:
         return {v: len(p) for v, p in self._postings.items()}
 
     # -- conditions --------------------------------------------------------------------------
-    def answer(self, condition: dict) -> np.ndarray | None:
-        """Offsets satisfying a field condition on this key, or None if this index cannot
-        answer it exactly (the planner then checks it point by point)."""
+    def answer(self, condition: dict) -> tuple[np.ndarray, bool] | None:
+        """(offsets, exact) for a field condition on this key, or None if this index cannot
+        narrow it. When not exact the offsets are a superset: the planner checks them point by
+        point."""
+        offsets = self._answer(condition)
+        if offsets is None:
+            return None
+        match = condition.get("match") if isinstance(condition.get("match"), dict) else {}
+        # all query words must be in *one* string of the point: postings pool a point's strings
+        exact = not (self.type == TEXT and "text" in match)
+        return offsets, exact
+
+    def _answer(self, condition: dict) -> np.ndarray | None:
         extra = set(condition) - {"key", "match", "range", "geo_bounding_box", "geo_radius"}
         if extra:
             return None

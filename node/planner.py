@@ -85,7 +85,8 @@ class FilterPlanner:
             self._compiled.popitem(last=False)
         return predicate
 
-    def _condition_offsets(self, condition: Any, id_to_offset: dict) -> np.ndarray | None:
+    def _condition_offsets(self, condition: Any, id_to_offset: dict) -> tuple | None:
+        """(offsets, exact) an index or the id map gives for one condition, or None."""
         if not isinstance(condition, dict):
             return None
         if set(condition) == {"has_id"} and isinstance(condition["has_id"], list):
@@ -96,7 +97,7 @@ class FilterPlanner:
             except Exception:
                 return None
             offsets = [id_to_offset[i] for i in ids if i in id_to_offset]
-            return np.asarray(offsets, dtype=np.int64)
+            return np.asarray(offsets, dtype=np.int64), True
         key = condition.get("key")
         index = self.fields.get(key) if isinstance(key, str) else None
         return index.answer(condition) if index is not None else None
@@ -108,15 +109,19 @@ class FilterPlanner:
         candidates: np.ndarray | None = None
         residual = bool(_as_list(filter_.get("must_not"))) or filter_.get("min_should") is not None
         for condition in _as_list(filter_.get("must")):
-            offsets = self._condition_offsets(condition, id_to_offset)
-            if offsets is None:
+            answer = self._condition_offsets(condition, id_to_offset)
+            if answer is None:
                 residual = True
                 continue
+            offsets, exact = answer
+            residual |= not exact
             candidates = offsets if candidates is None else np.intersect1d(candidates, offsets)
         should = _as_list(filter_.get("should"))
         if should:
-            parts = [self._condition_offsets(c, id_to_offset) for c in should]
-            if all(p is not None for p in parts):
+            answers = [self._condition_offsets(c, id_to_offset) for c in should]
+            if all(a is not None for a in answers):
+                residual |= not all(exact for _, exact in answers)
+                parts = [offsets for offsets, _ in answers]
                 union = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
                 candidates = union if candidates is None else np.intersect1d(candidates, union)
             else:

@@ -384,8 +384,14 @@ class LocalShard:
             out = []
             for value, offset in zip(values[:limit], offsets[:limit]):
                 record = self._record(int(offset), with_payload, with_vector)
-                # datetimes are indexed in nanoseconds; Qdrant shows microsecond timestamps
-                record.order_value = float(value) // 1000 if kind == "datetime" else float(value)
+                # Qdrant's order values: integers for integer and datetime keys (datetimes as
+                # microsecond timestamps; indexed here in nanoseconds), floats for float keys
+                if kind == "datetime":
+                    record.order_value = int(value) // 1000
+                elif kind == "integer" and float(value).is_integer():
+                    record.order_value = int(value)
+                else:
+                    record.order_value = float(value)
                 out.append(record)
             return out
 
@@ -676,6 +682,7 @@ class LocalShard:
                 self.planner.set_schema(
                     config.payload_schema, self.state.payloads, self.state.live_mask()
                 )
+                self._writes += 1  # text matching may change with an index: drop cached answers
             for name in self.stores:
                 if old.hnsw_for(name) != config.hnsw_for(name):
                     self.graphs[name] = None

@@ -148,12 +148,12 @@ def _record_kwargs(config: ShardConfig, record: PointRecord) -> dict:
     return kw
 
 
-def order_value(v: float) -> pb.OrderValue:
-    """The value a point was ordered by, as REST shows it: whole numbers are ``int``."""
-    v = float(v)
-    if v.is_integer() and _INT64_MIN <= v <= _INT64_MAX:
-        return pb.OrderValue(int=int(v))
-    return pb.OrderValue(float=v)
+def order_value(v: int | float) -> pb.OrderValue:
+    """The value a point was ordered by, as REST shows it: an int for integer and datetime
+    keys, a float for float keys."""
+    if isinstance(v, int) and _INT64_MIN <= v <= _INT64_MAX:
+        return pb.OrderValue(int=v)
+    return pb.OrderValue(float=float(v))
 
 
 def retrieved_point(config: ShardConfig, record: PointRecord) -> pb.RetrievedPoint:

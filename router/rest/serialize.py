@@ -28,8 +28,7 @@ def record_json(config: ShardConfig, record: PointRecord) -> dict:
     if record.vectors is not None:
         out["vector"] = vectors_json(config, record.vectors)
     if record.order_value is not None:
-        value = record.order_value
-        out["order_value"] = int(value) if float(value).is_integer() else value
+        out["order_value"] = record.order_value
     return out
 
 

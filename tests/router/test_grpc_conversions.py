@@ -1167,7 +1167,7 @@ def test_order_by_start_from_kinds():
     assert from_grpc.scroll_points(req) == {"order_by": {"key": "k"}}
 
 
-@pytest.mark.parametrize("value", [3.0, -2.0, 0.0, 2.5, 1.7e18, -1e-9])
+@pytest.mark.parametrize("value", [3.0, -2.0, 0.0, 2.5, 1.7e18, -1e-9, 3, -2, 0, 2**62])
 def test_order_value_reads_back_as_over_rest(value):
     config = _config({"size": 1, "distance": "Dot"})
     record = PointRecord(1, 0, payload={"n": value}, order_value=value)
@@ -1183,8 +1183,11 @@ def test_order_value_reads_back_as_over_rest(value):
 
 def test_order_value_beyond_int64_stays_a_float():
     assert to_grpc.order_value(1e300) == pb.OrderValue(float=1e300)
-    assert to_grpc.order_value(-(2.0**63)) == pb.OrderValue(int=-(2**63))
-    assert to_grpc.order_value(2.0**63) == pb.OrderValue(float=2.0**63)
+    assert to_grpc.order_value(-(2**63)) == pb.OrderValue(int=-(2**63))
+    assert to_grpc.order_value(2**63) == pb.OrderValue(float=2.0**63)  # beyond int64
+    # integer and datetime keys order by ints, float keys by floats, even whole ones
+    assert to_grpc.order_value(5) == pb.OrderValue(int=5)
+    assert to_grpc.order_value(1.0) == pb.OrderValue(float=1.0)
 
 
 # -- services without a server -----------------------------------------------------------------
@@ -1202,7 +1205,7 @@ class _FakeCollection:
 
     def scroll_ordered(self, filter_, order_by, limit, wp, wv):
         self.calls.append(("scroll_ordered", filter_, order_by, limit))
-        return [PointRecord(2, 0, payload={}, order_value=1.0)]
+        return [PointRecord(2, 0, payload={}, order_value=1)]
 
     def scroll(self, filter_, offset, limit, wp, wv):
         self.calls.append(("scroll", filter_, offset, limit))
