@@ -144,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # OpenMP threads that spin while idle steal the CPU the request threads need: let them
         # sleep (read when FAISS loads, so it is set before the server is imported).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # One BLAS thread per scoring call: parallelism comes from concurrent requests, and a
+        # second BLAS thread only fights the event loop for the other core (p99 8.5 -> 2.4 ms
+        # for 10%-filtered queries on minilm-75k, one client).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         return _run_serve(args)
     parser.print_help(sys.stderr)
     return 2
