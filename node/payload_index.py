@@ -41,7 +41,10 @@ def parse_field_schema(raw: Any) -> dict:
             )
         return {"type": raw}
     if isinstance(raw, dict) and raw.get("type") in SCHEMA_TYPES:
-        return {k: v for k, v in raw.items() if v is not None}
+        schema = {k: v for k, v in raw.items() if v is not None}
+        if schema["type"] == TEXT:
+            _Tokenizer(schema)  # refuses what it cannot apply (a stemmer or stopword language)
+        return schema
     raise FormatError("field_schema must be a type name or an object with a known `type`")
 
 
@@ -55,7 +58,31 @@ def _number(v: Any) -> float | None:
     return float(v)
 
 
+def _language_stopwords(language: str) -> set[str]:
+    """Qdrant ships its own per-language lists; the lists on PyPI differ a lot from them (1,333
+    English words against about 180), so rather than filter differently we say so."""
+    raise BadRequest(
+        f"Stopwords by language ({language}) are not supported yet: "
+        "give the words as {\"custom\": [...]}"
+    )
+
+
+def _stemmer(config: Any):
+    """A Snowball stemmer for {"type": "snowball", "language": ...}, or None."""
+    if not isinstance(config, dict) or config.get("type") != "snowball":
+        return None
+    import snowballstemmer
+
+    language = str(config.get("language", "english")).lower()
+    try:
+        return snowballstemmer.stemmer(language)
+    except KeyError:
+        raise BadRequest(f"Unsupported stemmer language: {language}") from None
+
+
 class _Tokenizer:
+    """Qdrant's text pipeline: split, lowercase, drop by length and stop words, stem."""
+
     def __init__(self, params: dict) -> None:
         self.kind = params.get("tokenizer", "word")
         self.lowercase = params.get("lowercase", True)
@@ -63,11 +90,16 @@ class _Tokenizer:
         self.max_len = params.get("max_token_len")
         stop = params.get("stopwords")
         words: set[str] = set()
-        if isinstance(stop, dict):
+        if isinstance(stop, str):
+            words |= _language_stopwords(stop)
+        elif isinstance(stop, dict):
+            for language in stop.get("languages") or []:
+                words |= _language_stopwords(language)
             words.update(stop.get("custom") or [])
         elif isinstance(stop, list):
             words.update(stop)
         self.stopwords = {w.lower() for w in words} if self.lowercase else words
+        self.stemmer = _stemmer(params.get("stemmer"))
 
     def tokens(self, text: str) -> list[str]:
         if self.lowercase:
@@ -84,7 +116,7 @@ class _Tokenizer:
                 continue
             if token in self.stopwords:
                 continue
-            out.append(token)
+            out.append(self.stemmer.stemWord(token) if self.stemmer is not None else token)
         return out
 
     def doc_terms(self, text: str) -> set[str]:

@@ -540,8 +540,9 @@ class LocalShard:
 
     def _indexing_due(self, name: str) -> bool:
         """Build a graph once the vectors pass indexing_threshold (KB), as Qdrant does; then
-        extend it when the unindexed tail passes a tenth of that, or as soon as writes pause,
-        since appending to an HNSW graph is cheap and the tail is scored exactly."""
+        extend it when the unindexed tail passes that too, or as soon as writes pause (the
+        tail is scored exactly; during a bulk load, fewer and larger extensions copy the
+        graph less often)."""
         threshold_kb = self.config.optimizers.get("indexing_threshold")
         if threshold_kb is None:
             threshold_kb = 10000
@@ -558,7 +559,7 @@ class LocalShard:
         if graph is None:
             return self.state.live_count * row_kb >= threshold_kb
         idle = time.monotonic() - self._last_write >= _TAIL_IDLE_SEC
-        return idle or live_unindexed * row_kb >= threshold_kb / 10
+        return idle or live_unindexed * row_kb >= threshold_kb
 
     def _vacuum_due(self) -> bool:
         state = self.state

@@ -96,3 +96,24 @@ def test_default_search_recall(http, client, indexed):
     # the client sees the same
     res = client.query_points(name, query=queries[0].tolist(), limit=K)
     assert len(res.points) == K
+
+
+def test_graph_search_when_the_planner_uses_it(http, indexed):
+    """The default search above is exact by the planner's full_scan_threshold rule (a segment's
+    worth of 20k x 128 vectors is below 10,000 KB). With one segment the graph is searched:
+    a narrow beam then loses recall (so the graph really answers) and a wide one reaches 0.95."""
+    name, queries, truth, _ = indexed
+    ok(http.patch(f"/collections/{name}", json={"optimizers_config": {"default_segment_number": 1}}))
+    try:
+        def mean_recall(ef):
+            recalls = []
+            for q, ranking in zip(queries, truth):
+                points = api.query(http, name, {"query": q.tolist(), "limit": K, "params": {"hnsw_ef": ef}})
+                recalls.append(oracle.recall([p["id"] for p in points], [h.id for h in ranking[:K]]))
+            return float(np.mean(recalls))
+
+        narrow, wide = mean_recall(16), mean_recall(512)
+        assert narrow < 0.9, f"ef=16 gave recall {narrow:.3f}: the graph was not searched"
+        assert wide >= 0.95, f"ef=512 gave recall {wide:.3f}"
+    finally:
+        ok(http.patch(f"/collections/{name}", json={"optimizers_config": {"default_segment_number": 0}}))

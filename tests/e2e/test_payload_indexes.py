@@ -414,6 +414,12 @@ TOKENIZER_CASES = {
         {1: "the cat", 2: "A cat", 3: "the dog"},
         [("text", "the cat", [1]), ("text_any", "the dog", [1, 3])],
     ),
+    "stemmer": (
+        {"type": "text", "tokenizer": "word", "stemmer": {"type": "snowball", "language": "english"}},
+        {1: "she was running home", 2: "he runs", 3: "a runner"},
+        # snowball english: running, runs, run -> "run"; runner stays "runner"
+        [("text", "run", [1, 2]), ("text", "RUNNING", [1, 2]), ("text", "runners", [3])],
+    ),
     "phrase_matching": (
         {"type": "text", "tokenizer": "word", "phrase_matching": True},
         {1: "quick brown fox", 2: "brown quick fox", 3: "The quick, BROWN dog"},
@@ -1010,3 +1016,15 @@ def test_indexes_follow_vacuum(http, client, collection_name):
     api.post_update(http, f"/collections/{name}/points/delete", {"points": [12, 16]})
     del model[12], model[16]
     verify("writes after vacuum")
+
+
+def test_language_stopwords_are_refused_not_ignored(http, collection_name):
+    """Per-language stop-word lists are not available: the index is refused with a message that
+    says so (filtering with a different list than Qdrant's would silently change answers)."""
+    create_collection(http, collection_name, {"vectors": VECTORS})
+    resp = http.put(
+        f"/collections/{collection_name}/index",
+        json={"field_name": "t", "field_schema": {"type": "text", "stopwords": "english"}},
+    )
+    api.error(resp, 400, contains="Stopwords by language")
+    assert "t" not in schema_of(http, collection_name)
