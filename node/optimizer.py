@@ -7,12 +7,30 @@ the GIL); only the swap-in is locked.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
+import time
 
 from node.shard import LocalShard
 
 log = logging.getLogger(__name__)
+
+def _load_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def trim_heap() -> None:
+    """Give freed heap back to the OS. Bulk loads and graph builds free large amounts of memory
+    in pieces that glibc keeps for reuse; without this the node's RSS stays at its peak."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 class Optimizer:
@@ -23,6 +41,7 @@ class Optimizer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._worked = False
         self._thread = threading.Thread(target=self._run, name="optimizer", daemon=True)
         self._thread.start()
 
@@ -53,6 +72,11 @@ class Optimizer:
                     busy |= shard.optimize_step(self.flush_interval_sec)
                 except Exception:
                     log.exception("optimizer step failed for shard %s", shard.path)
+            if busy:
+                self._worked = True
+            elif self._worked:
+                trim_heap()  # once the work is done, not between its steps
+                self._worked = False
             if not busy:
                 self._wake.wait(self.idle_sleep)
                 self._wake.clear()
