@@ -11,7 +11,13 @@ import pytest
 from qdrant_client import models
 
 from tests.support import api, oracle
-from tests.support.api import create_collection, error, is_float32_shortest, loads_keep_number_text, ok
+from tests.support.api import (
+    create_collection,
+    error,
+    is_float32_shortest,
+    loads_keep_number_text,
+    ok,
+)
 from tests.support.filters import select
 
 N_POINTS = 500
