@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
-import time
 
 from node.shard import LocalShard
 

@@ -29,6 +29,12 @@ from node.filter_cache import FilterCache, FilterCacheEntry
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
 from node.planner import FilterPlanner
+from node.value_graphs import (
+    ValueGraph,
+    ValueGraphs,
+    search_value_graph,
+    single_value_condition,
+)
 from node.shard_config import ShardConfig
 from node.shard_state import ShardState
 from node.vector_index import HnswGraph, exact_search, merge_hits
@@ -93,6 +99,7 @@ class LocalShard:
         self._writes = 0  # changes applied since opening: the filter cache's clock
         self._filter_cache = FilterCache()
         self._payload_pool: dict[bytes, dict] = {}
+        self.value_graphs = ValueGraphs()
         self._replay()
 
     # -- opening -----------------------------------------------------------------------------
@@ -478,6 +485,14 @@ class LocalShard:
         store = self.stores[name]
         graph = self.graphs.get(name)
         allowed = int(mask.sum())
+        value_graph = self._value_graph_for(name, request, allowed)
+        if value_graph is not None and allowed > k:
+            ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
+            hits, outside = search_value_graph(value_graph, mask, queries, k, ef)
+            if len(outside) == 0:
+                return hits
+            extra = exact_search(store.data, params.distance, queries, k, outside)
+            return [merge_hits([h, e], k, params.distance) for h, e in zip(hits, extra)]
         if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
             if cached is None:
                 return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
@@ -497,6 +512,20 @@ class LocalShard:
         return [
             merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
         ]
+
+    def _value_graph_for(self, name: str, request: SearchRequest, allowed: int):
+        """The value graph answering this request's filter, when there is one and the allowed
+        points are too many to score exactly by Qdrant's full_scan_threshold rule."""
+        if request.exact or request.filter is None or self.graphs.get(name) is None:
+            return None
+        condition = single_value_condition(request.filter)
+        if condition is None or allowed < self._min_value_graph_points(name):
+            return None
+        return self.value_graphs.get(name, *condition)
+
+    def _min_value_graph_points(self, name: str) -> int:
+        row_bytes = self.stores[name].dim * 4
+        return int(self.config.hnsw_for(name)["full_scan_threshold"] * 1024 // row_bytes) + 1
 
     def _full_scan(self, name: str, allowed: int, request: SearchRequest) -> bool:
         """Score exactly, or search the graph? Exact whenever Qdrant would (below
@@ -569,7 +598,18 @@ class LocalShard:
         return state.count > 0 and dead >= minimum and dead / state.count > threshold
 
     def _needs_optimization(self) -> bool:
-        return self._vacuum_due() or any(self._indexing_due(n) for n in self.stores)
+        return (
+            self._vacuum_due()
+            or any(self._indexing_due(n) for n in self.stores)
+            or bool(self._value_graphs_due())
+        )
+
+    def _value_graphs_due(self) -> list:
+        names = [n for n, g in self.graphs.items() if g is not None]
+        if not names:
+            return []
+        minimum = {n: self._min_value_graph_points(n) for n in names}
+        return self.value_graphs.due(names, self.planner, self.state.live_count, minimum)
 
     def optimize_step(self, flush_interval: float) -> bool:
         """One unit of background work; True if something was done."""
@@ -586,6 +626,15 @@ class LocalShard:
             self._optimizing = True
             try:
                 self._build_graph(due[0])
+            finally:
+                self._optimizing = False
+            return True
+        with self.lock:
+            value_due = self._value_graphs_due()
+        if value_due:
+            self._optimizing = True
+            try:
+                self._build_value_graph(*value_due[0])
             finally:
                 self._optimizing = False
             return True
@@ -625,6 +674,17 @@ class LocalShard:
         log.info("shard %s: indexed %d vectors of %r in %.1fs", self.path, count, name,
                  time.monotonic() - started)
 
+    def _build_value_graph(self, name: str, key: str, value, offsets: np.ndarray) -> None:
+        with self.lock:
+            gen = self.state.gen
+            rows = np.ascontiguousarray(self.stores[name].data[offsets], dtype=np.float32)
+            hnsw = self.config.hnsw_for(name)
+            distance = self.config.vectors[name].distance
+        graph = HnswGraph.build(rows, distance, hnsw["m"], hnsw["ef_construct"])
+        with self.lock:
+            if self.state.gen == gen:
+                self.value_graphs.install(name, key, value, ValueGraph(offsets, graph))
+
     def _vacuum(self) -> None:
         """Copy live rows to a new generation of files; graphs are rebuilt afterwards."""
         state = self.state
@@ -653,6 +713,7 @@ class LocalShard:
                 if offset in vectors:
                     new.sparse.setdefault(name, {})[i] = vectors[offset]
         old_gen = state.gen
+        self.value_graphs.clear()
         self.state = new
         self._writes += 1  # offsets moved: cached filter answers are void
         self.graphs = {name: None for name in self.stores}
@@ -688,6 +749,8 @@ class LocalShard:
                 if old.hnsw_for(name) != config.hnsw_for(name):
                     self.graphs[name] = None
                     self.state.indexed[name] = 0
+                    self.value_graphs.clear()
+            self.value_graphs.drop_missing(self.planner)
 
     def close(self) -> None:
         with self.lock:

@@ -168,3 +168,55 @@ def test_indexed_vectors_are_held_once(tmp_path):
     assert [i for i, _ in _nearest(shard, query, 10, exact=True)] == _brute(
         list(range(3100)), vectors, query, 10
     )
+
+
+def test_value_graph_answers_a_frequent_value_filter(tmp_path, monkeypatch):
+    """A filter on one frequent keyword value is answered from a graph of just those points;
+    points that gained or lost the value since the graph was built keep the answer exact."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    vectors = rng.normal(size=(n + 200, 8)).astype(np.float32)
+    colors = ["a" if i % 5 < 2 else "b" for i in range(n + 200)]  # "a": 40%
+    config = ShardConfig.from_collection(
+        {
+            "params": {"vectors": {"size": 8, "distance": "Euclid"}},
+            "hnsw_config": {"m": 16, "ef_construct": 64, "full_scan_threshold": 10},
+            "optimizer_config": {"default_segment_number": 1, "indexing_threshold": 1},
+        },
+        {"c": {"type": "keyword"}},
+    )
+    shard = LocalShard(tmp_path / "s", config)
+    shard.apply(1, {"type": "upsert", "ids": list(range(n)),
+                    "vectors": [{"": v} for v in vectors[:n]],
+                    "payloads": [{"c": c} for c in colors[:n]]})
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    entry = shard.value_graphs.get("", "c", "a")
+    assert entry is not None and entry.graph.size == sum(c == "a" for c in colors[:n])
+    assert shard.value_graphs.get("", "c", "b") is None  # 60%: the main graph serves it
+
+    flt = {"must": [{"key": "c", "match": {"value": "a"}}]}
+    import node.shard as shard_module
+
+    used = []
+    real = shard_module.search_value_graph
+    monkeypatch.setattr(
+        shard_module, "search_value_graph", lambda *a, **kw: used.append(1) or real(*a, **kw)
+    )
+
+    def check(ids_alive):
+        allowed = [i for i in ids_alive if colors[i] == "a"]
+        for query in rng.normal(size=(5, 8)).astype(np.float32):
+            request = SearchRequest("", query.reshape(1, -1), 10, filter=flt, hnsw_ef=2000)
+            got = [r.id for r in shard.search([request])[0]]
+            assert got == _brute(allowed, vectors[allowed], query, 10)
+
+    check(list(range(n)))
+    assert used  # the value graph answered
+    # new points with the value (not in the value graph yet), and deletions of graph points
+    shard.apply(2, {"type": "upsert", "ids": list(range(n, n + 200)),
+                    "vectors": [{"": v} for v in vectors[n:]],
+                    "payloads": [{"c": c} for c in colors[n:]]})
+    gone = [i for i in range(0, n, 7) if colors[i] == "a"]
+    shard.apply(3, {"type": "delete", "ids": gone})
+    check([i for i in range(n + 200) if i not in set(gone)])
