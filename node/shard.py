@@ -11,33 +11,26 @@ This module knows nothing of HTTP or of other shards.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import faiss
 import numpy as np
 import orjson
 
-from node import distance as dist
 from node.errors import NotFound
-from node.filter_cache import FilterCache, FilterCacheEntry
+from node.filter_cache import FilterCache
 from node.ids import PointId, id_sort_key
 from node.payload_path import delete_by_path, select_payload, set_by_path
 from node.planner import FilterPlanner
-from node.value_graphs import (
-    ValueGraph,
-    ValueGraphs,
-    search_value_graph,
-    single_value_condition,
-)
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord, ShardSearch
 from node.shard_state import ShardState
-from node.vector_index import HnswGraph, exact_search, merge_hits
+from node.value_graphs import ValueGraph, ValueGraphs
+from node.vector_index import HnswGraph
 from node.vector_store import VectorStore
 from node.wal import WriteAheadLog
 
@@ -47,39 +40,13 @@ _POOLED_PAYLOAD_BYTES = 128  # payloads this small are shared between equal poin
 _PAYLOAD_POOL_SIZE = 100_000
 _TAIL_IDLE_SEC = 1.0  # writes paused this long: fold the unindexed tail into the graph
 
-# with_payload after normalization: True, False, or ("include"|"exclude", [keys])
-PayloadSelector = Any
-
-
-@dataclass
-class PointRecord:
-    id: PointId
-    version: int
-    payload: dict | None = None
-    vectors: dict | None = None
-    score: float | None = None
-    order_value: float | None = None
-
-
-@dataclass
-class SearchRequest:
-    vector_name: str
-    vectors: np.ndarray  # (1, dim) float32, already prepared for the distance
-    limit: int  # offset + limit of the user's request: the router slices
-    filter: dict | None = None
-    exact: bool = False
-    hnsw_ef: int | None = None
-    score_threshold: float | None = None
-    with_payload: PayloadSelector = False
-    with_vector: bool | list[str] = False
-    exclude_ids: tuple = ()
 
 
 def _file_key(name: str) -> str:
     return name.encode().hex() or "_"
 
 
-class LocalShard:
+class LocalShard(ShardSearch):
     def __init__(self, path: Path, config: ShardConfig) -> None:
         self.path = path
         self.config = config
@@ -100,6 +67,8 @@ class LocalShard:
         self._filter_cache = FilterCache()
         self._payload_pool: dict[bytes, dict] = {}
         self.value_graphs = ValueGraphs()
+        self._value_due: list = []
+        self._value_due_marker: tuple | None = None
         self._replay()
 
     # -- opening -----------------------------------------------------------------------------
@@ -417,141 +386,6 @@ class LocalShard:
         with self.lock:
             return self.planner.schema_info()
 
-    def search(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
-        """Answer several requests; those alike in vector, filter and parameters share one
-        mask and one index call (concurrent tenants asking with the same filter, say)."""
-        with self.lock:
-            results: list = [None] * len(requests)
-            groups: dict[tuple, list[int]] = {}
-            for i, request in enumerate(requests):
-                if request.exclude_ids:
-                    results[i] = self._search_group([request])[0]
-                    continue
-                filter_key = (
-                    None if request.filter is None
-                    else orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
-                )
-                key = (request.vector_name, request.exact, request.hnsw_ef, filter_key)
-                groups.setdefault(key, []).append(i)
-            for members in groups.values():
-                answers = self._search_group([requests[i] for i in members])
-                for i, records in zip(members, answers):
-                    results[i] = records
-            return results
-
-    def _search_group(self, requests: list[SearchRequest]) -> list[list[PointRecord]]:
-        """Requests alike in vector, filter, exclusions, exact and ef: one mask, one search."""
-        first = requests[0]
-        name = first.vector_name
-        params = self.config.vectors[name]
-        state = self.state
-        cached = None
-        if first.filter is not None and not first.exclude_ids:
-            cached = self._filter_cache.get(name, first.filter, self._writes)
-        if cached is not None:
-            mask = cached.mask
-        else:
-            mask = self._allowed_mask(first.filter)
-            mask &= state.present[name][: state.count]
-            if first.filter is not None and not first.exclude_ids:
-                cached = self._filter_cache.put(name, first.filter, self._writes, mask)
-        for point_id in first.exclude_ids:
-            offset = state.offset_of(point_id)
-            if offset is not None:
-                mask[offset] = False
-        queries = requests[0].vectors if len(requests) == 1 else np.vstack(
-            [r.vectors for r in requests]
-        )
-        k = max(r.limit for r in requests)
-        all_hits = self._nearest(name, first, mask, params, queries, k, cached)
-        out = []
-        for request, hits in zip(requests, all_hits):
-            records = []
-            for offset, score in zip(hits.offsets[: request.limit], hits.scores[: request.limit]):
-                if request.score_threshold is not None and not _passes(
-                    score, request.score_threshold, params.distance
-                ):
-                    continue
-                record = self._record(int(offset), request.with_payload, request.with_vector)
-                record.score = score
-                records.append(record)
-            out.append(records)
-        return out
-
-    def _nearest(
-        self, name: str, request: SearchRequest, mask: np.ndarray, params, queries, k: int,
-        cached: "FilterCacheEntry | None" = None,
-    ) -> list:
-        store = self.stores[name]
-        graph = self.graphs.get(name)
-        allowed = int(mask.sum())
-        value_graph = self._value_graph_for(name, request, allowed)
-        if value_graph is not None and allowed > k:
-            ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
-            hits, outside = search_value_graph(value_graph, mask, queries, k, ef)
-            if len(outside) == 0:
-                return hits
-            extra = exact_search(store.data, params.distance, queries, k, outside)
-            return [merge_hits([h, e], k, params.distance) for h, e in zip(hits, extra)]
-        if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
-            if cached is None:
-                return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
-            if cached.rows is None:  # a repeated filter: keep its rows gathered
-                self._filter_cache.gather(cached, store.data)
-            return exact_search(
-                store.data, params.distance, queries, k, cached.candidates, gathered=cached.rows
-            )
-        ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
-        if request.filter is not None:
-            ef = _filtered_ef(ef, max(allowed / max(graph.size, 1), 1e-6))
-        graph_hits = graph.search(queries, k, mask, ef)
-        tail = np.flatnonzero(mask[graph.size :]) + graph.size
-        if len(tail) == 0:
-            return graph_hits
-        tail_hits = exact_search(store.data, params.distance, queries, k, tail)
-        return [
-            merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
-        ]
-
-    def _value_graph_for(self, name: str, request: SearchRequest, allowed: int):
-        """The value graph answering this request's filter, when there is one and the allowed
-        points are too many to score exactly by Qdrant's full_scan_threshold rule."""
-        if request.exact or request.filter is None or self.graphs.get(name) is None:
-            return None
-        condition = single_value_condition(request.filter)
-        if condition is None or allowed < self._min_value_graph_points(name):
-            return None
-        return self.value_graphs.get(name, *condition)
-
-    def _min_value_graph_points(self, name: str) -> int:
-        row_bytes = self.stores[name].dim * 4
-        return int(self.config.hnsw_for(name)["full_scan_threshold"] * 1024 // row_bytes) + 1
-
-    def _full_scan(self, name: str, allowed: int, request: SearchRequest) -> bool:
-        """Score exactly, or search the graph? Exact whenever Qdrant would (below
-        full_scan_threshold KB), and also when it is the cheaper way to the same recall.
-
-        Qdrant's rule: with a filter, the allowed points are compared with the threshold;
-        without one, a segment's worth of them (Qdrant spreads a shard over
-        default_segment_number segments, one per CPU when 0, and scores small segments
-        exactly). Beyond it, a filtered graph search must widen its beam (ef / sqrt of the
-        allowed fraction) to keep the recall of an unfiltered one; when scoring the allowed
-        points costs less than that, exact scoring wins on both recall and time.
-        """
-        threshold = self.config.hnsw_for(name)["full_scan_threshold"] * 1024
-        row_bytes = self.stores[name].dim * 4
-        if request.filter is None:
-            segments = self.config.optimizers.get("default_segment_number") or os.cpu_count() or 1
-            return allowed * row_bytes / segments < threshold
-        if allowed * row_bytes < threshold:
-            return True
-        graph = self.graphs[name]
-        ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
-        selectivity = max(allowed / max(graph.size, 1), 1e-6)
-        graph_cost = _filtered_ef(ef, selectivity) * 2 * self.config.hnsw_for(name)["m"] * 1.5
-        return allowed <= graph_cost
-
-    # -- status and maintenance --------------------------------------------------------------
     def info(self) -> dict:
         with self.lock:
             state = self.state
@@ -605,11 +439,19 @@ class LocalShard:
         )
 
     def _value_graphs_due(self) -> list:
+        """Value graphs to build; the scan over indexed values runs again only after writes
+        or a change of graphs (the optimizer and collection info ask often)."""
         names = [n for n, g in self.graphs.items() if g is not None]
         if not names:
             return []
-        minimum = {n: self._min_value_graph_points(n) for n in names}
-        return self.value_graphs.due(names, self.planner, self.state.live_count, minimum)
+        marker = (self._writes, tuple(id(self.graphs[n]) for n in names), len(self.value_graphs.graphs))
+        if self._value_due_marker != marker:
+            minimum = {n: self._min_value_graph_points(n) for n in names}
+            self._value_due = self.value_graphs.due(
+                names, self.planner, self.state.live_count, minimum
+            )
+            self._value_due_marker = marker
+        return self._value_due
 
     def optimize_step(self, flush_interval: float) -> bool:
         """One unit of background work; True if something was done."""
@@ -684,6 +526,7 @@ class LocalShard:
         with self.lock:
             if self.state.gen == gen:
                 self.value_graphs.install(name, key, value, ValueGraph(offsets, graph))
+            self._value_due_marker = None
 
     def _vacuum(self) -> None:
         """Copy live rows to a new generation of files; graphs are rebuilt afterwards."""
@@ -771,18 +614,6 @@ class LocalShard:
 def _deep_copy(payload: dict) -> dict:
     """A copy that shares nothing with the stored payload (which other points may share)."""
     return orjson.loads(orjson.dumps(payload))
-
-
-def _filtered_ef(ef: int, selectivity: float) -> int:
-    """The beam a bitmap-filtered HNSW search needs for the recall of an unfiltered one: the
-    graph walk passes through filtered-out nodes, so widen it as the allowed share shrinks."""
-    return int(min(ef / max(selectivity, 0.01) ** 0.5, 4096))
-
-
-def _passes(score: float, threshold: float, distance: str) -> bool:
-    if dist.higher_is_better(distance):
-        return score >= threshold
-    return score <= threshold
 
 
 def _bisect(ids: list, key: tuple) -> int:

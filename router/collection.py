@@ -17,8 +17,8 @@ import numpy as np
 from node import distance as dist
 from node.errors import NotFound, WrongInput
 from node.ids import PointId, id_sort_key
-from node.shard import PointRecord, SearchRequest
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord, SearchRequest
 from node.vector_input import prepare_named
 from router.hashring import shard_for
 from router.replica_set import ReplicaSet

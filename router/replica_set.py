@@ -12,7 +12,8 @@ from concurrent.futures import Future
 from typing import Protocol
 
 from node.search_batcher import SearchBatcher
-from node.shard import LocalShard, PointRecord, SearchRequest
+from node.shard import LocalShard
+from node.shard_search import PointRecord, SearchRequest
 
 
 class Replica(Protocol):

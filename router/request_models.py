@@ -11,8 +11,8 @@ from typing import Any
 
 from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
 from node.ids import PointId, parse_point_id
-from node.shard import PointRecord
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord
 from node.vector_input import prepare_column, prepare_point_vectors
 from router.collection import Collection, Query
 

@@ -21,8 +21,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from qdrant_client import grpc as pb
 
-from node.shard import PointRecord
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord
 from router.collection import UpdateResult
 from router.grpc.from_grpc import ENUM_NAMES
 from router.rest.serialize import vectors_json

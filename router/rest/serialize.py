@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from node.shard import PointRecord
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord
 
 
 def _vector_json(value):

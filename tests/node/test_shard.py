@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from node.errors import NotFound
-from node.shard import LocalShard, SearchRequest
+from node.shard import LocalShard
 from node.shard_config import ShardConfig
+from node.shard_search import SearchRequest
 
 
 def _config(dim: int = 8, distance: str = "Euclid", **optimizers) -> ShardConfig:
@@ -196,7 +197,7 @@ def test_value_graph_answers_a_frequent_value_filter(tmp_path, monkeypatch):
     assert shard.value_graphs.get("", "c", "b") is None  # 60%: the main graph serves it
 
     flt = {"must": [{"key": "c", "match": {"value": "a"}}]}
-    import node.shard as shard_module
+    import node.shard_search as shard_module
 
     used = []
     real = shard_module.search_value_graph

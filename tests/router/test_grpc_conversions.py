@@ -34,8 +34,8 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
-from node.shard import PointRecord
 from node.shard_config import ShardConfig
+from node.shard_search import PointRecord
 from router import collection_config, request_models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
