@@ -8,12 +8,15 @@ matched here by hand and answered with the same functions the FastAPI routes use
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
 from router.rest import points
 from router.rest.responses import dumps, status_of
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "/collections/"
 _JSON = [(b"content-type", b"application/json")]
@@ -60,9 +63,7 @@ class Front:
         except TesseraError as exc:
             status, body = status_of(exc), self._error_body(exc.message, started)
         except Exception as exc:  # the same answer FastAPI's handler gives
-            import logging
-
-            logging.getLogger(__name__).exception("unhandled error on %s", scope["path"])
+            log.exception("unhandled error on %s", scope["path"])
             status, body = 500, self._error_body(f"Service internal error: {exc}", started)
         await self._reply(send, status, body)
 

@@ -112,8 +112,8 @@ def test_graph_search_when_the_planner_uses_it(http, indexed):
                 recalls.append(oracle.recall([p["id"] for p in points], [h.id for h in ranking[:K]]))
             return float(np.mean(recalls))
 
-        narrow, wide = mean_recall(16), mean_recall(512)
+        narrow, wide = mean_recall(16), mean_recall(1024)
         assert narrow < 0.9, f"ef=16 gave recall {narrow:.3f}: the graph was not searched"
-        assert wide >= 0.95, f"ef=512 gave recall {wide:.3f}"
+        assert wide >= 0.95, f"ef=1024 gave recall {wide:.3f}"
     finally:
         ok(http.patch(f"/collections/{name}", json={"optimizers_config": {"default_segment_number": 0}}))
