@@ -87,7 +87,7 @@ class LocalShard(ShardSearch):
             self.graphs[name] = None
             if indexed and graph_path.exists():
                 graph = HnswGraph.load(graph_path, params.distance)
-                if graph.size == indexed:
+                if graph is not None and graph.size == indexed:
                     self.graphs[name] = graph
                     self.stores[name].share_prefix(graph.stored_rows(), graph.index)
                     continue

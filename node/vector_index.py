@@ -10,6 +10,7 @@ points are allowed; the shard passes a boolean mask over all offsets.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +61,20 @@ class HnswGraph:
         return view.reshape(self.size, self.index.d)
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self.index, str(path))
+        """Write atomically: a crash leaves the previous file or the new one, never half."""
+        tmp = path.with_name(path.name + ".tmp")
+        faiss.write_index(self.index, str(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, distance: str) -> "HnswGraph":
-        return cls(faiss.read_index(str(path)), distance)
+    def load(cls, path: Path, distance: str) -> "HnswGraph | None":
+        """The saved graph, or None if the file cannot be read (it is then rebuilt)."""
+        try:
+            return cls(faiss.read_index(str(path)), distance)
+        except RuntimeError:
+            return None
 
     def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
         """Best k among offsets where mask[:size] is true."""

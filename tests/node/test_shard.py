@@ -221,3 +221,26 @@ def test_value_graph_answers_a_frequent_value_filter(tmp_path, monkeypatch):
     gone = [i for i in range(0, n, 7) if colors[i] == "a"]
     shard.apply(3, {"type": "delete", "ids": gone})
     check([i for i in range(n + 200) if i not in set(gone)])
+
+
+def test_unreadable_graph_file_is_rebuilt_not_fatal(tmp_path):
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(500, 8)).astype(np.float32)
+    config = _config(indexing_threshold=1)
+    shard = LocalShard(tmp_path / "s", config)
+    _upsert(shard, 1, range(500), vectors)
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    shard.close()
+    (graph_file,) = (tmp_path / "s").glob("hnsw-*.faiss")
+    graph_file.write_bytes(b"torn")  # as if the disk lost the file's content
+    reopened = LocalShard(tmp_path / "s", config)
+    assert reopened.graphs[""] is None  # dropped, and the optimizer builds it again
+    assert reopened.count(None) == 500
+    while reopened.optimize_step(flush_interval=1e9):
+        pass
+    assert reopened.graphs[""] is not None and reopened.graphs[""].size == 500
+    query = rng.normal(size=8).astype(np.float32)
+    assert [i for i, _ in _nearest(reopened, query, 5, exact=True)] == _brute(
+        list(range(500)), vectors, query, 5
+    )
