@@ -396,6 +396,44 @@ def field_index(body: dict) -> tuple[str, dict]:
     return field, schema
 
 
+def parse_search(body: Any) -> Query:
+    """A legacy SearchRequest (Qdrant ≤ 1.12's POST …/points/search) → the same Query.
+
+    `vector` is a plain vector or {"name", "vector"}; `limit` is required; payload and vectors
+    are not returned unless asked for."""
+    body = obj(body, "SearchRequest")
+    if body.get("vector") is None:
+        raise FormatError("missing field `vector`")
+    if body.get("limit") is None:
+        raise FormatError("missing field `limit`")
+    raw = body["vector"]
+    using = ""
+    if isinstance(raw, dict):
+        if "name" not in raw or "vector" not in raw:
+            raise FormatError("invalid type for `vector`: expected a vector or {name, vector}")
+        using, raw = raw["name"], raw["vector"]
+        if not isinstance(using, str):
+            raise FormatError("invalid type for `vector.name`")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise FormatError("invalid type for `params`")
+    threshold = body.get("score_threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+        raise FormatError("invalid type for `score_threshold`")
+    return Query(
+        using=using,
+        vector=raw,
+        filter=filter_(body.get("filter")),
+        limit=uint(body.get("limit"), "limit", 10, minimum=1),
+        offset=uint(body.get("offset"), "offset", 0),
+        exact=flag(params.get("exact"), "params.exact"),
+        hnsw_ef=uint(params.get("hnsw_ef"), "hnsw_ef", None),
+        score_threshold=threshold,
+        with_payload=with_payload(body.get("with_payload"), False),
+        with_vector=with_vector(body.get("with_vector"), False),
+    )
+
+
 def _is_search(q: Query) -> bool:
     return q.vector is not None or q.point_id is not None
 

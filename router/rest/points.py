@@ -191,3 +191,30 @@ async def query_points(name: str, request: Request) -> Response:
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
     return ok(await query_batch_result(request.app.state.toc, name, await request.body()), started)
+
+
+# -- legacy search (Qdrant <= 1.12; older clients and many integrations still call it) ----------
+
+
+@router.post("/collections/{name}/points/search")
+async def search_points(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    collection = _collection(request, name)
+    query = models.parse_search(await parsing.json_body(request))
+    results = await models.run_queries_async(collection, [query])
+    cfg = collection.shard_config
+    return ok([scored_json(cfg, r) for r in results[0]], started)
+
+
+@router.post("/collections/{name}/points/search/batch")
+async def search_batch(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    collection = _collection(request, name)
+    body = models.obj(await parsing.json_body(request), "SearchRequestBatch")
+    searches = body.get("searches")
+    if not isinstance(searches, list):
+        raise FormatError("missing field `searches`")
+    queries = [models.parse_search(s) for s in searches]
+    results = await models.run_queries_async(collection, queries)
+    cfg = collection.shard_config
+    return ok([[scored_json(cfg, r) for r in rs] for rs in results], started)
