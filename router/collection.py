@@ -224,6 +224,25 @@ class Collection:
             results.append(merged[q.offset : q.offset + q.limit])
         return results
 
+    def cluster_info(self, peer_id: int) -> dict:
+        """GET /collections/{name}/cluster: where this collection's shards are (all local on a
+        single node, every replica Active)."""
+        local = [
+            {
+                "shard_id": shard.shard_id,
+                "points_count": shard.reader.info()["points_count"],
+                "state": "Active",
+            }
+            for shard in self.shards
+        ]
+        return {
+            "peer_id": peer_id,
+            "shard_count": len(self.shards),
+            "local_shards": local,
+            "remote_shards": [],
+            "shard_transfers": [],
+        }
+
     # -- status ------------------------------------------------------------------------------
     def info(self) -> dict:
         infos = [shard.reader.info() for shard in self.shards]

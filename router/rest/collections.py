@@ -33,6 +33,13 @@ async def get_collection(name: str, request: Request) -> Response:
     return ok(_toc(request).get(name).info(), started)
 
 
+@router.get("/collections/{name}/cluster")
+async def collection_cluster(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    toc = _toc(request)
+    return ok(toc.get(name).cluster_info(toc.peer_id), started)
+
+
 @router.put("/collections/{name}")
 async def create_collection(name: str, request: Request) -> Response:
     started = time.perf_counter()

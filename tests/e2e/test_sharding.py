@@ -107,3 +107,17 @@ def test_updates_and_deletes_route_to_the_right_shard(http, pair):
     assert api.count(http, sharded) == api.count(http, single) == len(b)
     assert api.count(http, sharded, {"must": [{"key": "hit", "match": {"value": True}}]}) == \
         api.count(http, single, {"must": [{"key": "hit", "match": {"value": True}}]})
+
+
+def test_collection_cluster_info_on_one_node(http, collection_name):
+    """GET /collections/{name}/cluster on a single node: every shard local and Active, with its
+    own points count."""
+    create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 3})
+    api.upsert(http, collection_name, [{"id": i, "vector": [i, 1]} for i in range(30)])
+    info = ok(http.get(f"/collections/{collection_name}/cluster"))
+    assert info["shard_count"] == 3 and info["remote_shards"] == [] and info["shard_transfers"] == []
+    assert sorted(s["shard_id"] for s in info["local_shards"]) == [0, 1, 2]
+    assert all(s["state"] == "Active" for s in info["local_shards"])
+    assert sum(s["points_count"] for s in info["local_shards"]) == 30
+    error_resp = http.get("/collections/no_such_collection_here/cluster")
+    assert error_resp.status_code == 404
