@@ -18,9 +18,11 @@ server binary instead of ``python -m tessera serve``, e.g. a real Qdrant to cros
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Callable, Iterator
 
+import grpc
 import httpx
 import pytest
 
@@ -137,3 +139,25 @@ def fresh_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
             n.stop()
         except Exception:
             n.kill()
+
+
+@pytest.fixture(scope="module")
+def gclient(node: Node):
+    """qdrant-client over gRPC, for tests that compare the two transports side by side."""
+    client = node.client(prefer_grpc=True)
+    deadline = time.monotonic() + 15
+    while True:  # the gRPC port may come up a moment after /readyz
+        try:
+            client.info()
+            break
+        except grpc.RpcError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return client
+
+
+@pytest.fixture(scope="module")
+def rclient(node: Node):
+    """qdrant-client over REST, the twin of `gclient`."""
+    return node.client()

@@ -87,26 +87,6 @@ WITH_PARAMS = {
 INDEXES = {**PLAIN, **WITH_PARAMS}
 
 
-@pytest.fixture(scope="module")
-def gclient(node):
-    client = node.client(prefer_grpc=True)
-    deadline = time.monotonic() + 15
-    while True:  # the gRPC port may come up a moment after /readyz
-        try:
-            client.info()
-            break
-        except grpc.RpcError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    return client
-
-
-@pytest.fixture(scope="module")
-def rclient(node):
-    return node.client()
-
-
 def _build(client, name: str, indexes: dict) -> list:
     client.create_collection(
         name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT)

@@ -6,7 +6,6 @@ the same question is asked over REST too, and both answers must be the same.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import grpc
@@ -26,26 +25,6 @@ pytestmark = pytest.mark.skipif(
 
 UUID_A = str(uuid.UUID(int=0xA))
 UUID_B = "7b1c2a5e-0000-4000-8000-00000000000b"
-
-
-@pytest.fixture(scope="module")
-def gclient(node):
-    client = node.client(prefer_grpc=True)
-    deadline = time.monotonic() + 15
-    while True:  # the gRPC port may come up a moment after /readyz
-        try:
-            client.info()
-            break
-        except grpc.RpcError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    return client
-
-
-@pytest.fixture(scope="module")
-def rclient(node):
-    return node.client()
 
 
 def rpc_error(call) -> grpc.RpcError:
