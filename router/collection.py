@@ -10,41 +10,23 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from node import distance as dist
 from node.errors import NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
-from node.shard_search import PointRecord, SearchRequest
-from node.vector_input import prepare_named
+from node.shard_search import PointRecord
+from router import search_plan
 from router.hashring import shard_for
 from router.replica_set import ReplicaSet
+from router.search_plan import Query
 
 
 @dataclass
 class UpdateResult:
     operation_id: int
     status: str  # "completed" | "acknowledged"
-
-
-@dataclass
-class Query:
-    """A nearest-neighbour query after parsing: a raw vector or a point id to take one from."""
-
-    using: str
-    vector: Any = None
-    point_id: PointId | None = None
-    filter: dict | None = None
-    limit: int = 10
-    offset: int = 0
-    exact: bool = False
-    hnsw_ef: int | None = None
-    score_threshold: float | None = None
-    with_payload: Any = False
-    with_vector: Any = False
 
 
 class Collection:
@@ -172,57 +154,15 @@ class Collection:
         return vectors[using]
 
     def search(self, queries: list[Query]) -> list[list[PointRecord]]:
-        requests = self._search_requests(queries)
+        requests = search_plan.build_requests(self, queries)
         futures = [shard.reader.search_future(requests) for shard in self.shards]
-        return self._merge_search(queries, [f.result() for f in futures])
+        return search_plan.merge_results(self, queries, [f.result() for f in futures])
 
     async def search_async(self, queries: list[Query]) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
-        requests = self._search_requests(queries)
+        requests = search_plan.build_requests(self, queries)
         futures = [asyncio.wrap_future(s.reader.search_future(requests)) for s in self.shards]
-        return self._merge_search(queries, list(await asyncio.gather(*futures)))
-
-    def _search_requests(self, queries: list[Query]) -> list[SearchRequest]:
-        requests = []
-        for q in queries:
-            params = self.shard_config.vectors.get(q.using)
-            if params is None:
-                if q.using in self.shard_config.sparse_vectors:
-                    raise WrongInput(f"Sparse search on `{q.using}` is not supported yet")
-                raise WrongInput(f"Not existing vector name error: {q.using}")
-            exclude: tuple = ()
-            if q.point_id is not None:
-                vector = self.query_vector(q.using, q.point_id).astype(np.float32)
-                exclude = (q.point_id,)
-            else:
-                vector = prepare_named(self.shard_config, q.using, q.vector).astype(np.float32)
-            requests.append(
-                SearchRequest(
-                    vector_name=q.using,
-                    vectors=vector.reshape(1, -1),
-                    limit=q.offset + q.limit,
-                    filter=q.filter,
-                    exact=q.exact,
-                    hnsw_ef=q.hnsw_ef,
-                    score_threshold=q.score_threshold,
-                    with_payload=q.with_payload,
-                    with_vector=q.with_vector,
-                    exclude_ids=exclude,
-                )
-            )
-        return requests
-
-    def _merge_search(self, queries: list[Query], per_shard: list) -> list[list[PointRecord]]:
-        if len(per_shard) == 1:
-            return [records[q.offset : q.offset + q.limit] for q, records in zip(queries, per_shard[0])]
-        results = []
-        for i, q in enumerate(queries):
-            merged = [r for shard_results in per_shard for r in shard_results[i]]
-            higher = dist.higher_is_better(self.shard_config.vectors[q.using].distance)
-            sign = -1.0 if higher else 1.0
-            merged.sort(key=lambda r: (sign * float(r.score), id_sort_key(r.id)))
-            results.append(merged[q.offset : q.offset + q.limit])
-        return results
+        return search_plan.merge_results(self, queries, list(await asyncio.gather(*futures)))
 
     def cluster_info(self, peer_id: int) -> dict:
         """GET /collections/{name}/cluster: where this collection's shards are (all local on a

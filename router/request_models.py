@@ -14,7 +14,8 @@ from node.ids import PointId, parse_point_id
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
 from node.vector_input import prepare_column, prepare_point_vectors
-from router.collection import Collection, Query
+from router.collection import Collection
+from router.search_plan import Query
 
 
 def obj(body: Any, what: str) -> dict:
