@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from consensus.state import MetadataState, OpResult
 

@@ -21,36 +21,150 @@ class OpResult:
     value: Any = None
 
 
+#: Replica states a replica can be read from / written to (Qdrant's replica_set_state.rs).
+READABLE = ("Active",)
+UPDATABLE = ("Active", "Partial", "Initializing")
+
+#: How many request ids are remembered for deduplication of retried proposals.
+_REMEMBERED_REQUESTS = 2000
+
+
 @dataclass
 class MetadataState:
     collections: dict[str, dict] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    peers: dict[str, dict] = field(default_factory=dict)  # str(peer_id) -> {uri, raft, grpc}
     applied: int = 0
+    results: dict[str, OpResult] = field(default_factory=dict)  # request id -> first result
 
     # -- serialization -----------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
             "collections": self.collections,
             "aliases": self.aliases,
+            "peers": self.peers,
             "applied": self.applied,
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MetadataState":
+    def from_dict(cls, data: dict) -> MetadataState:
         return cls(
             collections=data.get("collections", {}),
             aliases=data.get("aliases", {}),
+            peers=data.get("peers", {}),
             applied=data.get("applied", 0),
         )
 
     # -- apply -------------------------------------------------------------------------------
     def apply(self, op: dict) -> OpResult:
+        """Apply one operation. An operation carrying a request id (``rid``) that was applied
+        before returns its first result again: proposals may be retried after an ambiguous
+        outcome, and must take effect once."""
+        rid = op.get("rid")
+        if rid is not None and rid in self.results:
+            return self.results[rid]
         handler = getattr(self, "_op_" + op["type"], None)
         if handler is None:
-            return OpResult(False, "bad_request", f"unknown metadata operation {op['type']}")
-        result = handler(op)
+            result = OpResult(False, "bad_request", f"unknown metadata operation {op['type']}")
+        else:
+            result = handler(op)
         self.applied += 1
+        if rid is not None:
+            self.results[rid] = result
+            while len(self.results) > _REMEMBERED_REQUESTS:
+                del self.results[next(iter(self.results))]
         return result
+
+    # -- peers -------------------------------------------------------------------------------
+    def _op_add_peer(self, op: dict) -> OpResult:
+        self.peers[str(op["peer_id"])] = copy.deepcopy(op["info"])
+        return OpResult(True)
+
+    def _op_remove_peer(self, op: dict) -> OpResult:
+        peer = str(op["peer_id"])
+        if peer not in self.peers:
+            return OpResult(False, "bad_request", f"Peer {op['peer_id']} does not exist")
+        del self.peers[peer]
+        for entry in self.collections.values():
+            for shard in entry["shards"]:
+                shard["replicas"].pop(peer, None)
+            entry["transfers"] = [
+                t for t in entry.get("transfers", []) if peer not in (str(t["from"]), str(t["to"]))
+            ]
+        return OpResult(True)
+
+    # -- replicas and transfers --------------------------------------------------------------
+    def _replicas(self, op: dict) -> dict | None:
+        entry = self.collections.get(op["name"])
+        if entry is None or entry.get("uuid") != op.get("uuid", entry.get("uuid")):
+            return None
+        for shard in entry["shards"]:
+            if shard["shard_id"] == op["shard_id"]:
+                return shard["replicas"]
+        return None
+
+    def _op_set_replica_state(self, op: dict) -> OpResult:
+        """Qdrant's SetShardReplicaState: dismissed when ``from_state`` does not match; the
+        last Active replica of a shard is never deactivated."""
+        replicas = self._replicas(op)
+        peer = str(op["peer_id"])
+        if replicas is None or peer not in replicas:
+            return OpResult(False, "bad_request", f"Replica {peer} of shard {op['shard_id']} not found")
+        current = replicas[peer]
+        if op.get("from_state") is not None and current != op["from_state"]:
+            return OpResult(
+                False, "bad_request",
+                f"Replica {peer} of shard {op['shard_id']} has state {current}, "
+                f"but expected {op['from_state']}",
+            )
+        if op["state"] != "Active" and current == "Active" and \
+                sum(s == "Active" for s in replicas.values()) == 1:
+            return OpResult(
+                False, "bad_request",
+                f"Cannot deactivate the last active replica {peer} of shard {op['shard_id']}",
+            )
+        replicas[peer] = op["state"]
+        return OpResult(True)
+
+    def _op_start_transfer(self, op: dict) -> OpResult:
+        """A replica is refilled from another (stream of records): the target turns Partial,
+        so writes reach it while the copy runs."""
+        replicas = self._replicas(op)
+        source, target = str(op["from"]), str(op["to"])
+        if replicas is None or target not in replicas:
+            return OpResult(False, "bad_request", f"Shard {op['shard_id']} of {op['name']} does not exist")
+        if replicas.get(source) != "Active":
+            return OpResult(False, "bad_request", f"Transfer source {source} is not Active")
+        transfers = self.collections[op["name"]].setdefault("transfers", [])
+        if any(t["shard_id"] == op["shard_id"] and str(t["to"]) == target for t in transfers):
+            return OpResult(False, "bad_request", "A transfer of this shard to this peer is running")
+        transfers.append({
+            "shard_id": op["shard_id"], "from": int(source), "to": int(target),
+            "sync": True, "method": "stream_records",
+        })
+        replicas[target] = "Partial"
+        return OpResult(True)
+
+    def _end_transfer(self, op: dict, state: str) -> OpResult:
+        replicas = self._replicas(op)
+        if replicas is None:
+            return OpResult(False, "not_found", "transfer not found")
+        entry = self.collections[op["name"]]
+        transfers = entry.get("transfers", [])
+        kept = [t for t in transfers
+                if not (t["shard_id"] == op["shard_id"] and str(t["to"]) == str(op["to"]))]
+        if len(kept) == len(transfers):
+            return OpResult(False, "not_found", "transfer not found")
+        entry["transfers"] = kept
+        if str(op["to"]) in replicas:
+            replicas[str(op["to"])] = state
+        return OpResult(True)
+
+    def _op_finish_transfer(self, op: dict) -> OpResult:
+        return self._end_transfer(op, "Active")
+
+    def _op_abort_transfer(self, op: dict) -> OpResult:
+        return self._end_transfer(op, "Dead")
 
     def _op_create_collection(self, op: dict) -> OpResult:
         name = op["name"]
@@ -62,16 +176,20 @@ class MetadataState:
                 "wrong_input",
                 f"Can't create collection with name {name}. Alias with the same name already exists",
             )
-        shard_number = op["config"]["params"].get("shard_number", 1)
-        peers = op.get("peers") or [op.get("peer_id", 0)]
+        placement = op.get("placement")
+        if placement is None:  # one node: every shard on the proposing peer
+            shard_number = op["config"]["params"].get("shard_number", 1)
+            placement = [[op.get("peer_id", 0)]] * shard_number
+        state = op.get("initial_state", "Active")
         shards = [
-            {"shard_id": i, "replicas": {str(peers[i % len(peers)]): "Active"}}
-            for i in range(shard_number)
+            {"shard_id": i, "replicas": {str(peer): state for peer in peers}}
+            for i, peers in enumerate(placement)
         ]
         self.collections[name] = {
             "config": copy.deepcopy(op["config"]),
             "shards": shards,
             "uuid": op.get("uuid"),
+            "transfers": [],
         }
         return OpResult(True)
 

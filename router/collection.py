@@ -39,7 +39,7 @@ class Collection:
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
         self.shards = shards
         self._write_lock = threading.Lock()
-        self._next_op = max((s.reader.last_op() for s in shards), default=0) + 1
+        self._next_op = max((s.local.last_op() for s in shards if s.local is not None), default=0) + 1
 
     @property
     def shard_number(self) -> int:
@@ -49,7 +49,7 @@ class Collection:
         return self.shards[shard_for(point_id, len(self.shards))]
 
     # -- writes ------------------------------------------------------------------------------
-    def update(self, op: dict, wait: bool) -> UpdateResult:
+    def update(self, op: dict, wait: bool, ordering: str = "weak") -> UpdateResult:
         """Split an operation by shard, validate everywhere, then apply everywhere."""
         parts = self._split(op)
         with self._write_lock:
@@ -58,7 +58,7 @@ class Collection:
             op_num = self._next_op
             self._next_op += 1
             for shard, part in parts:
-                shard.apply(op_num, part, wait)
+                shard.apply(op_num, part, wait, ordering)
         return UpdateResult(op_num, "completed" if wait else "acknowledged")
 
     def next_operation_id(self) -> int:
@@ -68,8 +68,8 @@ class Collection:
             self._next_op += 1
             return op_num
 
-    def update_batch(self, ops: list[dict], wait: bool) -> list[UpdateResult]:
-        return [self.update(op, wait) for op in ops]
+    def update_batch(self, ops: list[dict], wait: bool, ordering: str = "weak") -> list[UpdateResult]:
+        return [self.update(op, wait, ordering) for op in ops]
 
     def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
         if op["type"] == "upsert":
@@ -104,7 +104,8 @@ class Collection:
             groups.setdefault(shard_for(point_id, len(self.shards)), []).append(point_id)
         found: dict = {}
         for shard_id, shard_ids in groups.items():
-            for record in self.shards[shard_id].reader.retrieve(shard_ids, with_payload, with_vector):
+            shard = self.shards[shard_id]
+            for record in shard.read(lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)):
                 found[record.id] = record
         return [found[i] for i in unique if i in found]
 
@@ -113,13 +114,14 @@ class Collection:
     ) -> tuple[list[PointRecord], PointId | None]:
         records: list[PointRecord] = []
         for shard in self.shards:
-            records.extend(shard.reader.scroll(filter_, offset, limit + 1, with_payload, with_vector))
+            records.extend(shard.read(
+                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector)))
         records.sort(key=lambda r: id_sort_key(r.id))
         next_offset = records[limit].id if len(records) > limit else None
         return records[:limit], next_offset
 
     def count(self, filter_) -> int:
-        return sum(shard.reader.count(filter_) for shard in self.shards)
+        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.shards)
 
     def scroll_ordered(
         self, filter_, order_by: dict, limit: int, with_payload, with_vector
@@ -127,9 +129,8 @@ class Collection:
         """Points in order of a payload key's values, merged across shards."""
         records: list[PointRecord] = []
         for shard in self.shards:
-            records.extend(
-                shard.reader.scroll_ordered(filter_, order_by, limit, with_payload, with_vector)
-            )
+            records.extend(shard.read(
+                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector)))
         descending = order_by.get("direction") == "desc"
         records.sort(key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id)))
         return records[:limit]
@@ -138,14 +139,14 @@ class Collection:
         """The most frequent values of an indexed key among the allowed points."""
         counts: dict = {}
         for shard in self.shards:
-            for value, n in shard.reader.facet(key, filter_).items():
+            for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
                 counts[value] = counts.get(value, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
         return ranked[:limit]
 
     def query_vector(self, using: str, point_id: PointId) -> np.ndarray:
         """The stored vector `using` of a point, for a query by id."""
-        records = self._shard_of(point_id).reader.retrieve([point_id], False, [using])
+        records = self._shard_of(point_id).read(lambda r: r.retrieve([point_id], False, [using]))
         if not records:
             raise NotFound(f"No point with id {point_id} found")
         vectors = records[0].vectors or {}
@@ -155,37 +156,45 @@ class Collection:
 
     def search(self, queries: list[Query]) -> list[list[PointRecord]]:
         requests = search_plan.build_requests(self, queries)
-        futures = [shard.reader.search_future(requests) for shard in self.shards]
+        futures = [shard.search_future(requests) for shard in self.shards]
         return search_plan.merge_results(self, queries, [f.result() for f in futures])
 
     async def search_async(self, queries: list[Query]) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
         requests = search_plan.build_requests(self, queries)
-        futures = [asyncio.wrap_future(s.reader.search_future(requests)) for s in self.shards]
+        futures = [asyncio.wrap_future(s.search_future(requests)) for s in self.shards]
         return search_plan.merge_results(self, queries, list(await asyncio.gather(*futures)))
 
-    def cluster_info(self, peer_id: int) -> dict:
-        """GET /collections/{name}/cluster: where this collection's shards are (all local on a
-        single node, every replica Active)."""
-        local = [
-            {
-                "shard_id": shard.shard_id,
-                "points_count": shard.reader.info()["points_count"],
-                "state": "Active",
-            }
-            for shard in self.shards
-        ]
+    def cluster_info(self, peer_id: int, transfers: list[dict] | None = None) -> dict:
+        """GET /collections/{name}/cluster: this peer's shards and where the others are."""
+        local, remote = [], []
+        for shard in self.shards:
+            keyed = {"shard_key": shard.shard_key} if shard.shard_key is not None else {}
+            for peer, state in sorted(shard.states.items()):
+                if peer == peer_id and shard.local is not None:
+                    local.append({
+                        "shard_id": shard.shard_id, **keyed,
+                        "points_count": shard.local.info()["points_count"],
+                        "state": state,
+                    })
+                elif peer != peer_id:
+                    remote.append({"shard_id": shard.shard_id, **keyed, "peer_id": peer,
+                                   "state": state})
         return {
             "peer_id": peer_id,
             "shard_count": len(self.shards),
             "local_shards": local,
-            "remote_shards": [],
-            "shard_transfers": [],
+            "remote_shards": remote,
+            "shard_transfers": [
+                {"shard_id": t["shard_id"], "to_shard_id": None, "from": t["from"],
+                 "to": t["to"], "sync": t["sync"], "method": t["method"]}
+                for t in transfers or []
+            ],
         }
 
     # -- status ------------------------------------------------------------------------------
     def info(self) -> dict:
-        infos = [shard.reader.info() for shard in self.shards]
+        infos = [shard.read(lambda r: r.info()) for shard in self.shards]
         optimizing = any(i["optimizing"] for i in infos)
         return {
             "status": "yellow" if optimizing else "green",
@@ -200,7 +209,7 @@ class Collection:
     def _payload_schema_info(self) -> dict:
         counts: dict[str, int] = {}
         for shard in self.shards:
-            for key, n in shard.reader.payload_schema_counts().items():
+            for key, n in shard.read(lambda r: r.payload_schema_counts()).items():
                 counts[key] = counts.get(key, 0) + n
         out = {}
         for key, schema in self.payload_schema.items():

@@ -7,22 +7,35 @@ take effect when applied; this module reconciles the local shards with the appli
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
 import threading
+import time
+from datetime import datetime, timezone
 import uuid
 from pathlib import Path
 
 from consensus.local import LocalConsensus
+from consensus.raft import ConsensusError
 from consensus.state import OpResult
-from node.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed, WrongInput
+from node.errors import (
+    AlreadyExists,
+    BadRequest,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+    WrongInput,
+)
 from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from router import collection_config
 from router.collection import Collection
-from router.replica_set import LocalReplica, ReplicaSet
+from router.cluster_duties import ClusterDuties, place_shards
+from router.remote_replica import PeerChannels, RemoteReplica
+from router.replica_set import LocalReplica, Replica, ReplicaEndpoint, ReplicaSet
 
 log = logging.getLogger(__name__)
 
@@ -51,68 +64,159 @@ def validate_collection_name(name: str) -> None:
 
 
 class TableOfContent:
-    def __init__(self, storage_path: Path, consensus: LocalConsensus, optimizer: Optimizer) -> None:
+    """Collections of this node, kept in line with the applied metadata.
+
+    ``channels`` is given in cluster mode: replicas on other peers are then reached through
+    them, and a duty thread does what consensus asks of this peer (report new replicas
+    Active, bring Dead ones back by streaming from a healthy replica).
+    """
+
+    def __init__(
+        self,
+        storage_path: Path,
+        consensus: LocalConsensus,
+        optimizer: Optimizer,
+        channels: PeerChannels | None = None,
+    ) -> None:
         self.storage_path = storage_path
         self.collections_path = storage_path / "collections"
         self.collections_path.mkdir(parents=True, exist_ok=True)
         self.consensus = consensus
         self.optimizer = optimizer
+        self.channels = channels
         self.peer_id = consensus.peer_id
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self.duties: ClusterDuties | None = None
         consensus.subscribe(self._on_applied)
         self._reconcile()
+        if channels is not None:
+            self.duties = ClusterDuties(self)
+            self.duties.start()
+
+    @property
+    def cluster_enabled(self) -> bool:
+        return self.channels is not None
 
     # -- reconciliation with metadata --------------------------------------------------------
     def _reconcile(self) -> None:
+        """Open, update and drop local collections and replica sets to match the metadata."""
         with self._lock:
-            wanted = self.consensus.state.collections
+            if self._closed.is_set():
+                return
+            state = self.consensus.state
+            wanted = state.collections
             for name in list(self._collections):
-                if name not in wanted:
+                entry = wanted.get(name)
+                if entry is None or entry["uuid"] != self._collections[name].uuid:
                     self._close(name, drop=True)
             for name, entry in wanted.items():
-                if name not in self._collections:
+                collection = self._collections.get(name)
+                if collection is None:
                     self._open(name, entry)
+                else:
+                    self._update(collection, entry)
             known = {entry["uuid"] for entry in wanted.values()}
             for path in self.collections_path.iterdir():
                 if path.name not in known:
                     shutil.rmtree(path, ignore_errors=True)
+        if self.duties is not None:
+            self.duties.wake()
+
+    def _peer_address(self, peer: int) -> str | None:
+        info = self.consensus.state.peers.get(str(peer))
+        return None if info is None else info.get("grpc")
+
+    def _replica(self, entry: dict, shard_id: int, peer: int, config: ShardConfig) -> Replica:
+        if peer == self.peer_id:
+            local = LocalShard(self.collections_path / entry["uuid"] / str(shard_id), config)
+            self.optimizer.register(local)
+            return LocalReplica(local)
+        assert self.channels is not None, "a remote replica needs cluster mode"
+        return RemoteReplica(self.channels, self._peer_address(peer) or "", entry["uuid"],
+                             shard_id)
+
+    def _replica_set(self, name: str, entry: dict, shard: dict, config: ShardConfig) -> ReplicaSet:
+        states = {int(p): s for p, s in shard["replicas"].items()}
+        replicas = {peer: self._replica(entry, shard["shard_id"], peer, config) for peer in states}
+        params = entry["config"]["params"]
+        return ReplicaSet(
+            shard["shard_id"], self.peer_id, replicas, states,
+            report_dead=functools.partial(self._report_dead, name, entry["uuid"]),
+            write_consistency_factor=params.get("write_consistency_factor", 1),
+            shard_key=shard.get("key"),
+        )
 
     def _open(self, name: str, entry: dict) -> None:
         config = entry["config"]
         shard_config = ShardConfig.from_collection(config, entry.get("payload_schema"))
-        base = self.collections_path / entry["uuid"]
-        sets = []
-        for shard in entry["shards"]:
-            local = LocalShard(base / str(shard["shard_id"]), shard_config)
-            self.optimizer.register(local)
-            sets.append(ReplicaSet(shard["shard_id"], [LocalReplica(local)]))
-        self._collections[name] = Collection(name, config, sets, entry.get("payload_schema"))
+        sets = [self._replica_set(name, entry, shard, shard_config) for shard in entry["shards"]]
+        collection = Collection(name, config, sets, entry.get("payload_schema"))
+        collection.uuid = entry["uuid"]
+        self._collections[name] = collection
+
+    def _update(self, collection: Collection, entry: dict) -> None:
+        if collection.config != entry["config"] or \
+                collection.payload_schema != (entry.get("payload_schema") or {}):
+            collection.set_config(entry["config"], entry.get("payload_schema"))
+            for shard in collection.shards:
+                shard.write_consistency_factor = \
+                    entry["config"]["params"].get("write_consistency_factor", 1)
+                if shard.local is not None:
+                    shard.local.shard.update_config(collection.shard_config)
+            self.optimizer.wake()
+        for shard, meta in zip(collection.shards, entry["shards"], strict=True):
+            states = {int(p): s for p, s in meta["replicas"].items()}
+            for peer in list(shard.replicas):
+                if peer not in states:
+                    replica = shard.replicas.pop(peer)
+                    if isinstance(replica, LocalReplica):
+                        self.optimizer.unregister(replica.shard)
+                    replica.close(drop=True)
+            for peer in states:
+                replica = shard.replicas.get(peer)
+                if replica is None:
+                    shard.replicas[peer] = self._replica(
+                        entry, shard.shard_id, peer, collection.shard_config)
+                elif isinstance(replica, RemoteReplica):
+                    replica.address = self._peer_address(peer) or ""
+            shard.set_states(states)
 
     def _close(self, name: str, drop: bool) -> None:
         collection = self._collections.pop(name)
         for shard in collection.shards:
-            for replica in shard.replicas:
+            for replica in shard.replicas.values():
                 if isinstance(replica, LocalReplica):
                     self.optimizer.unregister(replica.shard)
-                    replica.close(drop)
+                replica.close(drop)
 
     def _on_applied(self, op: dict, result: OpResult) -> None:
-        if not result.ok:
-            return
+        if result.ok:
+            self._reconcile()
+
+    def _report_dead(self, name: str, uuid_: str, shard_id: int, peer: int, state: str) -> None:
+        """A replica failed a write here: consensus is asked to mark it Dead."""
+        if self.duties is not None:
+            self.duties.report_dead(name, uuid_, shard_id, peer, state)
+
+    def _propose(self, op: dict) -> OpResult:
+        try:
+            result = self.consensus.propose(op)
+        except ConsensusError as exc:
+            raise ServiceError(str(exc)) from exc
+        self._reconcile()  # this node's collections follow at once (read-your-writes)
+        return result
+
+    def replica_endpoint(self, uuid_: str, shard_id: int):
+        """For the peer service: the local replica of a shard, or None."""
         with self._lock:
-            if op["type"] in ("update_collection", "create_payload_index", "delete_payload_index"):
-                collection = self._collections.get(op["name"])
-                if collection is not None:
-                    entry = self.consensus.state.collections[op["name"]]
-                    collection.set_config(entry["config"], entry.get("payload_schema"))
-                    for shard in collection.shards:
-                        for replica in shard.replicas:
-                            if isinstance(replica, LocalReplica):
-                                replica.shard.update_config(collection.shard_config)
-                    self.optimizer.wake()
-            else:
-                self._reconcile()
+            for collection in self._collections.values():
+                if collection.uuid == uuid_ and shard_id < len(collection.shards):
+                    shard = collection.shards[shard_id]
+                    local = shard.local
+                    return None if local is None else ReplicaEndpoint(shard, local)
+        return None
 
     # -- lookups -----------------------------------------------------------------------------
     def resolve_name(self, name: str) -> str:
@@ -142,7 +246,7 @@ class TableOfContent:
             return False
 
     # -- metadata operations -----------------------------------------------------------------
-    def create_collection(self, name: str, body: dict | None) -> bool:
+    def create_collection(self, name: str, body: dict | None, timeout: float = 30.0) -> bool:
         validate_collection_name(name)
         config = collection_config.parse_create(body)
         if name in self.consensus.state.collections:
@@ -151,22 +255,42 @@ class TableOfContent:
             raise WrongInput(
                 f"Can't create collection with name {name}. Alias with the same name already exists"
             )
-        result = self.consensus.propose(
-            {
-                "type": "create_collection",
-                "name": name,
-                "config": config,
-                "uuid": uuid.uuid4().hex,
-                "peer_id": self.peer_id,
-            }
-        )
-        _raise_for(result)
+        op = {"type": "create_collection", "name": name, "config": config,
+              "uuid": uuid.uuid4().hex, "peer_id": self.peer_id}
+        if self.cluster_enabled:
+            peers = sorted(int(p) for p in self.consensus.state.peers) or [self.peer_id]
+            params = config["params"]
+            if (body or {}).get("shard_number") is None:
+                params["shard_number"] = len(peers)
+            op["placement"] = place_shards(
+                params["shard_number"], min(params.get("replication_factor", 1), len(peers)),
+                peers)
+            op["initial_state"] = "Initializing"
+        _raise_for(self._propose(op))
+        if self.cluster_enabled:
+            self._await_active(name, timeout)
+            self.duties.await_peers_synced(timeout)
         return True
+
+    def _await_active(self, name: str, timeout: float) -> None:
+        """Until every replica of the new collection is Active (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.consensus.state.collections.get(name)
+            if entry is None or all(
+                s == "Active" for shard in entry["shards"] for s in shard["replicas"].values()
+            ):
+                return
+            if self.duties is not None:
+                self.duties.wake()
+            time.sleep(0.05)
+        raise ServiceError(f"Timeout: replicas of collection {name} were not activated in "
+                           f"{timeout:g} s")
 
     def update_collection(self, name: str, body: dict | None) -> bool:
         real = self.resolve_name(name)
         config = collection_config.apply_update(self.consensus.state.collections[real]["config"], body)
-        _raise_for(self.consensus.propose({"type": "update_collection", "name": real, "config": config}))
+        _raise_for(self._propose({"type": "update_collection", "name": real, "config": config}))
         return True
 
     def delete_collection(self, name: str) -> bool:
@@ -174,7 +298,7 @@ class TableOfContent:
             real = self.resolve_name(name)
         except NotFound:
             return False
-        result = self.consensus.propose({"type": "delete_collection", "name": real})
+        result = self._propose({"type": "delete_collection", "name": real})
         _raise_for(result)
         return bool(result.value)
 
@@ -182,17 +306,17 @@ class TableOfContent:
         """Index a payload key on every shard; returns the operation id the write got."""
         real = self.resolve_name(name)
         op = {"type": "create_payload_index", "name": real, "field": field, "schema": schema}
-        _raise_for(self.consensus.propose(op))
+        _raise_for(self._propose(op))
         return self.get(real).next_operation_id()
 
     def delete_payload_index(self, name: str, field: str) -> int:
         real = self.resolve_name(name)
         op = {"type": "delete_payload_index", "name": real, "field": field}
-        _raise_for(self.consensus.propose(op))
+        _raise_for(self._propose(op))
         return self.get(real).next_operation_id()
 
     def change_aliases(self, actions: list[dict]) -> bool:
-        _raise_for(self.consensus.propose({"type": "change_aliases", "actions": actions}))
+        _raise_for(self._propose({"type": "change_aliases", "actions": actions}))
         return True
 
     def aliases(self, collection: str | None = None) -> list[dict]:
@@ -202,7 +326,49 @@ class TableOfContent:
             items = [(a, c) for a, c in items if c == real]
         return [{"alias_name": a, "collection_name": c} for a, c in sorted(items)]
 
+    # -- cluster status ----------------------------------------------------------------------
+    def cluster_status(self) -> dict:
+        """GET /cluster (Qdrant's ClusterStatus)."""
+        if not self.cluster_enabled:
+            return {"status": "disabled"}
+        consensus = self.consensus
+        alive = consensus.thread_alive()
+        last = datetime.fromtimestamp(consensus.last_update, tz=timezone.utc)
+        return {
+            "status": "enabled",
+            "peer_id": self.peer_id,
+            "peers": {p: {"uri": info["uri"]} for p, info in consensus.state.peers.items()},
+            "raft_info": consensus.raft_status(),
+            "consensus_thread_status": (
+                {"consensus_thread_status": "working",
+                 "last_update": last.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+                if alive else {"consensus_thread_status": "stopped"}
+            ),
+            "message_send_failures": {},
+        }
+
+    def collection_cluster_info(self, name: str) -> dict:
+        collection = self.get(name)
+        entry = self.consensus.state.collections.get(collection.name, {})
+        return collection.cluster_info(self.peer_id, entry.get("transfers", []))
+
+    def ready(self) -> bool:
+        """/readyz: consensus has a leader and this peer's replicas are all Active."""
+        if not self.cluster_enabled:
+            return True
+        if not self.consensus.has_leader() or str(self.peer_id) not in self.consensus.state.peers:
+            return False
+        me = str(self.peer_id)
+        return all(
+            shard["replicas"].get(me, "Active") == "Active"
+            for entry in self.consensus.state.collections.values()
+            for shard in entry["shards"]
+        )
+
     def close(self) -> None:
+        self._closed.set()
+        if self.duties is not None:
+            self.duties.stop()
         with self._lock:
             for name in list(self._collections):
                 self._close(name, drop=False)

@@ -12,8 +12,11 @@ from pathlib import Path
 import uvicorn
 
 from consensus.local import LocalConsensus
+from consensus.raft import RaftConsensus
 from node.optimizer import Optimizer
+from node.peer_service import PeerService, add_peer_service
 from router.grpc.server import start_grpc_server
+from router.remote_replica import PeerChannels
 from router.rest import create_app
 from router.toc import TableOfContent
 from tessera.config import Settings
@@ -28,13 +31,43 @@ class Node:
         self.settings = settings
         storage = Path(settings.storage_path)
         storage.mkdir(parents=True, exist_ok=True)
-        self.consensus = LocalConsensus(storage)
+        self.channels: PeerChannels | None = None
+        if settings.cluster_enabled:
+            if settings.grpc_port is None:
+                raise ValueError("cluster mode needs service.grpc_port (the peer service's port)")
+            self.consensus = RaftConsensus(
+                storage, settings.uri or self._default_uri(settings), settings.bootstrap,
+                grpc_port=settings.grpc_port, http_port=settings.http_port,
+            )
+            self.channels = PeerChannels()
+        else:
+            self.consensus = LocalConsensus(storage)
         self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
-        self.toc = TableOfContent(storage, self.consensus, self.optimizer)
+        self.toc = TableOfContent(storage, self.consensus, self.optimizer, self.channels)
+
+    @staticmethod
+    def _default_uri(settings: Settings) -> str | None:
+        """Without --uri a first start takes this host's p2p address (loopback if bound to
+        every interface)."""
+        host = settings.service_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{settings.p2p_port}"
+
+    def grpc_extras(self) -> list:
+        """The internal peer service rides on the public gRPC port in cluster mode."""
+        if self.channels is None:
+            return []
+        service = PeerService(
+            self.toc.replica_endpoint, {"applied_index": self.consensus.applied_index}
+        )
+        return [lambda server: add_peer_service(server, service)]
 
     def close(self) -> None:
         self.optimizer.stop()
         self.toc.close()
+        if isinstance(self.consensus, RaftConsensus):
+            self.consensus.close()
 
 
 def serve(settings: Settings) -> None:
@@ -45,7 +78,9 @@ def serve(settings: Settings) -> None:
     node = Node(settings)
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
-        grpc_server = start_grpc_server(node.toc, settings.service_host, settings.grpc_port)
+        grpc_server = start_grpc_server(
+            node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras()
+        )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     app = create_app(node.toc, settings.max_request_size_mb)
     config = uvicorn.Config(

@@ -55,7 +55,9 @@ def _add_reflection(server: grpc.Server) -> None:
     reflection.enable_server_reflection(names, server)
 
 
-def start_grpc_server(toc, host: str, port: int, max_workers: int = 16) -> grpc.Server:
+def start_grpc_server(
+    toc, host: str, port: int, max_workers: int = 32, extra_services=()
+) -> grpc.Server:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound."""
     options = [
@@ -71,6 +73,8 @@ def start_grpc_server(toc, host: str, port: int, max_workers: int = 16) -> grpc.
     pb.add_PointsServicer_to_server(PointsService(toc), server)
     pb.add_QdrantServicer_to_server(QdrantService(), server)
     pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)
+    for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
+        add_service(server)
     _add_health(server)
     _add_reflection(server)
     address = _address(host, port)

@@ -37,7 +37,7 @@ async def get_collection(name: str, request: Request) -> Response:
 async def collection_cluster(name: str, request: Request) -> Response:
     started = time.perf_counter()
     toc = _toc(request)
-    return ok(toc.get(name).cluster_info(toc.peer_id), started)
+    return ok(toc.collection_cluster_info(name), started)
 
 
 @router.put("/collections/{name}")

@@ -33,10 +33,14 @@ async def livez() -> Response:
 
 
 @router.get("/readyz")
-async def readyz() -> Response:
+async def readyz(request: Request) -> Response:
+    toc = request.app.state.toc
+    if not toc.ready():
+        return PlainTextResponse("some shards are not ready", status_code=503)
     return PlainTextResponse("all shards are ready")
 
 
 @router.get("/cluster")
 async def cluster(request: Request) -> Response:
-    return ok({"status": "disabled"}, time.perf_counter())
+    started = time.perf_counter()
+    return ok(request.app.state.toc.cluster_status(), started)

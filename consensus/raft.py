@@ -1,0 +1,341 @@
+"""Consensus of a cluster: the metadata state machine replicated by a pysyncobj Raft group.
+
+It offers the interface of ``LocalConsensus`` (``state``, ``propose``, ``subscribe``,
+``peer_id``), so the table of contents above it runs the same code on one node and on many.
+
+How the pieces follow ../shared/spec/distributed.md §3:
+- Raft runs on the p2p port; a node's identity there is its ``host:port`` string, while its
+  Qdrant identity is a random ``peer_id`` kept in ``raft_state.json`` with the membership seen
+  last (a restarted member must never start alone, or it elects itself and forks the log).
+- Every operation goes through one replicated method with a request id, so a retried proposal
+  takes effect once; the state machine never raises.
+- A joiner asks its bootstrap peer for the members, starts with them, and asks to be added until
+  the leader accepts. Until it has heard a leader it does not campaign, and members drop vote
+  requests while they hear from a live leader: joiners cannot depose the leader.
+- Listeners are told of every change on a queue thread, never on Raft's tick thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.transport import TCPTransport
+from pysyncobj.utility import TcpUtility, UtilityException
+
+from consensus.state import MetadataState, OpResult
+
+log = logging.getLogger(__name__)
+
+RAFT_DIR = "raft"
+IDENTITY_FILE = "raft_state.json"
+#: pysyncobj timings (seconds): the values the spec measured to work on loopback and LANs.
+MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 2.0
+
+_RETRYABLE = {
+    FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED,
+    FAIL_REASON.NOT_LEADER, FAIL_REASON.LEADER_CHANGED, FAIL_REASON.UNKNOWN_OUTCOME,
+}
+
+
+class ConsensusError(Exception):
+    """The operation could not be committed in time (no leader, no quorum)."""
+
+
+def raft_address(uri: str) -> str:
+    """``http://host:6335/`` → ``host:6335`` (the same string on every node)."""
+    parts = urlsplit(uri if "://" in uri else f"http://{uri}")
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"a peer URI needs a host and a port: {uri}")
+    return f"{parts.hostname}:{parts.port}"
+
+
+class _StickyTransport(TCPTransport):
+    """Drops vote requests while this node follows a live leader or is the leader itself
+    (leader stickiness, Raft thesis §4.2.3): pysyncobj has no pre-vote, so without this a node
+    that joins or comes back with a higher term would depose a healthy leader."""
+
+    last_leader_contact = 0.0
+
+    def _onMessageReceived(self, node, message):  # noqa: N802 (pysyncobj's name)
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "append_entries":
+            self.last_leader_contact = time.monotonic()
+        elif kind == "request_vote":
+            if self._syncObj._isLeader() and self._syncObj.hasQuorum:
+                return
+            if time.monotonic() - self.last_leader_contact < MIN_TIMEOUT:
+                return
+        super()._onMessageReceived(node, message)
+
+
+class _MetadataLog(SyncObj):
+    """The replicated object. Attributes set before ``super().__init__`` are local (not part
+    of Raft snapshots); ``meta`` is the replicated state."""
+
+    def __init__(self, self_addr: str, partners: list[str], conf: SyncObjConf,
+                 on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        self._apply_lock = threading.Lock()
+        super().__init__(self_addr, partners, conf, transportClass=_StickyTransport)
+        self.meta = MetadataState()
+
+    @replicated
+    def apply_op(self, op: dict) -> OpResult:
+        with self._apply_lock:
+            try:
+                result = self.meta.apply(op)
+            except Exception as exc:  # never raise on the tick thread: it would re-apply forever
+                log.exception("metadata operation failed: %s", op.get("type"))
+                result = OpResult(False, "bad_request", f"{type(exc).__name__}: {exc}")
+        self._on_change()
+        return result
+
+
+class RaftConsensus:
+    """A node's seat in the cluster's metadata Raft group."""
+
+    def __init__(self, storage_path: Path, uri: str | None, bootstrap: str | None,
+                 grpc_port: int, http_port: int) -> None:
+        self.dir = storage_path / RAFT_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._identity_path = storage_path / IDENTITY_FILE
+        self._listeners: list[Callable[[dict, OpResult], None]] = []
+        self._changes: queue.Queue = queue.Queue()
+        self._view = MetadataState()
+        self._view_lock = threading.Lock()
+        self.last_update = time.time()
+
+        identity = self._load_identity()
+        if identity is not None:
+            if bootstrap or uri:
+                log.info("Local raft state found - bootstrap and uri arguments are ignored")
+            self.peer_id = identity["peer_id"]
+            self.address = identity["address"]
+            partners = identity["members"]
+            self._heard_leader = True
+        else:
+            if uri is None:
+                raise ValueError("cluster mode needs --uri (this peer's p2p URI) on first start")
+            self.peer_id = random.getrandbits(63)
+            self.address = raft_address(uri)
+            partners = self._members_of(bootstrap) if bootstrap else []
+            self._heard_leader = bootstrap is None
+        self.uri = f"http://{self.address}/"
+        host = self.address.rsplit(":", 1)[0]
+        self.info = {"uri": self.uri, "raft": self.address, "grpc": f"{host}:{grpc_port}",
+                     "http": f"{host}:{http_port}"}
+
+        conf = SyncObjConf(
+            dynamicMembershipChange=True,
+            journalFile=str(self.dir / "journal"),
+            fullDumpFile=str(self.dir / "dump"),
+            useFork=False,
+            appendEntriesPeriod=0.1,
+            raftMinTimeout=MIN_TIMEOUT,
+            raftMaxTimeout=MAX_TIMEOUT,
+            connectionTimeout=3.5,
+            connectionRetryTime=0.5,
+            leaderFallbackTimeout=5.0,
+            commandsWaitLeader=True,
+        )
+        self._members = sorted(set(partners))
+        self._save_identity()
+        self.log = _MetadataLog(self.address, partners, conf, self._changed)
+        self.log.addOnTickCallback(self._on_tick)
+        self._notifier = threading.Thread(target=self._notify_loop, name="consensus-notify",
+                                          daemon=True)
+        self._notifier.start()
+        if bootstrap and identity is None:
+            threading.Thread(target=self._join, args=(bootstrap,), name="raft-join",
+                             daemon=True).start()
+        threading.Thread(target=self._register, name="raft-register", daemon=True).start()
+
+    # -- identity and membership -------------------------------------------------------------
+    def _load_identity(self) -> dict | None:
+        if not self._identity_path.exists():
+            return None
+        return json.loads(self._identity_path.read_text())
+
+    def _save_identity(self) -> None:
+        data = {"peer_id": self.peer_id, "address": self.address, "members": self._members}
+        tmp = self._identity_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._identity_path)
+
+    @staticmethod
+    def _members_of(bootstrap: str) -> list[str]:
+        """Ask the bootstrap peer for the members of the cluster, once it has a leader."""
+        address = raft_address(bootstrap)
+        utility = TcpUtility(timeout=3.0)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status = utility.executeCommand(address, ["status"])
+                if status.get("leader") is not None:
+                    members = [str(status["self"].address if hasattr(status["self"], "address")
+                                   else status["self"])]
+                    prefix = "partner_node_status_server_"
+                    members += [k[len(prefix):] for k in status if k.startswith(prefix)]
+                    return members
+            except (UtilityException, OSError) as exc:
+                log.info("waiting for bootstrap peer %s: %s", address, exc)
+            if time.monotonic() > deadline:
+                raise ConsensusError(f"bootstrap peer {address} has no leader")
+            time.sleep(0.3)
+
+    def _join(self, bootstrap: str) -> None:
+        """Ask the cluster to add this node until it accepts (one change at a time)."""
+        utility = TcpUtility(timeout=3.0)
+        target = raft_address(bootstrap)
+        while True:
+            try:
+                leader = utility.executeCommand(target, ["status"]).get("leader")
+                if leader is not None:
+                    leader_addr = getattr(leader, "address", str(leader))
+                    answer = utility.executeCommand(leader_addr, ["add", self.address])
+                    if isinstance(answer, str) and answer.startswith("SUCCESS"):
+                        log.info("joined the cluster through %s", leader_addr)
+                        return
+            except (UtilityException, OSError) as exc:
+                log.debug("join attempt failed: %s", exc)
+            time.sleep(0.2 + random.random() * 0.3)
+
+    def _register(self) -> None:
+        """Enter (or refresh) this peer's record in the replicated peer table."""
+        while True:
+            try:
+                result = self.propose({"type": "add_peer", "peer_id": self.peer_id,
+                                       "info": self.info}, timeout=10.0)
+                if result.ok:
+                    return
+            except ConsensusError as exc:
+                log.info("peer registration pending: %s", exc)
+            time.sleep(0.5)
+
+    def _on_tick(self) -> None:
+        """On pysyncobj's tick thread: keep the membership on disk, hold off a joiner's
+        elections until a leader has spoken to it."""
+        self.last_update = time.time()
+        transport = self.log._SyncObj__transport
+        if not self._heard_leader:
+            if transport.last_leader_contact:
+                self._heard_leader = True
+            else:
+                self.log._SyncObj__raftElectionDeadline = time.monotonic() + MAX_TIMEOUT
+        members = sorted(n.address for n in self.log.otherNodes)
+        if members != self._members:
+            self._members = members
+            self._save_identity()
+
+    # -- the LocalConsensus interface --------------------------------------------------------
+    @property
+    def state(self) -> MetadataState:
+        """A consistent snapshot of the applied state (replaced, never mutated, on change)."""
+        return self._view
+
+    def subscribe(self, listener: Callable[[dict, OpResult], None]) -> None:
+        """listener(op, result) runs on a notifier thread after changes are applied; ``op`` is
+        ``{"type": "changed"}`` (a snapshot may replace many operations at once)."""
+        self._listeners.append(listener)
+
+    def propose(self, op: dict, timeout: float = 10.0) -> OpResult:
+        """Commit ``op`` and wait until it is applied on this node (read-your-writes)."""
+        op = dict(op, rid=op.get("rid") or uuid.uuid4().hex)
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while time.monotonic() < deadline:
+            done = threading.Event()
+            outcome: list = []
+
+            def callback(result, error, outcome=outcome, done=done):
+                outcome.append((result, error))
+                done.set()
+
+            self.log.apply_op(op, callback=callback)
+            if not done.wait(max(0.05, deadline - time.monotonic())):
+                break
+            result, error = outcome[0]
+            if error == FAIL_REASON.SUCCESS:
+                self._refresh_view()
+                return result
+            last_error = error
+            if error not in _RETRYABLE:
+                break
+            time.sleep(0.1)
+        raise ConsensusError(
+            "Failed to propose operation: leader is not established within "
+            f"{timeout:g} secs (last error: {last_error})"
+        )
+
+    # -- status ------------------------------------------------------------------------------
+    def raft_status(self) -> dict:
+        status = self.log.getStatus()
+        leader = status.get("leader")
+        leader_addr = getattr(leader, "address", None) if leader is not None else None
+        leader_id = None
+        for peer_id, info in self.state.peers.items():
+            if info.get("raft") == leader_addr:
+                leader_id = int(peer_id)
+        return {
+            "term": status.get("raft_term", 0),
+            "commit": status.get("commit_idx", 0),
+            "pending_operations": max(0, status.get("commit_idx", 0) - status.get("last_applied", 0)),
+            "leader": leader_id,
+            "role": {0: "Follower", 1: "Candidate", 2: "Leader"}.get(status.get("state"), "Follower"),
+            "is_voter": True,
+        }
+
+    def has_leader(self) -> bool:
+        return self.log._getLeader() is not None
+
+    def thread_alive(self) -> bool:
+        return self.log.tick_thread_alive()
+
+    def applied_index(self) -> int:
+        return self.log.raftLastApplied
+
+    def close(self) -> None:
+        self.log.destroy()
+
+    # -- change notification -----------------------------------------------------------------
+    def _changed(self) -> None:
+        self._changes.put(None)
+
+    def _refresh_view(self) -> None:
+        with self.log._apply_lock:
+            view = copy.deepcopy(self.log.meta)
+        with self._view_lock:
+            if view.applied >= self._view.applied or view.applied == 0:
+                self._view = view
+
+    def _notify_loop(self) -> None:
+        while True:
+            try:
+                self._changes.get(timeout=1.0)
+            except queue.Empty:
+                pass  # also catches snapshots installed without an apply
+            while not self._changes.empty():
+                self._changes.get_nowait()
+            before = self._view.applied
+            self._refresh_view()
+            if self._view.applied != before or not self._listeners_primed:
+                self._listeners_primed = True
+                for listener in self._listeners:
+                    try:
+                        listener({"type": "changed"}, OpResult(True))
+                    except Exception:
+                        log.exception("metadata listener failed")
+
+    _listeners_primed = False

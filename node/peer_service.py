@@ -1,0 +1,84 @@
+"""The peer gRPC service: other nodes run operations on the shard replicas this node holds.
+
+The service knows nothing of collections or routing: ``lookup(collection_uuid, shard_id)``
+returns the object that serves a replica (or None), and the call's method is invoked on it by
+name, from a fixed list. ``node_calls`` answers calls addressed to the node itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from node import errors, wire
+
+log = logging.getLogger(__name__)
+
+#: The replica methods a peer may call.
+REPLICA_METHODS = frozenset({
+    "check", "apply", "coordinate", "retrieve", "scroll", "count", "scroll_ordered", "facet",
+    "payload_schema_counts", "search", "info", "last_op",
+})
+
+_PROTO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_protos() -> tuple[Any, Any]:
+    """The peer service's messages and stubs, compiled at import from proto/peer.proto."""
+    if str(_PROTO_ROOT) not in sys.path:
+        sys.path.append(str(_PROTO_ROOT))
+    return grpc.protos_and_services("proto/peer.proto")
+
+
+peer_pb2, peer_pb2_grpc = load_protos()
+
+
+class PeerService(peer_pb2_grpc.PeerShardsServicer):
+    def __init__(
+        self,
+        lookup: Callable[[str, int], Any],
+        node_calls: dict[str, Callable[..., Any]],
+    ) -> None:
+        self.lookup = lookup
+        self.node_calls = node_calls
+
+    def Call(self, request, context):  # noqa: N802 (gRPC's name)
+        try:
+            args = wire.loads(request.args) if request.args else ()
+            if not request.collection:
+                handler = self.node_calls.get(request.method)
+                if handler is None:
+                    raise errors.BadRequest(f"unknown node call {request.method}")
+                result = handler(*args)
+            else:
+                if request.method not in REPLICA_METHODS:
+                    raise errors.BadRequest(f"unknown replica call {request.method}")
+                target = self.lookup(request.collection, request.shard_id)
+                if target is None:
+                    raise errors.ServiceError(
+                        f"Shard {request.shard_id} of collection {request.collection} "
+                        "is not on this peer"
+                    )
+                result = getattr(target, request.method)(*args)
+            return peer_pb2.ShardReply(result=wire.dumps(result))
+        except errors.TesseraError as exc:
+            return peer_pb2.ShardReply(error_kind=type(exc).__name__, error=exc.detail)
+        except Exception as exc:  # an unexpected failure is a service error for the caller
+            log.exception("peer call %s failed", request.method)
+            return peer_pb2.ShardReply(error_kind="ServiceError", error=f"{type(exc).__name__}: {exc}")
+
+
+def add_peer_service(server: grpc.Server, service: PeerService) -> None:
+    peer_pb2_grpc.add_PeerShardsServicer_to_server(service, server)
+
+
+def error_from_reply(kind: str, message: str) -> errors.TesseraError:
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.TesseraError)):
+        cls = errors.ServiceError
+    return cls(message)
