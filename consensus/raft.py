@@ -297,6 +297,20 @@ class RaftConsensus:
             "is_voter": True,
         }
 
+    def live_peers(self) -> list[int]:
+        """Peers this node has a Raft connection to, itself included."""
+        connected = {n.address for n in self.log.otherNodes if self.log.isNodeConnected(n)}
+        return sorted(int(p) for p, info in self.state.peers.items()
+                      if int(p) == self.peer_id or info.get("raft") in connected)
+
+    def is_synced(self) -> bool:
+        """This node has applied the leader's commit index once since it started (and its
+        view of the state is refreshed to include that)."""
+        if not self.log.isReady():
+            return False
+        self._refresh_view()
+        return True
+
     def has_leader(self) -> bool:
         return self.log._getLeader() is not None
 

@@ -105,8 +105,8 @@ class TableOfContent:
         with self._lock:
             if self._closed.is_set():
                 return
-            state = self.consensus.state
-            wanted = state.collections
+            synced = self.consensus.is_synced()  # first: then the state read below includes it
+            wanted = self.consensus.state.collections
             for name in list(self._collections):
                 entry = wanted.get(name)
                 if entry is None or entry["uuid"] != self._collections[name].uuid:
@@ -117,10 +117,11 @@ class TableOfContent:
                     self._open(name, entry)
                 else:
                     self._update(collection, entry)
-            known = {entry["uuid"] for entry in wanted.values()}
-            for path in self.collections_path.iterdir():
-                if path.name not in known:
-                    shutil.rmtree(path, ignore_errors=True)
+            if synced:  # before that, the state may still be replaying
+                known = {entry["uuid"] for entry in wanted.values()}
+                for path in self.collections_path.iterdir():
+                    if path.name not in known:
+                        shutil.rmtree(path, ignore_errors=True)
         if self.duties is not None:
             self.duties.wake()
 
@@ -258,7 +259,8 @@ class TableOfContent:
         op = {"type": "create_collection", "name": name, "config": config,
               "uuid": uuid.uuid4().hex, "peer_id": self.peer_id}
         if self.cluster_enabled:
-            peers = sorted(int(p) for p in self.consensus.state.peers) or [self.peer_id]
+            # new shards go to the peers that are up (a down peer could never activate them)
+            peers = self.consensus.live_peers() or [self.peer_id]
             params = config["params"]
             if (body or {}).get("shard_number") is None:
                 params["shard_number"] = len(peers)
@@ -356,7 +358,9 @@ class TableOfContent:
         """/readyz: consensus has a leader and this peer's replicas are all Active."""
         if not self.cluster_enabled:
             return True
-        if not self.consensus.has_leader() or str(self.peer_id) not in self.consensus.state.peers:
+        consensus = self.consensus
+        if not (consensus.has_leader() and consensus.is_synced()) or \
+                str(self.peer_id) not in consensus.state.peers:
             return False
         me = str(self.peer_id)
         return all(

@@ -40,9 +40,9 @@ async def _write(request: Request, name: str, build) -> Response:
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request), "request")
     wait = parsing.wait_param(request)
-    parsing.ordering_param(request)
+    ordering = parsing.ordering_param(request)
     op = build(collection, body)
-    result = await run_in_threadpool(collection.update, op, wait)
+    result = await run_in_threadpool(collection.update, op, wait, ordering)
     return ok(_update_json(result), started)
 
 
@@ -50,9 +50,9 @@ async def upsert_result(toc, name: str, raw: bytes, params) -> dict:
     collection = toc.get(name)
     body = models.obj(parsing.parse_json(raw), "PointInsertOperations")
     wait = parsing.wait_value(params)
-    parsing.ordering_value(params)
+    ordering = parsing.ordering_value(params)
     op = models.upsert_op(collection.shard_config, body)
-    return _update_json(await run_in_threadpool(collection.update, op, wait))
+    return _update_json(await run_in_threadpool(collection.update, op, wait, ordering))
 
 
 @router.put("/collections/{name}/points")

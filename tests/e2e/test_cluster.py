@@ -1,0 +1,253 @@
+"""A cluster of real nodes on loopback: joining, replicated writes and reads, failures, recovery.
+
+Every node is a ``python -m tessera serve`` process started as Qdrant's consensus tests start
+Qdrant (``QDRANT__CLUSTER__ENABLED``, ``QDRANT_URI``, ``QDRANT_BOOTSTRAP``), talked to with
+plain HTTP and with qdrant-client over REST and gRPC.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import httpx
+import pytest
+from qdrant_client import models
+
+from tests.support.cluster import (
+    cluster_node,
+    cluster_status,
+    replicas_all_active,
+    start_cluster,
+    wait_peers,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+DIM = 8
+
+
+def _points(ids, rng: random.Random) -> list[dict]:
+    return [
+        {"id": i, "vector": [rng.uniform(-1, 1) for _ in range(DIM)],
+         "payload": {"i": i, "city": rng.choice(["Berlin", "Paris", "Rome"])}}
+        for i in ids
+    ]
+
+
+def _create(node, name: str, **params) -> None:
+    body = {"vectors": {"size": DIM, "distance": "Dot"}, **params}
+    resp = httpx.put(f"{node.url}/collections/{name}", json=body, timeout=60)
+    assert resp.status_code == 200, resp.text
+
+
+def _upsert(node, name: str, points: list[dict], **query) -> httpx.Response:
+    params = {"wait": "true", **query}
+    return httpx.put(f"{node.url}/collections/{name}/points", params=params,
+                     json={"points": points}, timeout=60)
+
+
+def _count(node, name: str) -> int:
+    resp = httpx.post(f"{node.url}/collections/{name}/points/count", json={"exact": True},
+                      timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"]["count"]
+
+
+def _cluster_info(node, name: str) -> dict:
+    return httpx.get(f"{node.url}/collections/{name}/cluster", timeout=10).json()["result"]
+
+
+def _replica_counts(nodes, name: str) -> dict[int, set[int]]:
+    """shard id → the set of points_count its replicas report on their own peers."""
+    counts: dict[int, set[int]] = {}
+    for node in nodes:
+        for shard in _cluster_info(node, name)["local_shards"]:
+            counts.setdefault(shard["shard_id"], set()).add(shard["points_count"])
+    return counts
+
+
+def _stop_all(nodes) -> None:
+    for node in nodes:
+        node.kill()
+
+
+def test_five_nodes_join_under_one_leader_and_serve_one_database(tmp_path):
+    rng = random.Random(5)
+    first = cluster_node(tmp_path / "peer-0")
+    first.start().wait_ready(60)
+    leader = wait_peers([first], 1)
+    nodes = [first]
+    try:
+        _create(first, "early", shard_number=2)
+        _upsert(first, "early", _points(range(20), rng))
+        joiners = [cluster_node(tmp_path / f"peer-{i}", bootstrap=first) for i in range(1, 5)]
+        for node in joiners:
+            nodes.append(node.start())
+        for node in joiners:
+            node.wait_ready(90)
+        assert wait_peers(nodes, 5) == leader, "the leader changed while peers joined"
+        statuses = [cluster_status(n) for n in nodes]
+        assert {s["raft_info"]["term"] for s in statuses} == {statuses[0]["raft_info"]["term"]}
+        assert all(s["raft_info"]["is_voter"] for s in statuses)
+        assert len({s["peer_id"] for s in statuses}) == 5
+
+        # the collection made before the joins is known to the late joiners, shards stay put
+        for node in joiners:
+            names = [c["name"] for c in httpx.get(f"{node.url}/collections").json()["result"]
+                     ["collections"]]
+            assert "early" in names
+            info = _cluster_info(node, "early")
+            assert info["local_shards"] == []
+            assert {s["peer_id"] for s in info["remote_shards"]} == {leader}
+            assert _count(node, "early") == 20
+
+        # 4 shards x 2 replicas through one node: every replica Active on every node
+        _create(nodes[2], "spread", shard_number=4, replication_factor=2)
+        for node in nodes:
+            wait_until(lambda node=node: replicas_all_active(node, "spread"), 30,
+                       "all replicas Active")
+            info = _cluster_info(node, "spread")
+            assert len(info["local_shards"]) + len(info["remote_shards"]) == 8
+        placed = [len(_cluster_info(n, "spread")["local_shards"]) for n in nodes]
+        assert sum(placed) == 8 and max(placed) - min(placed) <= 1, placed
+
+        # writes through any node, found through every node with identical results
+        points = _points(range(300), rng)
+        for k, node in enumerate(nodes):
+            assert _upsert(node, "spread", points[k * 60:(k + 1) * 60]).status_code == 200
+        query = [rng.uniform(-1, 1) for _ in range(DIM)]
+        answers = []
+        for node in nodes:
+            assert _count(node, "spread") == 300
+            for prefer_grpc in (False, True):
+                client = node.client(prefer_grpc=prefer_grpc)
+                hits = client.query_points("spread", query=query, limit=15,
+                                           with_payload=True).points
+                answers.append([(h.id, round(h.score, 5), h.payload["i"]) for h in hits])
+        assert all(a == answers[0] for a in answers)
+        expected = sorted(points, key=lambda p: -sum(a * b for a, b in zip(p["vector"], query)))
+        assert [a[0] for a in answers[0]] == [p["id"] for p in expected[:15]]
+        for counts in _replica_counts(nodes, "spread").values():
+            assert len(counts) == 1, "replicas of a shard disagree"
+    finally:
+        _stop_all(nodes)
+
+
+def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
+    rng = random.Random(7)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "c", replication_factor=2)  # 3 shards (one per peer) x 2
+        wait_until(lambda: replicas_all_active(nodes[0], "c"), 30, "all Active")
+        assert _upsert(nodes[0], "c", _points(range(200), rng)).status_code == 200
+        victim, alive = nodes[2], nodes[:2]
+        victim_id = cluster_status(victim)["peer_id"]
+        victim.kill()
+
+        # writes and searches keep working through the others
+        more = _points(range(200, 400), rng)
+        assert _upsert(nodes[0], "c", more[:100]).status_code == 200
+        assert _upsert(nodes[1], "c", more[100:]).status_code == 200
+        client = nodes[1].client()
+        assert len(client.query_points("c", query=more[0]["vector"], limit=5).points) == 5
+        for node in alive:
+            assert _count(node, "c") == 400
+
+        # the victim's replicas are Dead in everyone's view
+        def victim_dead(node):
+            info = _cluster_info(node, "c")
+            states = {s["state"] for s in info["remote_shards"] if s["peer_id"] == victim_id}
+            return states == {"Dead"}
+
+        for node in alive:
+            wait_until(lambda node=node: victim_dead(node), 30, "the victim's replicas Dead")
+        # 2 of 3 peers are a quorum: metadata changes still go through
+        _create(nodes[1], "while_down", shard_number=2)
+        assert _upsert(nodes[0], "while_down", _points(range(10), rng)).status_code == 200
+
+        # back on the same storage: it refills its replicas from the healthy ones
+        victim.start().wait_ready(60)
+        for node in nodes:
+            wait_until(lambda node=node: replicas_all_active(node, "c"), 60, "recovered")
+        for node in nodes:
+            assert _count(node, "c") == 400
+            assert _count(node, "while_down") == 10
+        for shard_id, counts in _replica_counts(nodes, "c").items():
+            assert len(counts) == 1, f"shard {shard_id} replicas disagree: {counts}"
+        # the recovered replica holds the points written while it was down
+        victim_points = sum(s["points_count"] for s in _cluster_info(victim, "c")["local_shards"])
+        assert victim_points > 0
+        ids = list(range(200, 400))
+        got = victim.client().retrieve("c", ids=ids)
+        assert sorted(p.id for p in got) == ids
+    finally:
+        _stop_all(nodes)
+
+
+def test_write_ordering_with_the_highest_peer_down(tmp_path):
+    rng = random.Random(9)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "o", shard_number=1, replication_factor=3)
+        wait_until(lambda: replicas_all_active(nodes[0], "o"), 30, "all Active")
+        ids = {cluster_status(n)["peer_id"]: n for n in nodes}
+        highest = ids[max(ids)]
+        others = [n for n in nodes if n is not highest]
+        highest.kill()
+        coordinator = others[0]
+        weak = _upsert(coordinator, "o", _points([1], rng), ordering="weak")
+        assert weak.status_code == 200, weak.text
+        medium = _upsert(coordinator, "o", _points([2], rng), ordering="medium")
+        assert medium.status_code == 200, medium.text
+        strong = _upsert(coordinator, "o", _points([3], rng), ordering="strong")
+        assert strong.status_code == 500, strong.text
+        assert "Strong ordering" in strong.json()["status"]["error"]
+        deleted = httpx.post(f"{coordinator.url}/collections/o/points/delete",
+                             params={"wait": "true", "ordering": "medium"},
+                             json={"filter": {"must": [{"key": "i", "match": {"value": 1}}]}},
+                             timeout=30)
+        assert deleted.status_code == 200, deleted.text
+        assert _count(others[1], "o") == 1
+    finally:
+        _stop_all(nodes)
+
+
+def test_whole_cluster_restart_keeps_metadata_and_points(tmp_path):
+    rng = random.Random(11)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "keep", shard_number=3, replication_factor=2)
+        wait_until(lambda: replicas_all_active(nodes[0], "keep"), 30, "all Active")
+        points = _points(range(150), rng)
+        assert _upsert(nodes[1], "keep", points).status_code == 200
+        alias = httpx.post(f"{nodes[2].url}/collections/aliases", json={
+            "actions": [{"create_alias": {"collection_name": "keep", "alias_name": "kept"}}]},
+            timeout=30)
+        assert alias.status_code == 200, alias.text
+        peer_ids = [cluster_status(n)["peer_id"] for n in nodes]
+        _stop_all(nodes)
+
+        threads = [threading.Thread(target=n.start) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for node in nodes:
+            node.wait_ready(90)
+        wait_peers(nodes, 3)
+        assert [cluster_status(n)["peer_id"] for n in nodes] == peer_ids
+        for node in nodes:
+            assert _count(node, "kept") == 150
+            got = node.client(prefer_grpc=True).retrieve("keep", ids=[0, 75, 149], with_vectors=True)
+            assert sorted(p.id for p in got) == [0, 75, 149]
+            by_id = {p.id: p for p in got}
+            assert by_id[75].vector == pytest.approx(points[75]["vector"], rel=1e-5)
+    finally:
+        _stop_all(nodes)
+
+
+def test_single_node_says_cluster_disabled(node, http):
+    assert http.get("/cluster").json()["result"] == {"status": "disabled"}
+    assert models.ClusterStatusOneOf.model_validate({"status": "disabled"})
