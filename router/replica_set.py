@@ -26,6 +26,7 @@ from node.errors import NotFound, ServiceError, TesseraError
 from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
+from router import read_consistency
 from router.remote_replica import ReplicaUnavailable
 
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="replica-io")
@@ -295,7 +296,15 @@ class ReplicaSet:
             "does not have enough active replicas"
         )
 
-    def read(self, call: Callable[[Replica], Any]) -> Any:
+    def read(self, call: Callable[[Replica], Any], consistency: Any = None) -> Any:
+        """One replica's answer, or with a read consistency above one replica, the answers of
+        several resolved (router/read_consistency.py)."""
+        if consistency is None:
+            consistency = read_consistency.current.get()
+        asked, needed = read_consistency.plan(consistency, len(self.replicas))
+        if asked > 1:
+            answers = self.read_all(call, asked)
+            return read_consistency.resolve(answers, needed, consistency == "majority")
         last: Exception | None = None
         for replica in self.readable():
             try:
@@ -318,6 +327,8 @@ class ReplicaSet:
             except ReplicaUnavailable as exc:
                 errors.append(exc.detail)
         if len(answers) < count:
+            if not answers and not errors:
+                raise self._no_replica()
             raise ServiceError(
                 f"{count - len(answers)} of {count} read operations failed: "
                 + "; ".join(errors or ["too few readable replicas"])
@@ -326,6 +337,9 @@ class ReplicaSet:
 
     def search_future(self, requests: list[SearchRequest]) -> Future:
         """A search on the first replica that answers; the next is tried on failure."""
+        consistency = read_consistency.current.get()
+        if read_consistency.plan(consistency, len(self.replicas))[0] > 1:
+            return _POOL.submit(self.read, lambda r: r.search(requests), consistency)
         replicas = self.readable()
         if not replicas:
             failed: Future = Future()

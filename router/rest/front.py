@@ -13,6 +13,7 @@ import time
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
+from router import read_consistency
 from router.rest import points
 from router.rest.responses import dumps, status_of
 
@@ -36,6 +37,12 @@ class Front:
                 return await self._reply(send, 413, self._error_body(
                     f"Payload too large: request body is {int(value)} bytes, the limit is "
                     f"{self.limit} bytes (service.max_request_size_mb)", 0.0))
+        if b"consistency=" in scope.get("query_string", b""):
+            params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+            try:
+                read_consistency.current.set(read_consistency.parse(params.get("consistency")))
+            except TesseraError as exc:
+                return await self._reply(send, 400, self._error_body(exc.message, 0.0))
         path, method = scope["path"], scope["method"]
         if path.startswith(_PREFIX):
             name, _, rest = path[len(_PREFIX):].partition("/")

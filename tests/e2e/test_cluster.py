@@ -214,6 +214,50 @@ def test_write_ordering_with_the_highest_peer_down(tmp_path):
         _stop_all(nodes)
 
 
+def test_majority_reads_agree_on_every_node_after_concurrent_writers(tmp_path):
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "m", shard_number=2, replication_factor=3)
+        wait_until(lambda: replicas_all_active(nodes[0], "m"), 30, "all Active")
+
+        def writer(node, seed):
+            rng = random.Random(seed)
+            for _ in range(15):
+                ids = rng.sample(range(120), 8)
+                resp = _upsert(node, "m", _points(ids, rng), wait="false")
+                assert resp.status_code == 200, resp.text
+
+        threads = [threading.Thread(target=writer, args=(n, k)) for k, n in enumerate(nodes)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        def rows(node):
+            resp = httpx.post(f"{node.url}/collections/m/points/scroll",
+                              params={"consistency": "majority"},
+                              json={"limit": 200, "with_vector": True, "with_payload": True},
+                              timeout=30)
+            assert resp.status_code == 200, resp.text
+            return resp.json()["result"]["points"]
+
+        first = wait_until(lambda: rows(nodes[0]), 10, "rows")
+        for node in nodes:
+            assert rows(node) == first
+        assert len(first) == len({p["id"] for p in first}) > 0
+        for value in ("all", "quorum", "2", "1"):
+            resp = httpx.post(f"{nodes[1].url}/collections/m/points/count",
+                              params={"consistency": value}, json={"exact": True}, timeout=30)
+            assert resp.json()["result"]["count"] == len(first), value
+        bad = httpx.post(f"{nodes[1].url}/collections/m/points/count",
+                         params={"consistency": "most"}, json={}, timeout=30)
+        assert bad.status_code == 400
+        assert "consistency" in bad.json()["status"]["error"].lower() or \
+            "ReadConsistency" in bad.json()["status"]["error"]
+    finally:
+        _stop_all(nodes)
+
+
 def test_whole_cluster_restart_keeps_metadata_and_points(tmp_path):
     rng = random.Random(11)
     nodes = start_cluster(tmp_path, 3)
