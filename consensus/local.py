@@ -36,6 +36,9 @@ class LocalConsensus:
     def is_synced(self) -> bool:
         return True
 
+    def live_peers(self) -> list[int]:
+        return [self.peer_id]
+
     def propose(self, op: dict) -> OpResult:
         with self._lock:
             result = self.state.apply(op)

@@ -190,7 +190,44 @@ class MetadataState:
             "shards": shards,
             "uuid": op.get("uuid"),
             "transfers": [],
+            "ring": bool(op.get("ring", False)),
         }
+        return OpResult(True)
+
+    def _op_create_shard_key(self, op: dict) -> OpResult:
+        """New shards under a shard key (custom sharding); their ids follow the largest."""
+        entry = self.collections.get(op["name"])
+        if entry is None:
+            return OpResult(False, "not_found", f"Collection `{op['name']}` doesn't exist!")
+        if entry["config"]["params"].get("sharding_method") != "custom":
+            return OpResult(False, "bad_request",
+                            "Shard Key cannot be created with Auto sharding method")
+        key = op["key"]
+        if any(_same_key(shard.get("key"), key) for shard in entry["shards"]):
+            return OpResult(False, "bad_request",
+                            f"Sharding key {_key_text(key)} already exists for collection "
+                            f"{op['name']}")
+        next_id = max((shard["shard_id"] for shard in entry["shards"]), default=-1) + 1
+        for i, peers in enumerate(op["placement"]):
+            entry["shards"].append({
+                "shard_id": next_id + i, "key": key,
+                "replicas": {str(peer): op.get("initial_state", "Active") for peer in peers},
+            })
+        return OpResult(True)
+
+    def _op_drop_shard_key(self, op: dict) -> OpResult:
+        entry = self.collections.get(op["name"])
+        if entry is None:
+            return OpResult(False, "not_found", f"Collection `{op['name']}` doesn't exist!")
+        kept = [shard for shard in entry["shards"] if not _same_key(shard.get("key"), op["key"])]
+        if len(kept) == len(entry["shards"]):
+            return OpResult(False, "bad_request",
+                            f"Sharding key {_key_text(op['key'])} does not exist for collection "
+                            f"{op['name']}")
+        dropped = {shard["shard_id"] for shard in entry["shards"]} - {s["shard_id"] for s in kept}
+        entry["shards"] = kept
+        entry["transfers"] = [t for t in entry.get("transfers", [])
+                              if t["shard_id"] not in dropped]
         return OpResult(True)
 
     def _op_update_collection(self, op: dict) -> OpResult:
@@ -251,3 +288,12 @@ class MetadataState:
                 aliases[new] = aliases.pop(old)
         self.aliases = aliases
         return OpResult(True, value=True)
+
+
+def _same_key(a, b) -> bool:
+    """Shard keys 1 and "1" differ: the type is part of the key."""
+    return a is not None and type(a) is type(b) and a == b
+
+
+def _key_text(key) -> str:
+    return f'"{key}"' if isinstance(key, str) else str(key)

@@ -25,13 +25,20 @@ REPLICA_METHODS = frozenset({
     "payload_schema_counts", "search", "info", "last_op",
 })
 
-_PROTO_ROOT = Path(__file__).resolve().parent.parent
+#: Where proto/peer.proto may be: the source tree, or an installed copy (pyproject data-files).
+_PROTO_ROOTS = (
+    Path(__file__).resolve().parent.parent,
+    Path(sys.prefix) / "share" / "tessera",
+)
 
 
 def load_protos() -> tuple[Any, Any]:
     """The peer service's messages and stubs, compiled at import from proto/peer.proto."""
-    if str(_PROTO_ROOT) not in sys.path:
-        sys.path.append(str(_PROTO_ROOT))
+    for root in _PROTO_ROOTS:
+        if (root / "proto" / "peer.proto").exists():
+            if str(root) not in sys.path:
+                sys.path.append(str(root))
+            break
     return grpc.protos_and_services("proto/peer.proto")
 
 

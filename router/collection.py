@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from node.errors import NotFound, WrongInput
+from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
 from router import search_plan
-from router.hashring import shard_for
+from router.hashring import HashRing, shard_for
 from router.replica_set import ReplicaSet
 from router.search_plan import Query
 
@@ -31,22 +31,107 @@ class UpdateResult:
 
 class Collection:
     def __init__(
-        self, name: str, config: dict, shards: list[ReplicaSet], payload_schema: dict | None = None
+        self,
+        name: str,
+        config: dict,
+        shards: list[ReplicaSet],
+        payload_schema: dict | None = None,
+        ring: bool = False,
     ) -> None:
         self.name = name
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
-        self.shards = shards
+        self.uuid: str | None = None
+        #: route ids with the hash ring (False: the modulo routing of older collections)
+        self.ring = ring
         self._write_lock = threading.Lock()
+        self.set_shards(shards)
         self._next_op = max((s.local.last_op() for s in shards if s.local is not None), default=0) + 1
+
+    def set_shards(self, shards: list[ReplicaSet]) -> None:
+        """The replica sets, in shard id order (custom sharding adds and drops them)."""
+        self.shards = sorted(shards, key=lambda s: s.shard_id)
+        self._by_id = {s.shard_id: s for s in self.shards}
+        groups: dict = {}
+        for shard in self.shards:
+            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+        self._groups = groups
+        self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+
+    @property
+    def custom_sharding(self) -> bool:
+        return self.config.get("params", {}).get("sharding_method") == "custom"
 
     @property
     def shard_number(self) -> int:
         return len(self.shards)
 
-    def _shard_of(self, point_id: PointId) -> ReplicaSet:
-        return self.shards[shard_for(point_id, len(self.shards))]
+    def shard_by_id(self, shard_id: int) -> ReplicaSet | None:
+        return self._by_id.get(shard_id)
+
+    def _route(self, point_id: PointId, group: list[ReplicaSet]) -> ReplicaSet:
+        if len(group) == 1:
+            return group[0]
+        if self.ring:
+            return self._by_id[self._rings[_key_id(group[0].shard_key)].shard(point_id)]
+        return group[shard_for(point_id, len(group))]
+
+    def _locate(self, ids: list, selector=None) -> dict[int, list]:
+        """shard id → the ids (in order) to look for there: in each key group addressed, the
+        shard the id routes to."""
+        groups: dict = {}
+        for shard in self.read_targets(selector):
+            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+        located: dict[int, list] = {}
+        for group in groups.values():
+            full = self._groups[_key_id(group[0].shard_key)]
+            for point_id in ids:
+                shard = self._route(point_id, full)
+                if shard in group:
+                    located.setdefault(shard.shard_id, []).append(point_id)
+        return located
+
+    def _tag(self, shard: ReplicaSet, records: list[PointRecord]) -> list[PointRecord]:
+        """Points of custom-sharded collections say which shard key they live under."""
+        if shard.shard_key is not None:
+            for record in records:
+                record.shard_key = shard.shard_key
+        return records
+
+    # -- shard keys --------------------------------------------------------------------------
+    def _key_group(self, key) -> list[ReplicaSet]:
+        group = self._groups.get(_key_id(key))
+        if group is None:
+            raise BadRequest(f"Shard key {_key_text(key)} not found")
+        return group
+
+    def _write_groups(self, shard_key) -> list[list[ReplicaSet]]:
+        """The shard groups a write goes to: one point lands in one shard of each group."""
+        if not self.custom_sharding:
+            return [self.shards]
+        if shard_key is None:
+            raise WrongInput("Shard key not specified")
+        keys = shard_key if isinstance(shard_key, list) else [shard_key]
+        return [self._key_group(k) for k in keys]
+
+    def read_targets(self, selector=None) -> list[ReplicaSet]:
+        """The shards a read addresses: all (custom: those with an Active replica), a key, a
+        list of keys, or ``{"target": …, "fallback": …}``."""
+        if selector is None:
+            if not self.custom_sharding:
+                return self.shards
+            return [s for s in self.shards if "Active" in s.states.values()]
+        if isinstance(selector, dict) and "target" in selector:
+            target = self.read_targets(selector["target"])
+            if all(s.readable() for s in target) or selector.get("fallback") is None:
+                return target
+            return self.read_targets(selector["fallback"])
+        keys = selector if isinstance(selector, list) else [selector]
+        out: list[ReplicaSet] = []
+        for key in keys:
+            out.extend(s for s in self._key_group(key) if s not in out)
+        return out
 
     # -- writes ------------------------------------------------------------------------------
     def update(self, op: dict, wait: bool, ordering: str = "weak") -> UpdateResult:
@@ -72,81 +157,92 @@ class Collection:
         return [self.update(op, wait, ordering) for op in ops]
 
     def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
+        groups = self._write_groups(op.get("shard_key"))
+        op = {k: v for k, v in op.items() if k != "shard_key"}
+        parts: list[tuple[ReplicaSet, dict]] = []
+        for group in groups:
+            parts.extend(self._split_in(op, group))
+        return parts
+
+    def _split_in(self, op: dict, group: list[ReplicaSet]) -> list[tuple[ReplicaSet, dict]]:
         if op["type"] == "upsert":
-            groups: dict[int, list[int]] = {}
+            rows_of: dict[int, list[int]] = {}
             for i, point_id in enumerate(op["ids"]):
-                groups.setdefault(shard_for(point_id, len(self.shards)), []).append(i)
+                rows_of.setdefault(self._route(point_id, group).shard_id, []).append(i)
+            if len(rows_of) == 1:
+                return [(self._by_id[next(iter(rows_of))], op)]
             parts = []
-            for shard_id, rows in groups.items():
+            for shard_id, rows in rows_of.items():
                 part = dict(op)
                 part["ids"] = [op["ids"][i] for i in rows]
                 part["vectors"] = [op["vectors"][i] for i in rows]
                 part["payloads"] = [op["payloads"][i] for i in rows]
-                parts.append((self.shards[shard_id], part))
+                parts.append((self._by_id[shard_id], part))
             return parts
         if op["type"] == "update_vectors":
             groups_v: dict[int, list] = {}
             for item in op["points"]:
-                groups_v.setdefault(shard_for(item[0], len(self.shards)), []).append(item)
-            return [(self.shards[s], {**op, "points": pts}) for s, pts in groups_v.items()]
+                groups_v.setdefault(self._route(item[0], group).shard_id, []).append(item)
+            return [(self._by_id[s], {**op, "points": pts}) for s, pts in groups_v.items()]
         if op.get("ids") is not None:
             groups_i: dict[int, list] = {}
             for point_id in op["ids"]:
-                groups_i.setdefault(shard_for(point_id, len(self.shards)), []).append(point_id)
-            return [(self.shards[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
-        return [(shard, op) for shard in self.shards]
+                groups_i.setdefault(self._route(point_id, group).shard_id, []).append(point_id)
+            return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
+        return [(shard, op) for shard in group]
 
     # -- reads -------------------------------------------------------------------------------
-    def retrieve(self, ids: list, with_payload, with_vector) -> list[PointRecord]:
+    def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
         unique = list(dict.fromkeys(ids))
-        groups: dict[int, list] = {}
-        for point_id in unique:
-            groups.setdefault(shard_for(point_id, len(self.shards)), []).append(point_id)
         found: dict = {}
-        for shard_id, shard_ids in groups.items():
-            shard = self.shards[shard_id]
-            for record in shard.read(lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)):
-                found[record.id] = record
+        for shard_id, shard_ids in self._locate(unique, shard_key).items():
+            shard = self._by_id[shard_id]
+            records = shard.read(lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector))
+            for record in self._tag(shard, records):
+                found.setdefault(record.id, record)
         return [found[i] for i in unique if i in found]
 
     def scroll(
-        self, filter_, offset: PointId | None, limit: int, with_payload, with_vector
+        self, filter_, offset: PointId | None, limit: int, with_payload, with_vector,
+        shard_key=None,
     ) -> tuple[list[PointRecord], PointId | None]:
         records: list[PointRecord] = []
-        for shard in self.shards:
-            records.extend(shard.read(
-                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector)))
+        for shard in self.read_targets(shard_key):
+            records.extend(self._tag(shard, shard.read(
+                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector))))
         records.sort(key=lambda r: id_sort_key(r.id))
         next_offset = records[limit].id if len(records) > limit else None
         return records[:limit], next_offset
 
-    def count(self, filter_) -> int:
-        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.shards)
+    def count(self, filter_, shard_key=None) -> int:
+        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
 
     def scroll_ordered(
-        self, filter_, order_by: dict, limit: int, with_payload, with_vector
+        self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
     ) -> list[PointRecord]:
         """Points in order of a payload key's values, merged across shards."""
         records: list[PointRecord] = []
-        for shard in self.shards:
-            records.extend(shard.read(
-                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector)))
+        for shard in self.read_targets(shard_key):
+            records.extend(self._tag(shard, shard.read(
+                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector))))
         descending = order_by.get("direction") == "desc"
-        records.sort(key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id)))
+        records.sort(
+            key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id))
+        )
         return records[:limit]
 
-    def facet(self, key: str, filter_, limit: int) -> list[tuple]:
+    def facet(self, key: str, filter_, limit: int, shard_key=None) -> list[tuple]:
         """The most frequent values of an indexed key among the allowed points."""
         counts: dict = {}
-        for shard in self.shards:
+        for shard in self.read_targets(shard_key):
             for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
                 counts[value] = counts.get(value, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
         return ranked[:limit]
 
-    def query_vector(self, using: str, point_id: PointId) -> np.ndarray:
+    def query_vector(self, using: str, point_id: PointId, shard_key=None) -> np.ndarray:
         """The stored vector `using` of a point, for a query by id."""
-        records = self._shard_of(point_id).read(lambda r: r.retrieve([point_id], False, [using]))
+        records = self.retrieve([point_id], False, [using], shard_key)
         if not records:
             raise NotFound(f"No point with id {point_id} found")
         vectors = records[0].vectors or {}
@@ -154,16 +250,28 @@ class Collection:
             raise WrongInput(f"Vector '{using}' not found in point {point_id}")
         return vectors[using]
 
-    def search(self, queries: list[Query]) -> list[list[PointRecord]]:
+    def search(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
         requests = search_plan.build_requests(self, queries)
-        futures = [shard.search_future(requests) for shard in self.shards]
-        return search_plan.merge_results(self, queries, [f.result() for f in futures])
+        targets = self.read_targets(shard_key)
+        futures = [shard.search_future(requests) for shard in targets]
+        answers = [self._tag_all(s, f.result()) for s, f in zip(targets, futures, strict=True)]
+        return search_plan.merge_results(self, queries, answers)
 
-    async def search_async(self, queries: list[Query]) -> list[list[PointRecord]]:
+    async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
         requests = search_plan.build_requests(self, queries)
-        futures = [asyncio.wrap_future(s.search_future(requests)) for s in self.shards]
-        return search_plan.merge_results(self, queries, list(await asyncio.gather(*futures)))
+        targets = self.read_targets(shard_key)
+        futures = [asyncio.wrap_future(s.search_future(requests)) for s in targets]
+        answers = await asyncio.gather(*futures)
+        if self.custom_sharding:
+            answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
+        return search_plan.merge_results(self, queries, list(answers))
+
+    def _tag_all(self, shard: ReplicaSet, per_query: list) -> list:
+        if shard.shard_key is not None:
+            for records in per_query:
+                self._tag(shard, records)
+        return per_query
 
     def cluster_info(self, peer_id: int, transfers: list[dict] | None = None) -> dict:
         """GET /collections/{name}/cluster: this peer's shards and where the others are."""
@@ -224,6 +332,15 @@ class Collection:
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+
+
+def _key_id(key) -> tuple:
+    """Shard keys 1 and "1" are different keys: the type is part of the identity."""
+    return (type(key).__name__, key)
+
+
+def _key_text(key) -> str:
+    return f'"{key}"' if isinstance(key, str) else str(key)
 
 
 def _facet_order(value) -> tuple:

@@ -23,6 +23,7 @@ from consensus.state import OpResult
 from node.errors import (
     AlreadyExists,
     BadRequest,
+    FormatError,
     NotFound,
     ServiceError,
     ValidationFailed,
@@ -52,6 +53,23 @@ def _raise_for(result: OpResult) -> None:
     if result.error_kind == "wrong_input":
         raise WrongInput(result.message or "")
     raise BadRequest(result.message or "")
+
+
+def parse_shard_key(raw, where: str):
+    """A ShardKey: a string or an unsigned integer."""
+    if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
+        return raw
+    if raw is None:
+        raise FormatError(f"missing field `{where}`")
+    raise FormatError(f"data did not match any variant of untagged enum ShardKey at `{where}`")
+
+
+def _positive(raw, name: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ValidationFailed(f"[{name}: value {raw} invalid, must be 1 or larger]")
+    return raw
 
 
 def validate_collection_name(name: str) -> None:
@@ -153,7 +171,8 @@ class TableOfContent:
         config = entry["config"]
         shard_config = ShardConfig.from_collection(config, entry.get("payload_schema"))
         sets = [self._replica_set(name, entry, shard, shard_config) for shard in entry["shards"]]
-        collection = Collection(name, config, sets, entry.get("payload_schema"))
+        collection = Collection(name, config, sets, entry.get("payload_schema"),
+                                ring=entry.get("ring", False))
         collection.uuid = entry["uuid"]
         self._collections[name] = collection
 
@@ -167,7 +186,23 @@ class TableOfContent:
                 if shard.local is not None:
                     shard.local.shard.update_config(collection.shard_config)
             self.optimizer.wake()
-        for shard, meta in zip(collection.shards, entry["shards"], strict=True):
+        wanted = {meta["shard_id"]: meta for meta in entry["shards"]}
+        if set(wanted) != {shard.shard_id for shard in collection.shards}:
+            kept = []
+            for shard in collection.shards:
+                if shard.shard_id in wanted:
+                    kept.append(shard)
+                else:  # its shard key was dropped
+                    for replica in shard.replicas.values():
+                        if isinstance(replica, LocalReplica):
+                            self.optimizer.unregister(replica.shard)
+                    shard.close(drop=True)
+            present = {shard.shard_id for shard in kept}
+            kept += [self._replica_set(collection.name, entry, meta, collection.shard_config)
+                     for sid, meta in wanted.items() if sid not in present]
+            collection.set_shards(kept)
+        for shard in collection.shards:
+            meta = wanted[shard.shard_id]
             states = {int(p): s for p, s in meta["replicas"].items()}
             for peer in list(shard.replicas):
                 if peer not in states:
@@ -257,8 +292,12 @@ class TableOfContent:
                 f"Can't create collection with name {name}. Alias with the same name already exists"
             )
         op = {"type": "create_collection", "name": name, "config": config,
-              "uuid": uuid.uuid4().hex, "peer_id": self.peer_id}
-        if self.cluster_enabled:
+              "uuid": uuid.uuid4().hex, "peer_id": self.peer_id, "ring": True}
+        if config["params"].get("sharding_method") == "custom":
+            op["placement"] = []  # shards come with their keys
+            if self.cluster_enabled and (body or {}).get("shard_number") is None:
+                config["params"]["shard_number"] = 1
+        elif self.cluster_enabled:
             # new shards go to the peers that are up (a down peer could never activate them)
             peers = self.consensus.live_peers() or [self.peer_id]
             params = config["params"]
@@ -273,6 +312,61 @@ class TableOfContent:
             self._await_active(name, timeout)
             self.duties.await_peers_synced(timeout)
         return True
+
+    # -- shard keys (custom sharding) --------------------------------------------------------
+    def create_shard_key(self, name: str, body: dict, timeout: float = 30.0) -> bool:
+        real = self.resolve_name(name)
+        entry = self.consensus.state.collections[real]
+        params = entry["config"]["params"]
+        key = parse_shard_key(body.get("shard_key"), "shard_key")
+        initial_state = body.get("initial_state")
+        if initial_state is not None and initial_state not in ("Active", "Partial"):
+            raise BadRequest("Initial state cannot be Dead, only Active or Partial are allowed"
+                             if initial_state == "Dead" else
+                             f"Initial state cannot be {initial_state}, only Active or Partial "
+                             "are allowed")
+        shards_number = _positive(body.get("shards_number"), "shards_number") or \
+            params.get("shard_number", 1)
+        default_rf = 1 if initial_state is not None else params.get("replication_factor", 1)
+        replication = _positive(body.get("replication_factor"), "replication_factor") or default_rf
+        known = sorted(int(p) for p in self.consensus.state.peers) or [self.peer_id]
+        pool = body.get("placement")
+        if pool is not None:
+            if not isinstance(pool, list) or not pool:
+                raise BadRequest("Placement cannot be empty")
+            for peer in pool:
+                if peer not in known:
+                    raise BadRequest(f"Peer {peer} does not exist")
+        else:
+            pool = (self.consensus.live_peers() if self.cluster_enabled else known) or known
+        placement = place_shards(shards_number, min(replication, len(pool)), list(pool))
+        state = initial_state or ("Initializing" if self.cluster_enabled else "Active")
+        _raise_for(self._propose({"type": "create_shard_key", "name": real, "key": key,
+                                  "placement": placement, "initial_state": state}))
+        if self.cluster_enabled:
+            if initial_state is None:
+                self._await_active(real, timeout)
+            self.duties.await_peers_synced(timeout)
+        return True
+
+    def drop_shard_key(self, name: str, body: dict) -> bool:
+        real = self.resolve_name(name)
+        key = parse_shard_key(body.get("shard_key"), "shard_key")
+        _raise_for(self._propose({"type": "drop_shard_key", "name": real, "key": key}))
+        if self.cluster_enabled:
+            self.duties.await_peers_synced(10.0)
+        return True
+
+    def shard_keys(self, name: str) -> dict:
+        real = self.resolve_name(name)
+        entry = self.consensus.state.collections[real]
+        if entry["config"]["params"].get("sharding_method") != "custom":
+            return {"shard_keys": None}
+        keys: list = []
+        for shard in entry["shards"]:
+            if not any(type(k) is type(shard["key"]) and k == shard["key"] for k in keys):
+                keys.append(shard["key"])
+        return {"shard_keys": [{"key": k} for k in keys]}
 
     def _await_active(self, name: str, timeout: float) -> None:
         """Until every replica of the new collection is Active (or the timeout)."""

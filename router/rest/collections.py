@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter
 from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from node.errors import FormatError
@@ -40,24 +41,45 @@ async def collection_cluster(name: str, request: Request) -> Response:
     return ok(toc.collection_cluster_info(name), started)
 
 
+@router.put("/collections/{name}/shards")
+async def create_shard_key(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = await parsing.json_body(request)
+    toc = _toc(request)
+    return ok(await run_in_threadpool(toc.create_shard_key, name, body), started)
+
+
+@router.post("/collections/{name}/shards/delete")
+async def delete_shard_key(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = await parsing.json_body(request)
+    return ok(await run_in_threadpool(_toc(request).drop_shard_key, name, body), started)
+
+
+@router.get("/collections/{name}/shards")
+async def list_shard_keys(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    return ok(_toc(request).shard_keys(name), started)
+
+
 @router.put("/collections/{name}")
 async def create_collection(name: str, request: Request) -> Response:
     started = time.perf_counter()
     body = await parsing.json_body(request, required=False)
-    return ok(_toc(request).create_collection(name, body), started)
+    return ok(await run_in_threadpool(_toc(request).create_collection, name, body), started)
 
 
 @router.patch("/collections/{name}")
 async def update_collection(name: str, request: Request) -> Response:
     started = time.perf_counter()
     body = await parsing.json_body(request, required=False)
-    return ok(_toc(request).update_collection(name, body), started)
+    return ok(await run_in_threadpool(_toc(request).update_collection, name, body), started)
 
 
 @router.delete("/collections/{name}")
 async def delete_collection(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    return ok(_toc(request).delete_collection(name), started)
+    return ok(await run_in_threadpool(_toc(request).delete_collection, name), started)
 
 
 @router.get("/collections/{name}/exists")
@@ -72,7 +94,7 @@ async def create_payload_index(name: str, request: Request) -> Response:
     body = models.obj(await parsing.json_body(request), "CreateFieldIndex")
     wait = parsing.wait_param(request)
     field, schema = models.field_index(body)
-    op_id = _toc(request).create_payload_index(name, field, schema)
+    op_id = await run_in_threadpool(_toc(request).create_payload_index, name, field, schema)
     return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
 
 
@@ -80,7 +102,7 @@ async def create_payload_index(name: str, request: Request) -> Response:
 async def delete_payload_index(name: str, field: str, request: Request) -> Response:
     started = time.perf_counter()
     wait = parsing.wait_param(request)
-    op_id = _toc(request).delete_payload_index(name, field)
+    op_id = await run_in_threadpool(_toc(request).delete_payload_index, name, field)
     return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
 
 
@@ -109,7 +131,7 @@ async def update_aliases(request: Request) -> Response:
             raise FormatError("data did not match any variant of untagged enum AliasOperations")
         if any(not isinstance(v, str) for k, v in parsed[-1].items() if k != "kind"):
             raise FormatError("alias operation is missing a name")
-    return ok(_toc(request).change_aliases(parsed), started)
+    return ok(await run_in_threadpool(_toc(request).change_aliases, parsed), started)
 
 
 @router.get("/aliases")
