@@ -118,13 +118,19 @@ class RaftConsensus:
         self.last_update = time.time()
 
         identity = self._load_identity()
+        moved_from = None
         if identity is not None:
-            if bootstrap or uri:
-                log.info("Local raft state found - bootstrap and uri arguments are ignored")
+            if bootstrap:
+                log.info("Local raft state found - the bootstrap argument is ignored")
             self.peer_id = identity["peer_id"]
             self.address = identity["address"]
             partners = identity["members"]
             self._heard_leader = True
+            if uri is not None and raft_address(uri) != self.address:
+                # same peer, new address: rejoin under it, then retire the old one
+                moved_from, self.address = self.address, raft_address(uri)
+                self._heard_leader = False
+                log.info("peer %d moved from %s to %s", self.peer_id, moved_from, self.address)
         else:
             if uri is None:
                 raise ValueError("cluster mode needs --uri (this peer's p2p URI) on first start")
@@ -159,6 +165,9 @@ class RaftConsensus:
         self._notifier.start()
         if bootstrap and identity is None:
             threading.Thread(target=self._join, args=(bootstrap,), name="raft-join",
+                             daemon=True).start()
+        elif moved_from is not None:
+            threading.Thread(target=self._move, args=(moved_from, partners), name="raft-move",
                              daemon=True).start()
         threading.Thread(target=self._register, name="raft-register", daemon=True).start()
 
@@ -211,6 +220,31 @@ class RaftConsensus:
             except (UtilityException, OSError) as exc:
                 log.debug("join attempt failed: %s", exc)
             time.sleep(0.2 + random.random() * 0.3)
+
+    def _move(self, old_address: str, members: list[str]) -> None:
+        """Rejoin under the new address through any member, then remove the old address."""
+        utility = TcpUtility(timeout=3.0)
+        added = False
+        while True:
+            for member in members:
+                if member in (old_address, self.address):
+                    continue
+                try:
+                    leader = utility.executeCommand(member, ["status"]).get("leader")
+                    if leader is None:
+                        continue
+                    leader_addr = getattr(leader, "address", str(leader))
+                    if not added:
+                        answer = utility.executeCommand(leader_addr, ["add", self.address])
+                        added = isinstance(answer, str) and answer.startswith("SUCCESS")
+                    if added:
+                        answer = utility.executeCommand(leader_addr, ["remove", old_address])
+                        if isinstance(answer, str) and answer.startswith("SUCCESS"):
+                            log.info("now a member as %s (was %s)", self.address, old_address)
+                            return
+                except (UtilityException, OSError) as exc:
+                    log.debug("move attempt through %s failed: %s", member, exc)
+            time.sleep(0.3 + random.random() * 0.3)
 
     def _register(self) -> None:
         """Enter (or refresh) this peer's record in the replicated peer table."""

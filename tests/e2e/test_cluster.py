@@ -292,6 +292,36 @@ def test_whole_cluster_restart_keeps_metadata_and_points(tmp_path):
         _stop_all(nodes)
 
 
+def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
+    rng = random.Random(13)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "r", shard_number=3, replication_factor=2)
+        wait_until(lambda: replicas_all_active(nodes[0], "r"), 30, "all Active")
+        assert _upsert(nodes[0], "r", _points(range(90), rng)).status_code == 200
+        old = nodes[2]
+        peer_id = cluster_status(old)["peer_id"]
+        old.kill()
+        moved = cluster_node(old.workdir)  # same storage, new p2p/http/grpc ports, no bootstrap
+        assert moved.p2p_port != old.p2p_port
+        nodes[2] = moved
+        moved.start().wait_ready(90)
+        wait_peers(nodes, 3)
+        status = cluster_status(nodes[0])
+        assert str(peer_id) in status["peers"]
+        assert status["peers"][str(peer_id)]["uri"] == f"http://127.0.0.1:{moved.p2p_port}/"
+        assert cluster_status(moved)["peer_id"] == peer_id
+        for node in nodes:
+            wait_until(lambda node=node: replicas_all_active(node, "r"), 60, "all Active")
+        assert _upsert(moved, "r", _points(range(90, 120), rng)).status_code == 200
+        for node in nodes:
+            assert _count(node, "r") == 120
+        for counts in _replica_counts(nodes, "r").values():
+            assert len(counts) == 1
+    finally:
+        _stop_all(nodes)
+
+
 def test_single_node_says_cluster_disabled(node, http):
     assert http.get("/cluster").json()["result"] == {"status": "disabled"}
     assert models.ClusterStatusOneOf.model_validate({"status": "disabled"})
