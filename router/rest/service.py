@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from router.rest.responses import dumps, ok
+from router.rest.responses import dumps, error, ok
 
 TITLE = "qdrant - vector search engine"
 VERSION = "1.19.0"
@@ -38,6 +38,17 @@ async def readyz(request: Request) -> Response:
     if not toc.ready():
         return PlainTextResponse("some shards are not ready", status_code=503)
     return PlainTextResponse("all shards are ready")
+
+
+@router.get("/telemetry")
+async def telemetry(request: Request) -> Response:
+    from router.telemetry import telemetry as build
+
+    started = time.perf_counter()
+    raw = request.query_params.get("details_level", "0")
+    if not raw.isdigit():
+        return error(f"Query deserialize error: invalid digit found in string: {raw}", 400, started)
+    return ok(build(request.app.state.toc, int(raw)), started)
 
 
 @router.get("/cluster")

@@ -12,7 +12,7 @@ import threading
 
 import httpx
 import pytest
-from qdrant_client import models
+from qdrant_client.http import models
 
 from tests.support.cluster import (
     cluster_node,
@@ -90,6 +90,11 @@ def test_five_nodes_join_under_one_leader_and_serve_one_database(tmp_path):
         assert wait_peers(nodes, 5) == leader, "the leader changed while peers joined"
         statuses = [cluster_status(n) for n in nodes]
         assert {s["raft_info"]["term"] for s in statuses} == {statuses[0]["raft_info"]["term"]}
+        telemetry = httpx.get(f"{nodes[3].url}/telemetry", params={"details_level": 3}).json()
+        cluster = telemetry["result"]["cluster"]
+        assert cluster["enabled"] and cluster["status"]["number_of_peers"] == 5
+        assert set(cluster["peer_metadata"]) == {str(s["peer_id"]) for s in statuses}
+        assert {m["version"] for m in cluster["peer_metadata"].values()} == {"1.19.0"}
         assert all(s["raft_info"]["is_voter"] for s in statuses)
         assert len({s["peer_id"] for s in statuses}) == 5
 
@@ -324,4 +329,7 @@ def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
 
 def test_single_node_says_cluster_disabled(node, http):
     assert http.get("/cluster").json()["result"] == {"status": "disabled"}
-    assert models.ClusterStatusOneOf.model_validate({"status": "disabled"})
+    telemetry = http.get("/telemetry").json()["result"]
+    assert telemetry["cluster"] == {"enabled": False}
+    assert telemetry["app"]["version"] == "1.19.0"
+    models.TelemetryData.model_validate(telemetry)
