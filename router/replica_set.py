@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -253,9 +254,9 @@ class ReplicaSet:
                 outcomes[peer] = None
             except Exception as exc:
                 outcomes[peer] = exc
-        self._resolve_write(outcomes)
+        self._resolve_write(outcomes, wait)
 
-    def _resolve_write(self, outcomes: dict[int, Exception | None]) -> None:
+    def _resolve_write(self, outcomes: dict[int, Exception | None], wait: bool) -> None:
         succeeded = [p for p, e in outcomes.items() if e is None]
         failed = {p: e for p, e in outcomes.items() if e is not None}
         # a point not found on a replica being filled is expected: it has not arrived yet
@@ -274,11 +275,26 @@ class ReplicaSet:
         for peer, exc in failed.items():
             if isinstance(exc, (ReplicaUnavailable, ServiceError)) or succeeded:
                 self._disable(peer)
+        disabled = [p for p in failed if p in self.disabled]
+        if disabled and wait:
+            self._await_deactivated(disabled)
         if not any(self.states.get(p) == "Active" for p in succeeded):
             raise ServiceError(
                 "Failed to apply operation to at least one `Active` replica. "
                 "Consistency of this update is not guaranteed. Please retry."
             )
+
+    def _await_deactivated(self, peers: list[int], timeout: float = 30.0) -> None:
+        """A wait=true write that some replica missed answers only once consensus no longer
+        counts that replica as Active, so no peer reads the stale copy afterwards."""
+        deadline = time.monotonic() + timeout
+        while any(self.states.get(p) == "Active" for p in peers):
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    "Failed to deactivate replicas that missed an update: deactivation timed "
+                    "out. Consistency of this update is not guaranteed. Please retry."
+                )
+            time.sleep(0.02)
 
     # -- reads -------------------------------------------------------------------------------
     def readable(self) -> list[Replica]:

@@ -242,6 +242,8 @@ class TableOfContent:
         except ConsensusError as exc:
             raise ServiceError(str(exc)) from exc
         self._reconcile()  # this node's collections follow at once (read-your-writes)
+        if self.duties is not None and result.ok:
+            self.duties.await_peers_synced(10.0)  # and every peer knows of the change
         return result
 
     def replica_endpoint(self, uuid_: str, shard_id: int):
@@ -310,7 +312,7 @@ class TableOfContent:
         _raise_for(self._propose(op))
         if self.cluster_enabled:
             self._await_active(name, timeout)
-            self.duties.await_peers_synced(timeout)
+            self.duties.await_peers_synced(timeout)  # the Active reports too
         return True
 
     # -- shard keys (custom sharding) --------------------------------------------------------

@@ -17,6 +17,17 @@ from router.rest.responses import ok
 router = APIRouter()
 
 
+def _timeout(request: Request) -> float:
+    """The ``timeout`` query parameter (seconds) of metadata calls; Qdrant waits 30 s at most
+    for new replicas by default."""
+    raw = request.query_params.get("timeout")
+    if raw is None or raw == "":
+        return 30.0
+    if not raw.isdigit() or int(raw) < 1:
+        raise FormatError(f"invalid value for timeout: {raw}")
+    return float(raw)
+
+
 def _toc(request: Request):
     return request.app.state.toc
 
@@ -46,7 +57,8 @@ async def create_shard_key(name: str, request: Request) -> Response:
     started = time.perf_counter()
     body = await parsing.json_body(request)
     toc = _toc(request)
-    return ok(await run_in_threadpool(toc.create_shard_key, name, body), started)
+    return ok(await run_in_threadpool(toc.create_shard_key, name, body, _timeout(request)),
+              started)
 
 
 @router.post("/collections/{name}/shards/delete")
@@ -66,7 +78,8 @@ async def list_shard_keys(name: str, request: Request) -> Response:
 async def create_collection(name: str, request: Request) -> Response:
     started = time.perf_counter()
     body = await parsing.json_body(request, required=False)
-    return ok(await run_in_threadpool(_toc(request).create_collection, name, body), started)
+    return ok(await run_in_threadpool(
+        _toc(request).create_collection, name, body, _timeout(request)), started)
 
 
 @router.patch("/collections/{name}")
