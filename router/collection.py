@@ -59,6 +59,10 @@ class Collection:
         self._groups = groups
         self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
 
+    def scoped(self, selector) -> Collection:
+        """This collection as a request with ``shard_key`` sees it (None: all shards)."""
+        return self if selector is None else ShardScope(self, selector)  # type: ignore[return-value]
+
     @property
     def custom_sharding(self) -> bool:
         return self.config.get("params", {}).get("sharding_method") == "custom"
@@ -332,6 +336,51 @@ class Collection:
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+
+
+class ShardScope:
+    """A collection seen through a shard key selector: its reads address only the selected
+    shards; everything else is the collection's own."""
+
+    def __init__(self, collection: Collection, selector) -> None:
+        self._collection = collection
+        self.shard_selector = selector
+
+    def __getattr__(self, name: str):
+        return getattr(self._collection, name)
+
+    def scoped(self, selector):
+        return self._collection.scoped(selector)
+
+    def _key(self, shard_key):
+        return self.shard_selector if shard_key is None else shard_key
+
+    def retrieve(self, ids, with_payload, with_vector, shard_key=None):
+        return self._collection.retrieve(ids, with_payload, with_vector, self._key(shard_key))
+
+    def scroll(self, filter_, offset, limit, with_payload, with_vector, shard_key=None):
+        return self._collection.scroll(filter_, offset, limit, with_payload, with_vector,
+                                       self._key(shard_key))
+
+    def count(self, filter_, shard_key=None):
+        return self._collection.count(filter_, self._key(shard_key))
+
+    def scroll_ordered(self, filter_, order_by, limit, with_payload, with_vector,
+                       shard_key=None):
+        return self._collection.scroll_ordered(filter_, order_by, limit, with_payload,
+                                               with_vector, self._key(shard_key))
+
+    def facet(self, key, filter_, limit, shard_key=None):
+        return self._collection.facet(key, filter_, limit, self._key(shard_key))
+
+    def query_vector(self, using, point_id, shard_key=None):
+        return self._collection.query_vector(using, point_id, self._key(shard_key))
+
+    def search(self, queries, shard_key=None):
+        return self._collection.search(queries, self._key(shard_key))
+
+    async def search_async(self, queries, shard_key=None):
+        return await self._collection.search_async(queries, self._key(shard_key))
 
 
 def _key_id(key) -> tuple:

@@ -7,6 +7,8 @@ to the same JSON shapes. No pydantic here: fields are checked one by one, with Q
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
@@ -14,6 +16,7 @@ from node.ids import PointId, parse_point_id
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
 from node.vector_input import prepare_column, prepare_point_vectors
+from router import query_engine
 from router.collection import Collection
 from router.search_plan import Query
 
@@ -283,8 +286,44 @@ def batch_ops(collection: Collection, operations: Any) -> list[dict]:
         if len(kinds) != 1:
             raise FormatError("data did not match any variant of untagged enum UpdateOperation")
         kind = kinds[0]
-        ops.append(BATCH_KINDS[kind](collection, obj(item[kind], kind)))
+        inner = obj(item[kind], kind)
+        ops.append(keyed(BATCH_KINDS[kind](collection, inner), inner))
     return ops
+
+
+def _shard_key(raw: Any, where: str) -> Any:
+    if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
+        return raw
+    raise FormatError(f"data did not match any variant of untagged enum ShardKey at `{where}`")
+
+
+def shard_selector(body: dict) -> Any:
+    """A request's ``shard_key``: a key, a list of keys, or {"target": k, "fallback": k}."""
+    raw = body.get("shard_key")
+    if raw is None:
+        return None
+    if isinstance(raw, list):
+        return [_shard_key(k, "shard_key") for k in raw]
+    if isinstance(raw, dict):
+        if set(raw) != {"target", "fallback"}:
+            raise FormatError("data did not match any variant of untagged enum ShardKeySelector")
+        return {"target": _shard_key(raw["target"], "shard_key.target"),
+                "fallback": _shard_key(raw["fallback"], "shard_key.fallback")}
+    return _shard_key(raw, "shard_key")
+
+
+def keyed(op: dict, body: dict) -> dict:
+    """A write operation carries the shard key(s) it is addressed to (custom sharding)."""
+    selector = shard_selector(body)
+    if isinstance(selector, dict):
+        raise FormatError("a write takes a shard key or a list of them, not a fallback")
+    if selector is not None:
+        op["shard_key"] = selector
+    return op
+
+
+def scoped(collection: Collection, body: dict) -> Collection:
+    return collection.scoped(shard_selector(body))
 
 
 def _query_vector(raw: Any) -> tuple[Any, Any]:
@@ -292,7 +331,7 @@ def _query_vector(raw: Any) -> tuple[Any, Any]:
     if isinstance(raw, dict):
         if "nearest" in raw:
             return _query_vector(raw["nearest"])
-        if "indices" in raw and "values" in raw:
+        if ("indices" in raw and "values" in raw) or "model" in raw:
             return raw, None
         kinds = ", ".join(sorted(raw))
         raise BadRequest(f"query kind not supported yet: {kinds}")
@@ -303,10 +342,26 @@ def _query_vector(raw: Any) -> tuple[Any, Any]:
     raise FormatError("data did not match any variant of untagged enum QueryInterface")
 
 
-def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
+def _needs_engine(body: dict) -> bool:
+    """Whether a QueryRequest is more than a plain nearest-neighbour search or a listing."""
+    if body.get("prefetch") or body.get("lookup_from") is not None:
+        return True
+    raw = body.get("query")
+    if not isinstance(raw, dict):
+        return False
+    if ("indices" in raw and "values" in raw) or "model" in raw:
+        return False
+    return not ("nearest" in raw and raw.get("mmr") is None)
+
+
+def parse_query(body: Any, prefix: str = "internal.") -> Query | query_engine.Request:
+    """A QueryRequest → a Query (plain nearest / listing: the fast path) or an engine Request."""
     body = obj(body, "QueryRequest")
-    if body.get("prefetch"):
-        raise BadRequest("prefetch is not supported yet")
+    selector = shard_selector(body)
+    if _needs_engine(body):
+        request = query_engine.parse_request(body, prefix)
+        request.shard_key = selector  # type: ignore[attr-defined]
+        return request
     limit = uint(body.get("limit"), "limit", 10, minimum=1, prefix=prefix)
     offset = uint(body.get("offset"), "offset", 0, prefix=prefix)
     params = body.get("params") or {}
@@ -329,6 +384,7 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
         with_payload=with_payload(body.get("with_payload"), False),
         with_vector=with_vector(body.get("with_vector"), False),
     )
+    query.shard_key = selector  # type: ignore[attr-defined]
     if body.get("query") is None:
         return query
     query.vector, query.point_id = _query_vector(body["query"])
@@ -340,6 +396,7 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | None:
 
 def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
     """PointRequest: ids, with_payload (default true), with_vector (default false)."""
+    collection = scoped(collection, body)
     if "ids" not in body:
         raise FormatError("missing field `ids`")
     ids = point_ids(body["ids"])
@@ -350,6 +407,7 @@ def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
 
 def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], PointId | None]:
     """ScrollRequest → (records, next_page_offset); with order_by the offset is always None."""
+    collection = scoped(collection, body)
     limit = uint(body.get("limit"), "limit", 10, minimum=1)
     offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None
     ordering = order_by(body.get("order_by"))
@@ -365,6 +423,7 @@ def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], Point
 
 def count(collection: Collection, body: dict) -> int:
     """CountRequest: filter, exact (counts are always exact here)."""
+    collection = scoped(collection, body)
     filter_dict = filter_(body.get("filter"))
     flag(body.get("exact"), "exact")
     return collection.count(filter_dict)
@@ -372,6 +431,7 @@ def count(collection: Collection, body: dict) -> int:
 
 def facet(collection: Collection, body: dict) -> list[tuple]:
     """FacetRequest: key, filter, limit (default 10), exact → [(value, count)]."""
+    collection = scoped(collection, body)
     key = body.get("key")
     if not isinstance(key, str):
         raise FormatError("missing field `key`")
@@ -435,8 +495,8 @@ def parse_search(body: Any) -> Query:
     )
 
 
-def _is_search(q: Query) -> bool:
-    return q.vector is not None or q.point_id is not None
+def _is_search(q: Any) -> bool:
+    return isinstance(q, Query) and (q.vector is not None or q.point_id is not None)
 
 
 def _listing(collection: Collection, q: Query) -> list[PointRecord]:
@@ -447,15 +507,81 @@ def _listing(collection: Collection, q: Query) -> list[PointRecord]:
     return records[q.offset :]
 
 
-def run_queries(collection: Collection, queries: list[Query]) -> list[list[PointRecord]]:
-    """Answer parsed queries: nearest-neighbour ones by search, the rest in id order."""
-    searches = [q for q in queries if _is_search(q)]
-    found = iter(collection.search(searches) if searches else [])
-    return [next(found) if _is_search(q) else _listing(collection, q) for q in queries]
+def _scope(collection: Collection, q: Any) -> Collection:
+    return collection.scoped(getattr(q, "shard_key", None))
 
 
-async def run_queries_async(collection: Collection, queries: list[Query]) -> list[list[PointRecord]]:
-    """As `run_queries`, for the event loop: searches are awaited, not run in a thread."""
+def _answer_rest(collection: Collection, q: Any, toc: Any) -> list[PointRecord]:
+    collection = _scope(collection, q)
+    if isinstance(q, query_engine.Request):
+        return query_engine.execute(query_engine.Context(collection, toc), q)
+    return _listing(collection, q)
+
+
+def run_queries(collection: Collection, queries: list, toc: Any = None) -> list[list[PointRecord]]:
+    """Answer parsed queries: nearest-neighbour ones by one batched search, listings in id
+    order, everything else (prefetch, fusion, recommend…) by the query engine."""
     searches = [q for q in queries if _is_search(q)]
-    found = iter(await collection.search_async(searches) if searches else [])
-    return [next(found) if _is_search(q) else _listing(collection, q) for q in queries]
+    found: dict[int, list] = {}
+    for selector, group in _by_selector(searches):
+        for q, records in zip(group, collection.scoped(selector).search(group), strict=True):
+            found[id(q)] = records
+    return [found[id(q)] if _is_search(q) else _answer_rest(collection, q, toc) for q in queries]
+
+
+def _by_selector(searches: list) -> list[tuple[Any, list]]:
+    """Searches grouped by their shard key selector (one batched search per group)."""
+    groups: list[tuple[Any, list]] = []
+    for q in searches:
+        selector = getattr(q, "shard_key", None)
+        for known, group in groups:
+            if known == selector and type(known) is type(selector):
+                group.append(q)
+                break
+        else:
+            groups.append((selector, [q]))
+    return groups
+
+
+async def run_queries_async(
+    collection: Collection, queries: list, toc: Any = None
+) -> list[list[PointRecord]]:
+    """As `run_queries`, for the event loop: searches are awaited, not run in a thread; engine
+    requests run in a worker thread."""
+    import asyncio
+
+    searches = [q for q in queries if _is_search(q)]
+    found: dict[int, list] = {}
+    for selector, group in _by_selector(searches):
+        answers = await collection.scoped(selector).search_async(group)
+        for q, records in zip(group, answers, strict=True):
+            found[id(q)] = records
+    out = []
+    for q in queries:
+        if _is_search(q):
+            out.append(found[id(q)])
+        elif isinstance(q, query_engine.Request):
+            out.append(await asyncio.to_thread(_answer_rest, collection, q, toc))
+        else:
+            out.append(_listing(_scope(collection, q), q))
+    return out
+
+
+def _keyed_builder(build):
+    """A write-operation builder whose operation carries the body's shard key."""
+
+    @functools.wraps(build)
+    def with_key(*args):
+        body = args[0] if isinstance(args[0], dict) else args[1]
+        return keyed(build(*args), body)
+
+    return with_key
+
+
+upsert_op = _keyed_builder(upsert_op)
+update_vectors_op = _keyed_builder(update_vectors_op)
+delete_vectors_op = _keyed_builder(delete_vectors_op)
+set_payload_op = _keyed_builder(set_payload_op)
+delete_payload_op = _keyed_builder(delete_payload_op)
+clear_payload_op = _keyed_builder(clear_payload_op)
+delete_op = _keyed_builder(delete_op)

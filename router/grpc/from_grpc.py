@@ -158,6 +158,20 @@ def shard_key(k: pb.ShardKey) -> Any:
     return getattr(k, kind)
 
 
+def create_shard_key(req: pb.CreateShardKey) -> dict:
+    """CreateShardKey → the body of PUT /collections/{name}/shards."""
+    body: dict = {"shard_key": shard_key(req.shard_key)}
+    if req.HasField("shards_number"):
+        body["shards_number"] = req.shards_number
+    if req.HasField("replication_factor"):
+        body["replication_factor"] = req.replication_factor
+    if req.placement:
+        body["placement"] = list(req.placement)
+    if req.HasField("initial_state"):
+        body["initial_state"] = pb.ReplicaState.Name(req.initial_state)
+    return body
+
+
 def shard_key_selector(s: pb.ShardKeySelector) -> Any:
     """ShardKeySelector → REST ``shard_key``: a key, a list of keys, or {target, fallback}."""
     keys = [shard_key(k) for k in s.shard_keys]
@@ -1016,3 +1030,118 @@ def search_points(req: pb.SearchPoints) -> dict:
     _put(body, "with_payload", _opt(req, "with_payload", with_payload))
     _put(body, "with_vector", _opt(req, "with_vectors", with_vectors))
     return _with_shard_key(body, req)
+
+
+# -- groups, distance matrix, legacy recommend / discover ------------------------------------
+def with_lookup(w: pb.WithLookup) -> dict:
+    out: dict = {"collection": w.collection}
+    _put(out, "with_payload", _opt(w, "with_payload", with_payload))
+    _put(out, "with_vectors", _opt(w, "with_vectors", with_vectors))
+    return out
+
+
+def _group_fields(body: dict, req: Message) -> dict:
+    body["group_by"] = req.group_by
+    _put(
+        body,
+        "group_size",
+        _opt(req, "group_size")
+        if req.DESCRIPTOR.fields_by_name["group_size"].has_presence
+        else req.group_size,
+    )
+    _put(body, "with_lookup", _opt(req, "with_lookup", with_lookup))
+    return body
+
+
+def query_point_groups(req: pb.QueryPointGroups) -> dict:
+    """QueryPointGroups → the body of POST /collections/{name}/points/query/groups."""
+    body = prefetch(req)
+    _put(body, "with_vector", _opt(req, "with_vectors", with_vectors))
+    _put(body, "with_payload", _opt(req, "with_payload", with_payload))
+    return _with_shard_key(_group_fields(body, req), req)
+
+
+def search_matrix_points(req: pb.SearchMatrixPoints) -> dict:
+    body: dict = {}
+    _put(body, "filter", optional_filter(req))
+    _put(body, "sample", _opt(req, "sample"))
+    _put(body, "limit", _opt(req, "limit"))
+    _put(body, "using", _opt(req, "using"))
+    return _with_shard_key(body, req)
+
+
+def _examples(ids, vecs) -> list:
+    return [point_id(i) for i in ids] + [vector(v) for v in vecs]
+
+
+def _vector_example(e: pb.VectorExample) -> Any:
+    kind = e.WhichOneof("example")
+    if kind == "id":
+        return point_id(e.id)
+    if kind == "vector":
+        return vector(e.vector)
+    raise BadRequest("Malformed VectorExample: no variant is set")
+
+
+def _legacy_common(body: dict, req: Message) -> dict:
+    names = req.DESCRIPTOR.fields_by_name
+    _put(body, "filter", optional_filter(req))
+    _put(body, "params", _opt(req, "params", message))
+    if "score_threshold" in names:
+        _put(body, "score_threshold", _opt(req, "score_threshold", f32))
+    if "offset" in names:
+        _put(body, "offset", _opt(req, "offset"))
+    _put(body, "with_payload", _opt(req, "with_payload", with_payload))
+    _put(body, "with_vector", _opt(req, "with_vectors", with_vectors))
+    if "using" in names:
+        _put(body, "using", _opt(req, "using"))
+    if "lookup_from" in names:
+        _put(body, "lookup_from", _opt(req, "lookup_from", _lookup_location))
+    return body
+
+
+def recommend_points(req: pb.RecommendPoints | pb.RecommendPointGroups) -> dict:
+    """RecommendPoints (deprecated) → a RecommendRequest body (Qdrant 1.12 REST shape)."""
+    body: dict = {
+        "positive": _examples(req.positive, req.positive_vectors),
+        "negative": _examples(req.negative, req.negative_vectors),
+        "limit": req.limit,
+    }
+    _put(body, "strategy", _opt(req, "strategy", ENUM_NAMES["qdrant.RecommendStrategy"].get))
+    return _legacy_common(body, req)
+
+
+def recommend_point_groups(req: pb.RecommendPointGroups) -> dict:
+    return _group_fields(recommend_points(req), req)
+
+
+def discover_points(req: pb.DiscoverPoints) -> dict:
+    """DiscoverPoints (deprecated) → a DiscoverRequest body (Qdrant 1.12 REST shape)."""
+    body: dict = {
+        "context": [
+            {"positive": _vector_example(p.positive), "negative": _vector_example(p.negative)}
+            for p in req.context
+        ],
+        "limit": req.limit,
+    }
+    if req.HasField("target"):
+        body["target"] = _vector_example(req.target.single)
+    return _legacy_common(body, req)
+
+
+def search_point_groups(req: pb.SearchPointGroups) -> dict:
+    """SearchPointGroups (deprecated) → a SearchGroupsRequest body."""
+    data = floats(req.vector)
+    if req.HasField("sparse_indices"):
+        target: Any = {"indices": list(req.sparse_indices.data), "values": data}
+    else:
+        target = data
+    if req.HasField("vector_name"):
+        target = {"name": req.vector_name, "vector": target}
+    body: dict = {"vector": target, "limit": req.limit}
+    _put(body, "filter", optional_filter(req))
+    _put(body, "params", _opt(req, "params", message))
+    _put(body, "score_threshold", _opt(req, "score_threshold", f32))
+    _put(body, "with_payload", _opt(req, "with_payload", with_payload))
+    _put(body, "with_vector", _opt(req, "with_vectors", with_vectors))
+    return _group_fields(body, req)

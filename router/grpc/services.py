@@ -32,6 +32,8 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
+from router import groups as grouping
+from router import legacy, matrix, query_engine
 from router import request_models as models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
@@ -163,14 +165,58 @@ class CollectionsService(pb.CollectionsServicer):
         exists = self.toc.exists(request.collection_name)
         return to_grpc.collection_exists_response(exists, _since(started))
 
-    _cluster = " (distributed mode is not available)"
-    CollectionClusterInfo = _unimplemented("qdrant.Collections", "CollectionClusterInfo", _cluster)
+    # -- cluster ----------------------------------------------------------------------------
+    @rpc
+    def CollectionClusterInfo(
+        self, request: pb.CollectionClusterInfoRequest, context
+    ) -> pb.CollectionClusterInfoResponse:
+        started = time.perf_counter()
+        info = self.toc.collection_cluster_info(request.collection_name)
+        return to_grpc.collection_cluster_info_response(info, _since(started))
+
+    @rpc
+    def CreateShardKey(
+        self, request: pb.CreateShardKeyRequest, context
+    ) -> pb.CreateShardKeyResponse:
+        started = time.perf_counter()
+        body = from_grpc.create_shard_key(request.request)
+        timeout = float(request.timeout) if request.HasField("timeout") else 30.0
+        result = self.toc.create_shard_key(request.collection_name, body, timeout)
+        return pb.CreateShardKeyResponse(result=result, time=_since(started))
+
+    @rpc
+    def DeleteShardKey(
+        self, request: pb.DeleteShardKeyRequest, context
+    ) -> pb.DeleteShardKeyResponse:
+        started = time.perf_counter()
+        body = {"shard_key": from_grpc.shard_key(request.request.shard_key)}
+        result = self.toc.drop_shard_key(request.collection_name, body)
+        return pb.DeleteShardKeyResponse(result=result, time=_since(started))
+
+    @rpc
+    def ListShardKeys(self, request: pb.ListShardKeysRequest, context) -> pb.ListShardKeysResponse:
+        started = time.perf_counter()
+        keys = self.toc.shard_keys(request.collection_name)["shard_keys"] or []
+        return pb.ListShardKeysResponse(
+            shard_keys=[pb.ShardKeyDescription(key=to_grpc.shard_key(k["key"])) for k in keys],
+            time=_since(started),
+        )
+
+    _cluster = " (operator shard moves are not available yet)"
     UpdateCollectionClusterSetup = _unimplemented(
         "qdrant.Collections", "UpdateCollectionClusterSetup", _cluster
     )
-    CreateShardKey = _unimplemented("qdrant.Collections", "CreateShardKey", _cluster)
-    DeleteShardKey = _unimplemented("qdrant.Collections", "DeleteShardKey", _cluster)
-    ListShardKeys = _unimplemented("qdrant.Collections", "ListShardKeys", _cluster)
+
+
+_ORDERINGS = {pb.WriteOrderingType.Weak: "weak", pb.WriteOrderingType.Medium: "medium",
+              pb.WriteOrderingType.Strong: "strong"}
+
+
+def _ordering(request) -> str:
+    """A write's ordering (weak when not given)."""
+    if not request.HasField("ordering"):
+        return "weak"
+    return _ORDERINGS.get(request.ordering.type, "weak")
 
 
 class PointsService(pb.PointsServicer):
@@ -184,7 +230,7 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         op = build(collection)
-        result = collection.update(op, from_grpc.wait(request))
+        result = collection.update(op, from_grpc.wait(request), _ordering(request))
         return to_grpc.points_operation_response(result, _since(started))
 
     @rpc
@@ -242,7 +288,7 @@ class PointsService(pb.PointsServicer):
         collection = self.toc.get(request.collection_name)
         body = from_grpc.update_batch(request)
         ops = models.batch_ops(collection, body["operations"])
-        results = collection.update_batch(ops, from_grpc.wait(request))
+        results = collection.update_batch(ops, from_grpc.wait(request), _ordering(request))
         return to_grpc.update_batch_response(results, _since(started))
 
     # -- reads -------------------------------------------------------------------------------
@@ -274,7 +320,7 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = models.parse_query(from_grpc.query_points(request))
-        results = models.run_queries(collection, [query])
+        results = models.run_queries(collection, [query], self.toc)
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
 
     @rpc
@@ -283,7 +329,7 @@ class PointsService(pb.PointsServicer):
         collection = self.toc.get(request.collection_name)
         body = from_grpc.query_batch(request)
         queries = [models.parse_query(s) for s in body["searches"]]
-        results = models.run_queries(collection, queries)
+        results = models.run_queries(collection, queries, self.toc)
         return to_grpc.query_batch_response(collection.shard_config, results, _since(started))
 
     @rpc
@@ -336,19 +382,113 @@ class PointsService(pb.PointsServicer):
     _vector_names = " (adding or removing a named vector of a collection is not supported)"
     CreateVectorName = _unimplemented("qdrant.Points", "CreateVectorName", _vector_names)
     DeleteVectorName = _unimplemented("qdrant.Points", "DeleteVectorName", _vector_names)
-    _groups = " (grouping results by a payload key is not available)"
-    SearchGroups = _unimplemented("qdrant.Points", "SearchGroups", _groups)
-    RecommendGroups = _unimplemented("qdrant.Points", "RecommendGroups", _groups)
-    QueryGroups = _unimplemented("qdrant.Points", "QueryGroups", _groups)
-    _recommend = " (recommendation queries are not available)"
-    Recommend = _unimplemented("qdrant.Points", "Recommend", _recommend)
-    RecommendBatch = _unimplemented("qdrant.Points", "RecommendBatch", _recommend)
-    _discover = " (discovery queries are not available)"
-    Discover = _unimplemented("qdrant.Points", "Discover", _discover)
-    DiscoverBatch = _unimplemented("qdrant.Points", "DiscoverBatch", _discover)
-    _matrix = " (the distance matrix API is not available)"
-    SearchMatrixPairs = _unimplemented("qdrant.Points", "SearchMatrixPairs", _matrix)
-    SearchMatrixOffsets = _unimplemented("qdrant.Points", "SearchMatrixOffsets", _matrix)
+
+    # -- groups, distance matrix -----------------------------------------------------------
+    def _groups(self, collection, req) -> pb.GroupsResult:
+        ctx = query_engine.Context(collection, self.toc)
+        found = grouping.run_groups(ctx, req)
+        lookup_cfg = None
+        if req.with_lookup is not None:
+            lookup_cfg = self.toc.get(req.with_lookup["collection"]).shard_config
+        return to_grpc.groups_result(collection.shard_config, found, lookup_cfg)
+
+    @rpc
+    def QueryGroups(self, request: pb.QueryPointGroups, context) -> pb.QueryGroupsResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.query_point_groups(request)
+        req = grouping.parse_group_fields(
+            body, query_engine.parse_request(body), "internal.", required=False
+        )
+        collection = models.scoped(collection, body)
+        return pb.QueryGroupsResponse(result=self._groups(collection, req), time=_since(started))
+
+    @rpc
+    def SearchGroups(self, request: pb.SearchPointGroups, context) -> pb.SearchGroupsResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.search_point_groups(request)
+        req = legacy.search_groups(body)
+        collection = models.scoped(collection, body)
+        return pb.SearchGroupsResponse(result=self._groups(collection, req), time=_since(started))
+
+    @rpc
+    def RecommendGroups(
+        self, request: pb.RecommendPointGroups, context
+    ) -> pb.RecommendGroupsResponse:
+        started = time.perf_counter()
+        collection = self.toc.get(request.collection_name)
+        body = from_grpc.recommend_point_groups(request)
+        req = legacy.recommend_groups(body)
+        collection = models.scoped(collection, body)
+        return pb.RecommendGroupsResponse(
+            result=self._groups(collection, req), time=_since(started)
+        )
+
+    def _matrix(self, request: pb.SearchMatrixPoints):
+        body = from_grpc.search_matrix_points(request)
+        collection = models.scoped(self.toc.get(request.collection_name), body)
+        return matrix.compute(collection, matrix.parse_matrix(body))
+
+    @rpc
+    def SearchMatrixPairs(
+        self, request: pb.SearchMatrixPoints, context
+    ) -> pb.SearchMatrixPairsResponse:
+        started = time.perf_counter()
+        return to_grpc.matrix_pairs_response(self._matrix(request), _since(started))
+
+    @rpc
+    def SearchMatrixOffsets(
+        self, request: pb.SearchMatrixPoints, context
+    ) -> pb.SearchMatrixOffsetsResponse:
+        started = time.perf_counter()
+        return to_grpc.matrix_offsets_response(self._matrix(request), _since(started))
+
+    # -- legacy recommend / discover (deprecated RPCs, Qdrant 1.12 semantics) --------------------
+    def _legacy(self, name: str, bodies: list, parse) -> tuple:
+        collection = self.toc.get(name)
+        queries = [parse(b) for b in bodies]
+        return collection, models.run_queries(collection, queries, self.toc)
+
+    @rpc
+    def Recommend(self, request: pb.RecommendPoints, context) -> pb.RecommendResponse:
+        started = time.perf_counter()
+        c, rs = self._legacy(
+            request.collection_name, [from_grpc.recommend_points(request)], legacy.recommend
+        )
+        return pb.RecommendResponse(
+            result=to_grpc.scored_points(c.shard_config, rs[0]), time=_since(started)
+        )
+
+    @rpc
+    def RecommendBatch(
+        self, request: pb.RecommendBatchPoints, context
+    ) -> pb.RecommendBatchResponse:
+        started = time.perf_counter()
+        bodies = [from_grpc.recommend_points(r) for r in request.recommend_points]
+        c, rs = self._legacy(request.collection_name, bodies, legacy.recommend)
+        return pb.RecommendBatchResponse(
+            result=to_grpc.batch_results(c.shard_config, rs), time=_since(started)
+        )
+
+    @rpc
+    def Discover(self, request: pb.DiscoverPoints, context) -> pb.DiscoverResponse:
+        started = time.perf_counter()
+        c, rs = self._legacy(
+            request.collection_name, [from_grpc.discover_points(request)], legacy.discover
+        )
+        return pb.DiscoverResponse(
+            result=to_grpc.scored_points(c.shard_config, rs[0]), time=_since(started)
+        )
+
+    @rpc
+    def DiscoverBatch(self, request: pb.DiscoverBatchPoints, context) -> pb.DiscoverBatchResponse:
+        started = time.perf_counter()
+        bodies = [from_grpc.discover_points(r) for r in request.discover_points]
+        c, rs = self._legacy(request.collection_name, bodies, legacy.discover)
+        return pb.DiscoverBatchResponse(
+            result=to_grpc.batch_results(c.shard_config, rs), time=_since(started)
+        )
 
 
 class QdrantService(pb.QdrantServicer):

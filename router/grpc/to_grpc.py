@@ -145,7 +145,42 @@ def _record_kwargs(config: ShardConfig, record: PointRecord) -> dict:
         kw["payload"] = payload_kwargs(record.payload)
     if record.vectors is not None:
         kw["vectors"] = _vectors_kwargs(vectors_json(config, record.vectors))
+    key = getattr(record, "shard_key", None)
+    if key is not None:
+        kw["shard_key"] = shard_key(key)
     return kw
+
+
+def shard_key(key) -> pb.ShardKey:
+    return pb.ShardKey(keyword=key) if isinstance(key, str) else pb.ShardKey(number=key)
+
+
+def collection_cluster_info_response(info: dict, elapsed: float) -> pb.CollectionClusterInfoResponse:
+    """GET /collections/{name}/cluster's answer as gRPC's CollectionClusterInfoResponse."""
+
+    def keyed(entry: dict) -> dict:
+        return {"shard_key": shard_key(entry["shard_key"])} if "shard_key" in entry else {}
+
+    return pb.CollectionClusterInfoResponse(
+        peer_id=info["peer_id"],
+        shard_count=info["shard_count"],
+        local_shards=[
+            pb.LocalShardInfo(shard_id=e["shard_id"], points_count=e["points_count"],
+                              state=pb.ReplicaState.Value(e["state"]), **keyed(e))
+            for e in info["local_shards"]
+        ],
+        remote_shards=[
+            pb.RemoteShardInfo(shard_id=e["shard_id"], peer_id=e["peer_id"],
+                               state=pb.ReplicaState.Value(e["state"]), **keyed(e))
+            for e in info["remote_shards"]
+        ],
+        shard_transfers=[
+            pb.ShardTransferInfo(**{"shard_id": t["shard_id"], "from": t["from"], "to": t["to"],
+                                    "sync": t["sync"]})
+            for t in info["shard_transfers"]
+        ],
+        time=elapsed,
+    )
 
 
 def order_value(v: int | float) -> pb.OrderValue:
@@ -167,6 +202,8 @@ def scored_point(config: ShardConfig, record: PointRecord) -> pb.ScoredPoint:
     kw = _record_kwargs(config, record)
     kw["score"] = float(record.score or 0.0)
     kw["version"] = int(record.version)
+    if record.order_value is not None:
+        kw["order_value"] = order_value(record.order_value)
     return pb.ScoredPoint(**kw)
 
 
@@ -541,3 +578,48 @@ def health_check_reply(title: str, version: str, commit: str | None = None) -> p
     if commit is not None:
         reply.commit = commit
     return reply
+
+
+# -- groups, distance matrix, legacy recommend / discover ------------------------------------
+def group_id(value: Any) -> pb.GroupId:
+    if isinstance(value, str):
+        return pb.GroupId(string_value=value)
+    if value >= 0:
+        return pb.GroupId(unsigned_value=value)
+    return pb.GroupId(integer_value=value)
+
+
+def groups_result(
+    config: ShardConfig, groups: Iterable, lookup_config: ShardConfig | None
+) -> pb.GroupsResult:
+    out = []
+    for group in groups:
+        kw: dict = {"id": group_id(group.id), "hits": scored_points(config, group.hits)}
+        if group.lookup is not None and lookup_config is not None:
+            kw["lookup"] = retrieved_point(lookup_config, group.lookup)
+        out.append(pb.PointGroup(**kw))
+    return pb.GroupsResult(groups=out)
+
+
+def matrix_pairs_response(matrix: Any, elapsed: float) -> pb.SearchMatrixPairsResponse:
+    pairs = [
+        pb.SearchMatrixPair(a=point_id(matrix.ids[i]), b=point_id(matrix.ids[j]), score=float(s))
+        for i, j, s in zip(matrix.rows, matrix.cols, matrix.scores, strict=False)
+    ]
+    return pb.SearchMatrixPairsResponse(result=pb.SearchMatrixPairs(pairs=pairs), time=elapsed)
+
+
+def matrix_offsets_response(matrix: Any, elapsed: float) -> pb.SearchMatrixOffsetsResponse:
+    result = pb.SearchMatrixOffsets(
+        offsets_row=list(matrix.rows),
+        offsets_col=list(matrix.cols),
+        scores=[float(s) for s in matrix.scores],
+        ids=[point_id(i) for i in matrix.ids],
+    )
+    return pb.SearchMatrixOffsetsResponse(result=result, time=elapsed)
+
+
+def batch_results(
+    config: ShardConfig, results: Iterable[Iterable[PointRecord]]
+) -> list[pb.BatchResult]:
+    return [pb.BatchResult(result=scored_points(config, rs)) for rs in results]

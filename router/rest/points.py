@@ -18,11 +18,13 @@ from starlette.responses import Response
 
 from node.errors import FormatError, NotFound
 from node.ids import parse_point_id
+from router import groups as grouping
+from router import legacy, matrix, query_engine
 from router import request_models as models
 from router.collection import Collection, UpdateResult
 from router.rest import parsing
 from router.rest.responses import ok
-from router.rest.serialize import record_json, scored_json
+from router.rest.serialize import groups_json, record_json, scored_json
 
 router = APIRouter()
 
@@ -58,7 +60,9 @@ async def upsert_result(toc, name: str, raw: bytes, params) -> dict:
 @router.put("/collections/{name}/points")
 async def upsert_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    result = await upsert_result(request.app.state.toc, name, await request.body(), request.query_params)
+    result = await upsert_result(
+        request.app.state.toc, name, await request.body(), request.query_params
+    )
     return ok(result, started)
 
 
@@ -103,8 +107,9 @@ async def batch_update(name: str, request: Request) -> Response:
     collection = _collection(request, name)
     body = models.obj(await parsing.json_body(request), "UpdateOperations")
     wait = parsing.wait_param(request)
+    ordering = parsing.ordering_param(request)
     ops = models.batch_ops(collection, body.get("operations"))
-    results = await run_in_threadpool(collection.update_batch, ops, wait)
+    results = await run_in_threadpool(collection.update_batch, ops, wait, ordering)
     return ok([_update_json(r) for r in results], started)
 
 
@@ -164,7 +169,7 @@ async def count_points(name: str, request: Request) -> Response:
 async def query_result(toc, name: str, raw: bytes) -> dict:
     collection = toc.get(name)
     query = models.parse_query(parsing.parse_json(raw))
-    results = await models.run_queries_async(collection, [query])
+    results = await models.run_queries_async(collection, [query], toc)
     cfg = collection.shard_config
     return {"points": [scored_json(cfg, r) for r in results[0]]}
 
@@ -176,7 +181,7 @@ async def query_batch_result(toc, name: str, raw: bytes) -> list:
     if not isinstance(searches, list):
         raise FormatError("missing field `searches`")
     queries = [models.parse_query(s) for s in searches]
-    results = await models.run_queries_async(collection, queries)
+    results = await models.run_queries_async(collection, queries, toc)
     cfg = collection.shard_config
     return [{"points": [scored_json(cfg, r) for r in rs]} for rs in results]
 
@@ -218,3 +223,121 @@ async def search_batch(name: str, request: Request) -> Response:
     results = await models.run_queries_async(collection, queries)
     cfg = collection.shard_config
     return ok([[scored_json(cfg, r) for r in rs] for rs in results], started)
+
+
+# -- groups, distance matrix -----------------------------------------------------------------
+
+
+def _groups_response(toc, collection: Collection, req: grouping.GroupsRequest) -> dict:
+    ctx = query_engine.Context(collection, toc)
+    found = grouping.run_groups(ctx, req)
+    lookup_cfg = None
+    if req.with_lookup is not None:
+        lookup_cfg = toc.get(req.with_lookup["collection"]).shard_config
+    return groups_json(collection.shard_config, found, lookup_cfg)
+
+
+@router.post("/collections/{name}/points/query/groups")
+async def query_groups(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    toc = request.app.state.toc
+    collection = _collection(request, name)
+    body = models.obj(await parsing.json_body(request), "QueryGroupsRequest")
+    req = grouping.parse_group_fields(
+        body, query_engine.parse_request(body), "internal.", required=False
+    )
+    collection = models.scoped(collection, body)
+    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)
+
+
+@router.post("/collections/{name}/points/search/matrix/pairs")
+async def matrix_pairs(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    collection = _collection(request, name)
+    body = await parsing.json_body(request, required=False)
+    req = matrix.parse_matrix(body)
+    if isinstance(body, dict):
+        collection = models.scoped(collection, body)
+    result = await run_in_threadpool(matrix.compute, collection, req)
+    return ok(matrix.pairs_json(result), started)
+
+
+@router.post("/collections/{name}/points/search/matrix/offsets")
+async def matrix_offsets(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    collection = _collection(request, name)
+    body = await parsing.json_body(request, required=False)
+    req = matrix.parse_matrix(body)
+    if isinstance(body, dict):
+        collection = models.scoped(collection, body)
+    result = await run_in_threadpool(matrix.compute, collection, req)
+    return ok(matrix.offsets_json(result), started)
+
+
+# -- legacy recommend, discover and groups (Qdrant <= 1.12 shapes) ----------------------------
+
+
+async def _legacy_list(request: Request, name: str, parse) -> Response:
+    started = time.perf_counter()
+    toc = request.app.state.toc
+    collection = _collection(request, name)
+    query = parse(await parsing.json_body(request))
+    results = await models.run_queries_async(collection, [query], toc)
+    cfg = collection.shard_config
+    return ok([scored_json(cfg, r) for r in results[0]], started)
+
+
+async def _legacy_batch(request: Request, name: str, parse, what: str) -> Response:
+    started = time.perf_counter()
+    toc = request.app.state.toc
+    collection = _collection(request, name)
+    body = models.obj(await parsing.json_body(request), what)
+    searches = body.get("searches")
+    if not isinstance(searches, list):
+        raise FormatError("missing field `searches`")
+    queries = [parse(s) for s in searches]
+    results = await models.run_queries_async(collection, queries, toc)
+    cfg = collection.shard_config
+    return ok([[scored_json(cfg, r) for r in rs] for rs in results], started)
+
+
+@router.post("/collections/{name}/points/recommend")
+async def recommend_points(name: str, request: Request) -> Response:
+    return await _legacy_list(request, name, legacy.recommend)
+
+
+@router.post("/collections/{name}/points/recommend/batch")
+async def recommend_batch(name: str, request: Request) -> Response:
+    return await _legacy_batch(request, name, legacy.recommend, "RecommendRequestBatch")
+
+
+@router.post("/collections/{name}/points/discover")
+async def discover_points(name: str, request: Request) -> Response:
+    return await _legacy_list(request, name, legacy.discover)
+
+
+@router.post("/collections/{name}/points/discover/batch")
+async def discover_batch(name: str, request: Request) -> Response:
+    return await _legacy_batch(request, name, legacy.discover, "DiscoverRequestBatch")
+
+
+@router.post("/collections/{name}/points/search/groups")
+async def search_groups(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    toc = request.app.state.toc
+    collection = _collection(request, name)
+    body = await parsing.json_body(request)
+    req = legacy.search_groups(body)
+    collection = models.scoped(collection, body)
+    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)
+
+
+@router.post("/collections/{name}/points/recommend/groups")
+async def recommend_groups(name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    toc = request.app.state.toc
+    collection = _collection(request, name)
+    body = await parsing.json_body(request)
+    req = legacy.recommend_groups(body)
+    collection = models.scoped(collection, body)
+    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)

@@ -29,6 +29,9 @@ def record_json(config: ShardConfig, record: PointRecord) -> dict:
         out["vector"] = vectors_json(config, record.vectors)
     if record.order_value is not None:
         out["order_value"] = record.order_value
+    shard_key = getattr(record, "shard_key", None)
+    if shard_key is not None:
+        out["shard_key"] = shard_key
     return out
 
 
@@ -38,4 +41,22 @@ def scored_json(config: ShardConfig, record: PointRecord) -> dict:
         out["payload"] = record.payload
     if record.vectors is not None:
         out["vector"] = vectors_json(config, record.vectors)
+    shard_key = getattr(record, "shard_key", None)
+    if shard_key is not None:
+        out["shard_key"] = shard_key
+    if record.order_value is not None:
+        out["order_value"] = record.order_value
     return out
+
+
+def groups_json(
+    config: ShardConfig, groups: list, lookup_config: ShardConfig | None = None
+) -> dict:
+    """Groups (router.groups.Group) → GroupsResult: {"groups": [{id, hits, lookup?}]}."""
+    out = []
+    for group in groups:
+        item: dict = {"id": group.id, "hits": [scored_json(config, r) for r in group.hits]}
+        if group.lookup is not None and lookup_config is not None:
+            item["lookup"] = record_json(lookup_config, group.lookup)
+        out.append(item)
+    return {"groups": out}

@@ -327,6 +327,55 @@ def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
         _stop_all(nodes)
 
 
+def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
+    rng = random.Random(17)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "tenants", sharding_method="custom", replication_factor=2)
+        for key, shards in (("acme", 1), (42, 2)):
+            resp = httpx.put(f"{nodes[1].url}/collections/tenants/shards",
+                             json={"shard_key": key, "shards_number": shards}, timeout=60)
+            assert resp.status_code == 200, resp.text
+        for node in nodes:
+            wait_until(lambda node=node: replicas_all_active(node, "tenants"), 30, "Active")
+        info = _cluster_info(nodes[2], "tenants")
+        keys = [s["shard_key"] for s in info["local_shards"] + info["remote_shards"]]
+        assert sorted(map(repr, keys)) == sorted(map(repr, ["acme"] * 2 + [42] * 4))
+        acme, numbered = _points(range(40), rng), _points(range(30, 90), rng)
+        assert _upsert(nodes[0], "tenants", acme, ).status_code == 400  # no key
+        resp = httpx.put(f"{nodes[0].url}/collections/tenants/points?wait=true",
+                         json={"points": acme, "shard_key": "acme"}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        resp = httpx.put(f"{nodes[2].url}/collections/tenants/points?wait=true",
+                         json={"points": numbered, "shard_key": 42}, timeout=60)
+        assert resp.status_code == 200, resp.text
+
+        def listing(node, key):
+            resp = httpx.post(f"{node.url}/collections/tenants/points/scroll",
+                              json={"limit": 100, "shard_key": key}, timeout=30).json()
+            return [(p["id"], p["shard_key"]) for p in resp["result"]["points"]]
+
+        for node in nodes:
+            assert listing(node, "acme") == [(i, "acme") for i in range(40)]
+            assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
+            assert _count(node, "tenants") == 100
+
+        _stop_all(nodes)
+        threads = [threading.Thread(target=n.start) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for node in nodes:
+            node.wait_ready(90)
+        for node in nodes:
+            keys = httpx.get(f"{node.url}/collections/tenants/shards").json()["result"]
+            assert sorted(map(repr, (k["key"] for k in keys["shard_keys"]))) == ["'acme'", "42"]
+            assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
+    finally:
+        _stop_all(nodes)
+
+
 def test_single_node_says_cluster_disabled(node, http):
     assert http.get("/cluster").json()["result"] == {"status": "disabled"}
     telemetry = http.get("/telemetry").json()["result"]

@@ -324,11 +324,8 @@ def test_deprecated_search_rpcs_answer_as_query(node, gclient, rclient, filled):
     ]
 
 
+# (Recommend, Discover, QueryGroups and SearchMatrixPairs are served now: tests/e2e/test_query_*.py)
 UNIMPLEMENTED = {
-    "Recommend": "recommendation queries are not available",
-    "Discover": "discovery queries are not available",
-    "QueryGroups": "grouping results by a payload key is not available",
-    "SearchMatrixPairs": "the distance matrix API is not available",
     "CreateVectorName": "adding or removing a named vector of a collection is not supported",
 }
 
