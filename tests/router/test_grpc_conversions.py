@@ -1207,6 +1207,10 @@ class _FakeCollection:
     def __init__(self):
         self.calls = []
 
+    def scoped(self, selector):
+        assert selector is None  # these requests name no shard key
+        return self
+
     def facet(self, key, filter_, limit):
         self.calls.append(("facet", key, filter_, limit))
         return [("x", 2), (5, 1)]
