@@ -357,8 +357,9 @@ class LocalShard(ShardSearch):
             values, offsets, kind = self.planner.ordered(
                 order_by["key"], mask, order_by.get("direction") == "desc", order_by.get("start_from")
             )
+            values, offsets = self._ties_by_id(values, offsets, limit)
             out = []
-            for value, offset in zip(values[:limit], offsets[:limit]):
+            for value, offset in zip(values, offsets):
                 record = self._record(int(offset), with_payload, with_vector)
                 # Qdrant's order values: integers for integer and datetime keys (datetimes as
                 # microsecond timestamps; indexed here in nanoseconds), floats for float keys
@@ -370,6 +371,25 @@ class LocalShard(ShardSearch):
                     record.order_value = float(value)
                 out.append(record)
             return out
+
+    def _ties_by_id(self, values: np.ndarray, offsets: np.ndarray, limit: int):
+        """The first ``limit`` of points already in value order, points of equal value in id
+        order: the order the collection merges shards in, so the answer does not depend on how
+        points are spread over shards (or on the order they were written in)."""
+        if len(values) == 0:
+            return values[:limit], offsets[:limit]
+        last = values[min(limit, len(values)) - 1]
+        # everything up to the end of the run of values equal to the last one kept
+        end = min(limit, len(values))
+        while end < len(values) and values[end] == last:
+            end += 1
+        values, offsets = values[:end], offsets[:end]
+        ext = self.state.ext_ids
+        rank = {v: i for i, v in enumerate(dict.fromkeys(values.tolist()))}
+        order = sorted(range(end), key=lambda i: (rank[values[i].item()],
+                                                   id_sort_key(ext[int(offsets[i])])))
+        order = order[:limit]
+        return values[order], offsets[order]
 
     def count(self, filter_: dict | None) -> int:
         with self.lock:

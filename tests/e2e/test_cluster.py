@@ -172,12 +172,31 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
         _create(nodes[1], "while_down", shard_number=2)
         assert _upsert(nodes[0], "while_down", _points(range(10), rng)).status_code == 200
 
-        # back on the same storage: it refills its replicas from the healthy ones
-        victim.start().wait_ready(60)
+        # back on the same storage: it refills its replicas from the healthy ones, while a
+        # writer keeps adding points (they reach the refilling replica too)
+        written: list[int] = []
+        stop = threading.Event()
+
+        def writer():
+            next_id = 1000
+            while not stop.is_set():
+                batch = _points(range(next_id, next_id + 5), random.Random(next_id))
+                if _upsert(nodes[0], "c", batch).status_code == 200:
+                    written.extend(range(next_id, next_id + 5))
+                next_id += 5
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            victim.start().wait_ready(60)
+            for node in nodes:
+                wait_until(lambda node=node: replicas_all_active(node, "c"), 60, "recovered")
+        finally:
+            stop.set()
+            thread.join()
+        assert written, "the writer never got a write through"
         for node in nodes:
-            wait_until(lambda node=node: replicas_all_active(node, "c"), 60, "recovered")
-        for node in nodes:
-            assert _count(node, "c") == 400
+            assert _count(node, "c") == 400 + len(written)
             assert _count(node, "while_down") == 10
         for shard_id, counts in _replica_counts(nodes, "c").items():
             assert len(counts) == 1, f"shard {shard_id} replicas disagree: {counts}"
@@ -374,6 +393,73 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
             assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
     finally:
         _stop_all(nodes)
+
+
+def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
+    """Reads spread over 4 shards x 2 replicas on 3 peers answer exactly as one node holding
+    the same points: pagination, filters, facets, ordering, fusion, groups, recommend."""
+    rng = random.Random(23)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        points = _points(range(240), rng)
+        for p in points:
+            p["payload"]["n"] = p["id"] % 17
+            p["payload"]["tags"] = [p["payload"]["city"], "all"]
+        name = "same"
+        targets = [(nodes[0], nodes), (node, [node])]
+        for target, _ in targets:
+            httpx.delete(f"{target.url}/collections/{name}", timeout=30)
+            extra = {"shard_number": 4, "replication_factor": 2} if target is nodes[0] else {}
+            _create(target, name, **extra)
+            for field, schema in (("city", "keyword"), ("n", "integer")):
+                resp = httpx.put(f"{target.url}/collections/{name}/index?wait=true",
+                                 json={"field_name": field, "field_schema": schema}, timeout=30)
+                assert resp.status_code == 200, resp.text
+            assert _upsert(target, name, points).status_code == 200
+        wait_until(lambda: replicas_all_active(nodes[0], name), 30, "all Active")
+
+        q = points[3]["vector"]
+        requests = [
+            ("points/scroll", {"limit": 7, "offset": 100, "with_payload": True}),
+            ("points/scroll", {"limit": 300, "filter": {"must": [
+                {"key": "city", "match": {"value": "Paris"}}]}}),
+            ("points/scroll", {"limit": 20, "order_by": {"key": "n", "direction": "desc"}}),
+            ("points/count", {"exact": True, "filter": {"must": [
+                {"key": "n", "range": {"gte": 3, "lt": 9}}]}}),
+            ("facet", {"key": "city"}),
+            ("points/query", {"query": q, "limit": 12, "offset": 3, "with_payload": True,
+                              "params": {"exact": True}}),
+            ("points/query", {"query": 5, "limit": 5, "filter": {"must_not": [
+                {"key": "city", "match": {"value": "Rome"}}]}}),
+            ("points/query", {"prefetch": [{"query": q, "limit": 30},
+                                           {"query": points[9]["vector"], "limit": 30}],
+                              "query": {"fusion": "rrf"}, "limit": 10}),
+            ("points/query", {"query": {"recommend": {"positive": [1, 2], "negative": [3],
+                                                      "strategy": "best_score"}}, "limit": 8}),
+            ("points/query/groups", {"query": q, "group_by": "city", "group_size": 3,
+                                     "limit": 3}),
+            ("points", {"ids": [0, 17, 239, 1000], "with_vector": True}),
+        ]
+        for path, body in requests:
+            answers = []
+            for _, readers in targets:
+                for reader in readers:
+                    resp = httpx.post(f"{reader.url}/collections/{name}/{path}", json=body,
+                                      timeout=30)
+                    assert resp.status_code == 200, (path, resp.text)
+                    answers.append(resp.json()["result"])
+            assert all(a == answers[-1] for a in answers), (path, body)
+
+        # a write by filter through the cluster lands like it does on one node
+        for target, _ in targets:
+            resp = httpx.post(f"{target.url}/collections/{name}/points/delete?wait=true",
+                              json={"filter": {"must": [{"key": "n", "match": {"value": 4}}]}},
+                              timeout=30)
+            assert resp.status_code == 200
+        assert {_count(n, name) for n in nodes} == {_count(node, name)} == {240 - 14}
+    finally:
+        _stop_all(nodes)
+        httpx.delete(f"{node.url}/collections/same", timeout=30)
 
 
 def test_single_node_says_cluster_disabled(node, http):
