@@ -33,7 +33,7 @@ from node.errors import (
     WrongInput,
 )
 from router import groups as grouping
-from router import legacy, matrix, query_engine
+from router import legacy, matrix, query_engine, read_consistency
 from router import request_models as models
 from router.collection import UpdateResult
 from router.grpc import from_grpc, to_grpc
@@ -70,7 +70,11 @@ def rpc(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def wrapper(self, request, context):
+        token = None
         try:
+            consistency = _read_consistency(request)
+            if consistency is not None:  # reset below: worker threads serve many requests
+                token = read_consistency.current.set(consistency)
             return method(self, request, context)
         except TesseraError as exc:
             context.abort(status_of(exc), exc.message)
@@ -79,8 +83,28 @@ def rpc(method: Callable) -> Callable:
         except Exception as exc:
             log.exception("unhandled error in gRPC %s", method.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"Service internal error: {exc}")
+        finally:
+            if token is not None:
+                read_consistency.current.reset(token)
 
     return wrapper
+
+
+_CONSISTENCY_TYPES = {pb.ReadConsistencyType.All: "all", pb.ReadConsistencyType.Majority:
+                      "majority", pb.ReadConsistencyType.Quorum: "quorum"}
+
+
+def _read_consistency(request) -> int | str | None:
+    """A read request's ``read_consistency`` (ReadConsistency: a type or a factor)."""
+    try:
+        if not request.HasField("read_consistency"):
+            return None
+    except ValueError:  # the message has no such field
+        return None
+    value = request.read_consistency
+    if value.WhichOneof("value") == "factor":
+        return max(1, value.factor)
+    return _CONSISTENCY_TYPES.get(value.type)
 
 
 def _unimplemented(service: str, name: str, why: str = "") -> Callable:

@@ -268,6 +268,11 @@ def test_majority_reads_agree_on_every_node_after_concurrent_writers(tmp_path):
         first = wait_until(lambda: rows(nodes[0]), 10, "rows")
         for node in nodes:
             assert rows(node) == first
+            grpc_rows, _ = node.client(prefer_grpc=True).scroll(
+                "m", limit=200, with_payload=True,
+                consistency=models.ReadConsistencyType.MAJORITY)
+            assert [(p.id, p.payload) for p in grpc_rows] == \
+                [(p["id"], p["payload"]) for p in first]
         assert len(first) == len({p["id"] for p in first}) > 0
         for value in ("all", "quorum", "2", "1"):
             resp = httpx.post(f"{nodes[1].url}/collections/m/points/count",

@@ -58,3 +58,18 @@ def test_batched_search_answers_resolve_per_query():
     b = [[_rec(1, score=0.5)], [_rec(3, score=0.1)]]
     out = rc.resolve([a, b], needed=2, majority=False)
     assert [[r.id for r in q] for q in out] == [[1], []]
+
+
+def test_grpc_read_consistency_field_maps_to_the_rest_values():
+    from qdrant_client import grpc as pb
+
+    from router.grpc.services import _read_consistency
+
+    def scroll(**kw):
+        return pb.ScrollPoints(collection_name="c", **kw)
+
+    assert _read_consistency(scroll()) is None
+    assert _read_consistency(scroll(read_consistency=pb.ReadConsistency(factor=3))) == 3
+    majority = pb.ReadConsistency(type=pb.ReadConsistencyType.Majority)
+    assert _read_consistency(scroll(read_consistency=majority)) == "majority"
+    assert _read_consistency(pb.UpsertPoints(collection_name="c")) is None
