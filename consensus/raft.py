@@ -337,6 +337,26 @@ class RaftConsensus:
         return sorted(int(p) for p, info in self.state.peers.items()
                       if int(p) == self.peer_id or info.get("raft") in connected)
 
+    def remove_member(self, address: str, timeout: float = 10.0) -> None:
+        """Take a Raft member out of the configuration (asked of the leader, retried)."""
+        utility = TcpUtility(timeout=3.0)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if address not in {n.address for n in self.log.otherNodes} and \
+                    address != self.address:
+                return
+            leader = self.log._getLeader()
+            if leader is not None:
+                try:
+                    answer = utility.executeCommand(getattr(leader, "address", str(leader)),
+                                                    ["remove", address])
+                    if isinstance(answer, str) and answer.startswith("SUCCESS"):
+                        return
+                except (UtilityException, OSError) as exc:
+                    log.info("removing %s: %s", address, exc)
+            time.sleep(0.3)
+        raise ConsensusError(f"could not remove {address} from the Raft group in {timeout:g} s")
+
     def is_synced(self) -> bool:
         """This node has applied the leader's commit index once since it started (and its
         view of the state is refreshed to include that)."""

@@ -445,6 +445,25 @@ class TableOfContent:
             "message_send_failures": {},
         }
 
+    def remove_peer(self, peer_id: int, force: bool = False) -> bool:
+        """DELETE /cluster/peer/{peer_id}: out of the peer table, every replica set and Raft."""
+        if not self.cluster_enabled:
+            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+        info = self.consensus.state.peers.get(str(peer_id))
+        if info is None:
+            raise NotFound(f"Peer {peer_id} does not exist")
+        holds = any(str(peer_id) in shard["replicas"]
+                    for entry in self.consensus.state.collections.values()
+                    for shard in entry["shards"])
+        if holds and not force:
+            raise BadRequest(f"Cannot remove peer {peer_id} as there are shards on it")
+        _raise_for(self._propose({"type": "remove_peer", "peer_id": peer_id}))
+        try:
+            self.consensus.remove_member(info["raft"])
+        except ConsensusError as exc:
+            raise ServiceError(str(exc)) from exc
+        return True
+
     def collection_cluster_info(self, name: str) -> dict:
         collection = self.get(name)
         entry = self.consensus.state.collections.get(collection.name, {})

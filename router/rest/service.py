@@ -51,6 +51,16 @@ async def telemetry(request: Request) -> Response:
     return ok(build(request.app.state.toc, int(raw)), started)
 
 
+@router.delete("/cluster/peer/{peer_id}")
+async def remove_peer(peer_id: int, request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    started = time.perf_counter()
+    force = request.query_params.get("force", "false").lower() == "true"
+    toc = request.app.state.toc
+    return ok(await run_in_threadpool(toc.remove_peer, peer_id, force), started)
+
+
 @router.get("/cluster")
 async def cluster(request: Request) -> Response:
     started = time.perf_counter()

@@ -467,8 +467,38 @@ def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
         httpx.delete(f"{node.url}/collections/same", timeout=30)
 
 
+def test_removing_a_peer(tmp_path):
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "p", shard_number=3, replication_factor=2)
+        wait_until(lambda: replicas_all_active(nodes[0], "p"), 30, "all Active")
+        ids = [cluster_status(n)["peer_id"] for n in nodes]
+        victim = ids[2]
+        refused = httpx.delete(f"{nodes[0].url}/cluster/peer/{victim}", timeout=30)
+        assert refused.status_code == 400
+        assert refused.json()["status"]["error"] == (
+            f"Bad request: Cannot remove peer {victim} as there are shards on it")
+        assert httpx.delete(f"{nodes[0].url}/cluster/peer/12345", timeout=30).status_code == 404
+        nodes[2].kill()
+        removed = httpx.delete(f"{nodes[0].url}/cluster/peer/{victim}", params={"force": "true"},
+                               timeout=30)
+        assert removed.status_code == 200, removed.text
+        survivors = nodes[:2]
+        wait_peers(survivors, 2)
+        for node in survivors:
+            info = _cluster_info(node, "p")
+            peers = {s["peer_id"] for s in info["remote_shards"]} | {ids[survivors.index(node)]}
+            assert victim not in peers
+            assert _count(node, "p") == 0
+        _create(nodes[1], "after", shard_number=2)  # 2 peers now make the quorum
+        nodes[2] = survivors[0]  # the killed one needs no stop
+    finally:
+        _stop_all(nodes)
+
+
 def test_single_node_says_cluster_disabled(node, http):
     assert http.get("/cluster").json()["result"] == {"status": "disabled"}
+    assert http.delete("/cluster/peer/1").status_code == 400
     telemetry = http.get("/telemetry").json()["result"]
     assert telemetry["cluster"] == {"enabled": False}
     assert telemetry["app"]["version"] == "1.19.0"
