@@ -42,6 +42,8 @@ RAFT_DIR = "raft"
 IDENTITY_FILE = "raft_state.json"
 #: pysyncobj timings (seconds): the values the spec measured to work on loopback and LANs.
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 2.0
+#: Seconds a restarted member listens for a leader before it may start an election.
+RESTART_ELECTION_GRACE = 6.0
 
 _RETRYABLE = {
     FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED,
@@ -119,17 +121,22 @@ class RaftConsensus:
 
         identity = self._load_identity()
         moved_from = None
+        self._hold_elections_until = float("inf")  # a joiner never campaigns before it joined
         if identity is not None:
             if bootstrap:
                 log.info("Local raft state found - the bootstrap argument is ignored")
             self.peer_id = identity["peer_id"]
             self.address = identity["address"]
             partners = identity["members"]
-            self._heard_leader = True
+            # A member that comes back waits a while for the leader's heartbeat before it
+            # campaigns: an election from it would only raise its term above the leader's.
+            self._heard_leader = False
+            self._hold_elections_until = time.monotonic() + RESTART_ELECTION_GRACE
             if uri is not None and raft_address(uri) != self.address:
                 # same peer, new address: rejoin under it, then retire the old one
                 moved_from, self.address = self.address, raft_address(uri)
                 self._heard_leader = False
+                self._hold_elections_until = float("inf")
                 log.info("peer %d moved from %s to %s", self.peer_id, moved_from, self.address)
         else:
             if uri is None:
@@ -264,7 +271,7 @@ class RaftConsensus:
         self.last_update = time.time()
         transport = self.log._SyncObj__transport
         if not self._heard_leader:
-            if transport.last_leader_contact:
+            if transport.last_leader_contact or time.monotonic() > self._hold_elections_until:
                 self._heard_leader = True
             else:
                 self.log._SyncObj__raftElectionDeadline = time.monotonic() + MAX_TIMEOUT

@@ -1,5 +1,10 @@
 """One local shard: WAL + point state + vector stores + HNSW graphs, and the queries over them.
 
+Besides dense rows it holds multivector stores (``node.multivector``, saved with the state),
+sparse inverted indexes (``node.sparse_index``, rebuilt from the stored sparse vectors when the
+shard opens) and quantized copies of dense rows (``node.quantization``, built by the optimizer
+and kept in RAM only: rebuilt after a restart).
+
 Writes are validated against the current state first (so a failing operation changes nothing),
 appended to the WAL, then applied. Reads see every applied write. A single lock serializes
 access; FAISS and numpy release the GIL while they work. The optimizer (``node.optimizer``) calls
@@ -24,11 +29,14 @@ import orjson
 from node.errors import NotFound
 from node.filter_cache import FilterCache
 from node.ids import PointId, id_sort_key
+from node.multivector import MultiStore
 from node.payload_path import delete_by_path, select_payload, set_by_path
 from node.planner import FilterPlanner
+from node.quantization import Quantized, supported
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord, ShardSearch
 from node.shard_state import ShardState
+from node.sparse_index import SparseIndex
 from node.value_graphs import ValueGraph, ValueGraphs
 from node.vector_index import HnswGraph
 from node.vector_store import VectorStore
@@ -55,6 +63,8 @@ class LocalShard(ShardSearch):
         self.state = ShardState.load(path, list(config.vectors))
         self.stores: dict[str, VectorStore] = {}
         self.graphs: dict[str, HnswGraph | None] = {}
+        self.sparse_indexes: dict[str, SparseIndex] = {}
+        self.quantized: dict[str, Quantized] = {}  # built by the optimizer, kept in RAM
         self._open_vectors()
         self.planner = FilterPlanner({})
         self.planner.set_schema(config.payload_schema, self.state.payloads, self.state.live_mask())
@@ -73,7 +83,9 @@ class LocalShard(ShardSearch):
 
     # -- opening -----------------------------------------------------------------------------
     def _open_vectors(self) -> None:
-        for name, params in self.config.vectors.items():
+        self._open_other_vectors()
+        for name in self.config.flat_names:
+            params = self.config.vectors[name]
             key = _file_key(name)
             self.stores[name] = VectorStore(
                 self.path / f"vec-{self.state.gen}-{key}.bin",
@@ -92,6 +104,26 @@ class LocalShard(ShardSearch):
                     self.stores[name].share_prefix(graph.stored_rows(), graph.index)
                     continue
             self.state.indexed[name] = 0
+
+    def _open_other_vectors(self) -> None:
+        """Multivector stores (kept in the state) and sparse inverted indexes (rebuilt from
+        the stored sparse vectors)."""
+        for name in self.config.multi_names:
+            params = self.config.vectors[name]
+            if name not in self.state.multi:
+                self.state.multi[name] = MultiStore(params.size, params.storage_dtype)
+        self.sparse_indexes = {
+            name: SparseIndex.build(self.state.sparse.get(name, {}), params.datatype)
+            for name, params in self.config.sparse_vectors.items()
+        }
+
+    def sparse_stats(self, name: str, dims) -> tuple[int, np.ndarray]:
+        """For the idf modifier: (live points holding `name`, per dim: how many hold it)."""
+        with self.lock:
+            index = self.sparse_indexes.get(name)
+            if index is None:
+                return 0, np.zeros(len(dims), dtype=np.int64)
+            return index.stats(np.asarray(dims), self.state.live_mask())
 
     def _graph_path(self, name: str) -> Path:
         return self.path / f"hnsw-{self.state.gen}-{_file_key(name)}.faiss"
@@ -178,6 +210,10 @@ class LocalShard(ShardSearch):
         for name, value in vectors.items():
             if name in self.config.sparse_vectors:
                 state.sparse.setdefault(name, {})[offset] = value
+                self.sparse_indexes[name].add(offset, value[0], value[1])
+            elif name in state.multi:
+                state.multi[name].add(offset, value)
+                state.present[name][offset] = True
         return offset
 
     def _current_vectors(self, offset: int) -> dict:
@@ -185,6 +221,9 @@ class LocalShard(ShardSearch):
         for name, store in self.stores.items():
             if self.state.present[name][offset]:
                 out[name] = np.array(store.data[offset])  # a plain array, even from a memmap
+        for name, store in self.state.multi.items():
+            if self.state.present[name][offset]:
+                out[name] = store.get(offset)
         for name, vectors in self.state.sparse.items():
             if offset in vectors:
                 out[name] = vectors[offset]
@@ -444,6 +483,28 @@ class LocalShard(ShardSearch):
         idle = time.monotonic() - self._last_write >= _TAIL_IDLE_SEC
         return idle or live_unindexed * row_kb >= threshold_kb
 
+    def _quantization_due(self, name: str) -> bool:
+        """Quantize once the vectors pass indexing_threshold (as Qdrant quantizes optimized
+        segments); extend to new rows when writes pause or the tail passes it too."""
+        params = self.config.vectors[name]
+        store = self.stores[name]
+        if not supported(params.quantization, params.distance, store.count):
+            return False
+        threshold_kb = self.config.optimizers.get("indexing_threshold")
+        if threshold_kb is None:
+            threshold_kb = 10000
+        if not threshold_kb:
+            return False
+        row_kb = store.dim * store.dtype.itemsize / 1024
+        current = self.quantized.get(name)
+        if current is None:
+            return self.state.live_count * row_kb >= threshold_kb
+        tail = store.count - current.size
+        if tail <= 0:
+            return False
+        idle = time.monotonic() - self._last_write >= _TAIL_IDLE_SEC
+        return idle or tail * row_kb >= threshold_kb
+
     def _vacuum_due(self) -> bool:
         state = self.state
         dead = state.dead_count
@@ -455,6 +516,7 @@ class LocalShard(ShardSearch):
         return (
             self._vacuum_due()
             or any(self._indexing_due(n) for n in self.stores)
+            or any(self._quantization_due(n) for n in self.stores)
             or bool(self._value_graphs_due())
         )
 
@@ -488,6 +550,15 @@ class LocalShard(ShardSearch):
             self._optimizing = True
             try:
                 self._build_graph(due[0])
+            finally:
+                self._optimizing = False
+            return True
+        with self.lock:
+            quantize = [n for n in self.stores if self._quantization_due(n)]
+        if quantize:
+            self._optimizing = True
+            try:
+                self._build_quantized(quantize[0])
             finally:
                 self._optimizing = False
             return True
@@ -536,6 +607,28 @@ class LocalShard(ShardSearch):
         log.info("shard %s: indexed %d vectors of %r in %.1fs", self.path, count, name,
                  time.monotonic() - started)
 
+    def _build_quantized(self, name: str) -> None:
+        with self.lock:
+            store = self.stores[name]
+            gen = self.state.gen
+            count = store.count
+            rows = store.data  # rows [0, count) never change
+            params = self.config.vectors[name]
+            current = self.quantized.get(name)
+        started = time.monotonic()
+        if current is None:
+            built = Quantized.build(params.quantization, params.distance, rows[:count])
+        else:
+            built = current.copy()
+            built.extend(rows[current.size : count])
+        with self.lock:
+            same = self.config.vectors.get(name) == params
+            if self.state.gen != gen or not same:
+                return  # vacuumed or reconfigured meanwhile: build again later
+            self.quantized[name] = built
+        log.info("shard %s: quantized (%s) %d vectors of %r in %.1fs", self.path, built.kind,
+                 count, name, time.monotonic() - started)
+
     def _build_value_graph(self, name: str, key: str, value, offsets: np.ndarray) -> None:
         with self.lock:
             gen = self.state.gen
@@ -575,9 +668,13 @@ class LocalShard(ShardSearch):
             for name, vectors in state.sparse.items():
                 if offset in vectors:
                     new.sparse.setdefault(name, {})[i] = vectors[offset]
+        for name, store in state.multi.items():
+            new.multi[name] = store.compacted(live)
         old_gen = state.gen
         self.value_graphs.clear()
+        self.quantized = {}
         self.state = new
+        self._open_other_vectors()
         self._writes += 1  # offsets moved: cached filter answers are void
         self.graphs = {name: None for name in self.stores}
         self._flush_locked()
@@ -608,7 +705,11 @@ class LocalShard(ShardSearch):
                     config.payload_schema, self.state.payloads, self.state.live_mask()
                 )
                 self._writes += 1  # text matching may change with an index: drop cached answers
+            if old.sparse_vectors != config.sparse_vectors:
+                self._open_other_vectors()
             for name in self.stores:
+                if old.vectors[name].quantization != config.vectors[name].quantization:
+                    self.quantized.pop(name, None)
                 if old.hnsw_for(name) != config.hnsw_for(name):
                     self.graphs[name] = None
                     self.state.indexed[name] = 0

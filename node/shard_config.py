@@ -38,10 +38,24 @@ class DenseParams:
     datatype: str = "float32"
     on_disk: bool = False
     hnsw_config: dict | None = None
+    multivector: bool = False  # multivector_config {comparator: max_sim}: a matrix per point
+    quantization: dict | None = None  # the vector's own quantization_config, else the collection's
 
     @property
     def storage_dtype(self) -> str:
         return _STORAGE_DTYPE.get(self.datatype, "float32")
+
+
+@dataclass(frozen=True)
+class SparseParams:
+    modifier: str = "none"  # "none" | "idf"
+    datatype: str = "float32"  # of the inverted index's weights: float32 | float16 | uint8
+    full_scan_threshold: int | None = None
+    on_disk: bool = False
+
+    @property
+    def idf(self) -> bool:
+        return self.modifier == "idf"
 
 
 @dataclass
@@ -49,8 +63,17 @@ class ShardConfig:
     vectors: dict[str, DenseParams]
     hnsw: dict = field(default_factory=lambda: dict(DEFAULT_HNSW))
     optimizers: dict = field(default_factory=lambda: dict(DEFAULT_OPTIMIZERS))
-    sparse_vectors: frozenset = frozenset()
+    sparse_vectors: dict = field(default_factory=dict)  # name -> SparseParams
     payload_schema: dict = field(default_factory=dict)  # indexed key -> field schema
+
+    @property
+    def flat_names(self) -> list[str]:
+        """Dense vector names with one vector per point (stored in rows, HNSW-indexed)."""
+        return [name for name, p in self.vectors.items() if not p.multivector]
+
+    @property
+    def multi_names(self) -> list[str]:
+        return [name for name, p in self.vectors.items() if p.multivector]
 
     def hnsw_for(self, name: str) -> dict:
         own = self.vectors[name].hnsw_config or {}
@@ -69,13 +92,24 @@ class ShardConfig:
                 datatype=v.get("datatype") or "float32",
                 on_disk=bool(v.get("on_disk") or False),
                 hnsw_config=v.get("hnsw_config"),
+                multivector=bool(v.get("multivector_config")),
+                quantization=v.get("quantization_config") or config.get("quantization_config"),
             )
             for name, v in vectors_cfg.items()
         }
         hnsw = {**DEFAULT_HNSW, **{k: v for k, v in (config.get("hnsw_config") or {}).items()
                                     if v is not None}}
         optimizers = {**DEFAULT_OPTIMIZERS, **(config.get("optimizer_config") or {})}
-        sparse = frozenset((params.get("sparse_vectors") or {}).keys())
+        sparse = {}
+        for name, sp in (params.get("sparse_vectors") or {}).items():
+            sp = sp or {}
+            index = sp.get("index") or {}
+            sparse[name] = SparseParams(
+                modifier=sp.get("modifier") or "none",
+                datatype=index.get("datatype") or "float32",
+                full_scan_threshold=index.get("full_scan_threshold"),
+                on_disk=bool(index.get("on_disk") or False),
+            )
         return cls(
             vectors=vectors,
             hnsw=hnsw,

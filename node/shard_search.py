@@ -15,6 +15,7 @@ import orjson
 from node import distance as dist
 from node.filter_cache import FilterCacheEntry
 from node.ids import PointId
+from node.quantization import search_params
 from node.value_graphs import search_value_graph, single_value_condition
 from node.vector_index import exact_search, merge_hits
 
@@ -44,6 +45,11 @@ class SearchRequest:
     with_payload: PayloadSelector = False
     with_vector: bool | list[str] = False
     exclude_ids: tuple = ()
+    # other vector kinds (then `vectors` is unused): a sparse query (indices uint32 sorted,
+    # values float32, idf already applied), or a multivector query matrix (float32, prepared)
+    sparse: tuple | None = None
+    multi: np.ndarray | None = None
+    quantization: dict | None = None  # QuantizationSearchParams: ignore, rescore, oversampling
 
 
 class ShardSearch:
@@ -56,6 +62,9 @@ class ShardSearch:
             results: list = [None] * len(requests)
             groups: dict[tuple, list[int]] = {}
             for i, request in enumerate(requests):
+                if request.sparse is not None or request.multi is not None:
+                    results[i] = self._search_other(request)
+                    continue
                 if request.exclude_ids:
                     results[i] = self._search_group([request])[0]
                     continue
@@ -64,6 +73,8 @@ class ShardSearch:
                     else orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
                 )
                 key = (request.vector_name, request.exact, request.hnsw_ef, filter_key)
+                if request.quantization is not None:
+                    key += (orjson.dumps(request.quantization, option=orjson.OPT_SORT_KEYS),)
                 groups.setdefault(key, []).append(i)
             for members in groups.values():
                 answers = self._search_group([requests[i] for i in members])
@@ -110,6 +121,42 @@ class ShardSearch:
             out.append(records)
         return out
 
+    def _search_other(self, request: SearchRequest) -> list[PointRecord]:
+        """A sparse (inverted index) or multivector (exact MaxSim) search."""
+        name = request.vector_name
+        state = self.state
+        mask = self._allowed_mask(request.filter)
+        for point_id in request.exclude_ids:
+            offset = state.offset_of(point_id)
+            if offset is not None:
+                mask[offset] = False
+        if request.sparse is not None:
+            index = self.sparse_indexes.get(name)
+            if index is None:
+                return []
+            indices, values = request.sparse
+            offsets, scores = index.search(indices, values, mask, request.limit)
+            distance = dist.DOT
+        else:
+            distance = self.config.vectors[name].distance
+            mask &= state.present[name][: state.count]
+            candidates = np.flatnonzero(mask)
+            all_scores = state.multi[name].maxsim(request.multi, candidates, distance)
+            best = dist.top_k(
+                all_scores, min(request.limit, len(candidates)), dist.higher_is_better(distance)
+            )
+            offsets, scores = candidates[best], all_scores[best]
+        records = []
+        for offset, score in zip(offsets, scores):
+            if request.score_threshold is not None and not _passes(
+                score, request.score_threshold, distance
+            ):
+                continue
+            record = self._record(int(offset), request.with_payload, request.with_vector)
+            record.score = score
+            records.append(record)
+        return records
+
     def _nearest(
         self, name: str, request: SearchRequest, mask: np.ndarray, params, queries, k: int,
         cached: FilterCacheEntry | None = None,
@@ -125,6 +172,13 @@ class ShardSearch:
                 return hits
             extra = exact_search(store.data, params.distance, queries, k, outside)
             return [merge_hits([h, e], k, params.distance) for h, e in zip(hits, extra)]
+        quantized = self.quantized.get(name) if not request.exact else None
+        if quantized is not None:  # Qdrant searches quantized vectors, then rescores
+            ignore, rescore, oversampling = search_params(request.quantization)
+            if not ignore:
+                return self._quantized_nearest(
+                    quantized, store, params.distance, mask, queries, k, rescore, oversampling
+                )
         if request.exact or graph is None or allowed <= k or self._full_scan(name, allowed, request):
             if cached is None:
                 return exact_search(store.data, params.distance, queries, k, np.flatnonzero(mask))
@@ -144,6 +198,27 @@ class ShardSearch:
         return [
             merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
         ]
+
+    @staticmethod
+    def _quantized_nearest(
+        quantized, store, distance: str, mask: np.ndarray, queries, k: int, rescore: bool,
+        oversampling: float,
+    ) -> list:
+        """Preselect k × oversampling by the quantized vectors, rescore them with the originals
+        (unless told not to); rows not quantized yet are scored exactly."""
+        preselect = max(k, int(np.ceil(k * oversampling))) if rescore else k
+        hits = quantized.search(queries, preselect, mask)
+        tail = np.flatnonzero(mask[quantized.size :]) + quantized.size
+        tail_hits = exact_search(store.data, distance, queries, k, tail) if len(tail) else None
+        out = []
+        for i, found in enumerate(hits):
+            if rescore and len(found.offsets):
+                found = exact_search(
+                    store.data, distance, queries[i : i + 1], k, np.sort(found.offsets)
+                )[0]
+            parts = [found] if tail_hits is None else [found, tail_hits[i]]
+            out.append(merge_hits(parts, k, distance))
+        return out
 
     def _value_graph_for(self, name: str, request: SearchRequest, allowed: int):
         """The value graph answering this request's filter, when there is one and the allowed

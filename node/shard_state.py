@@ -41,6 +41,7 @@ class ShardState:
     present: dict = field(default_factory=dict)
     payloads: list = field(default_factory=list)
     sparse: dict = field(default_factory=dict)
+    multi: dict = field(default_factory=dict)  # name -> node.multivector.MultiStore
     indexed: dict = field(default_factory=dict)
     _sorted_ids: list | None = None
 
@@ -116,6 +117,7 @@ class ShardState:
             "present": {k: v[: self.count].copy() for k, v in self.present.items()},
             "payloads": self.payloads,
             "sparse": self.sparse,
+            "multi": self.multi,
             "indexed": dict(self.indexed),
         }
         tmp = directory / (STATE_FILE + ".tmp")
@@ -149,6 +151,7 @@ class ShardState:
             present={k: _grow(v, count) for k, v in data["present"].items()},
             payloads=data["payloads"],
             sparse=data["sparse"],
+            multi=data.get("multi", {}),
             indexed=data["indexed"],
         )
         state.id_to_offset = {

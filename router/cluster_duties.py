@@ -234,14 +234,50 @@ class ClusterDuties:
             shard.replicas[self.peer_id] = fresh
             return fresh
 
+    # -- forwarding of writes from a transfer source --------------------------------------
+    def forwarding_failed(self, name: str, uuid_: str, transfer: dict | None) -> None:
+        """A write could not be passed on to the replica being filled: the copy is incomplete,
+        so the transfer is aborted (the target turns Dead and recovers again)."""
+        if transfer is None:
+            return
+
+        def abort() -> None:
+            try:
+                result = self._propose({"type": "abort_transfer", "name": name, "uuid": uuid_,
+                                        "shard_id": transfer["shard_id"], "to": transfer["to"]})
+                if not result.ok:  # it finished meanwhile: the copy it made is still short
+                    self._propose({"type": "set_replica_state", "name": name, "uuid": uuid_,
+                                   "shard_id": transfer["shard_id"], "peer_id": transfer["to"],
+                                   "state": "Dead", "from_state": "Active"})
+                self.toc._reconcile()
+            except Exception as exc:
+                log.warning("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
+
+        threading.Thread(target=abort, name="abort-transfer", daemon=True).start()
+
+    def stop_forwarding_when_synced(self, local: LocalReplica, target) -> None:
+        def stop() -> None:
+            self.await_peers_synced(10.0)
+            with local.shard.lock:
+                if local.forward is target:
+                    local.forward = None
+                    local.on_forward_failure = None
+
+        if getattr(target, "_stopping", False):
+            return
+        target._stopping = True
+        threading.Thread(target=stop, name="stop-forwarding", daemon=True).start()
+
     # -- consensus sync ----------------------------------------------------------------------
     def await_peers_synced(self, timeout: float) -> None:
-        """Until every peer has applied the metadata this peer has (Qdrant's
-        await_consensus_sync); peers that do not answer are skipped after the timeout."""
-        target = self.toc.consensus.applied_index()
+        """Until every reachable peer's collections reflect the metadata this peer's do
+        (Qdrant's await_consensus_sync); peers that do not answer are given up after the
+        timeout."""
+        target = self.toc.reconciled_index
         deadline = time.monotonic() + timeout
+        live = set(self.toc.consensus.live_peers())  # a peer that is down cannot catch up
         pending = {int(p): info.get("grpc") for p, info in self.toc.consensus.state.peers.items()
-                   if int(p) != self.peer_id}
+                   if int(p) != self.peer_id and int(p) in live}
         while pending and time.monotonic() < deadline:
             for peer, address in list(pending.items()):
                 try:

@@ -146,7 +146,15 @@ def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
             )
         out["datatype"] = datatype
     if raw.get("multivector_config") is not None:
-        out["multivector_config"] = copy.deepcopy(raw["multivector_config"])
+        multi = raw["multivector_config"]
+        if not isinstance(multi, dict) or "comparator" not in multi:
+            raise FormatError(f"missing field `comparator` at `{path}.multivector_config`")
+        if multi["comparator"] != "max_sim":
+            raise FormatError(
+                f"unknown variant `{multi['comparator']}`, expected `max_sim` "
+                f"at `{path}.multivector_config.comparator`"
+            )
+        out["multivector_config"] = copy.deepcopy(multi)
     if raw.get("memory") is not None:
         out["memory"] = raw["memory"]
     return out

@@ -51,6 +51,7 @@ class Stage:
     score_threshold: float | None = None
     limit: int = 10
     lookup_from: dict | None = None
+    quantization: dict | None = None
 
 
 @dataclass
@@ -233,7 +234,7 @@ def parse_stage(
 ) -> Stage:
     """A QueryRequest or Prefetch body → a Stage (prefetches parsed recursively; the filters of
     the levels above are AND-ed into every prefetch, as Qdrant propagates them)."""
-    from router.request_models import filter_, flag, obj
+    from router.request_models import filter_, flag, obj, quantization_params
 
     body = obj(body, "Prefetch")
     params = body.get("params") or {}
@@ -257,6 +258,7 @@ def parse_stage(
         filter=stage_filter,
         exact=flag(params.get("exact"), "params.exact"),
         hnsw_ef=_uint(params.get("hnsw_ef"), "hnsw_ef", None),
+        quantization=quantization_params(params),
         score_threshold=threshold,
         limit=_uint(body.get("limit"), "limit", 10, minimum=1, prefix=f"{prefix}{path}"),
         lookup_from=_lookup_from(body.get("lookup_from")),
@@ -469,6 +471,7 @@ def _nearest_search(
         score_threshold=stage.score_threshold,
         with_payload=False,
         with_vector=with_vector,
+        quantization=stage.quantization,
     )
     if pid is not None:
         query.filter = and_filters(stage.filter, _exclude_filter([pid]))

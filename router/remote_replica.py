@@ -47,11 +47,14 @@ class PeerChannels:
             return stub
 
     def call(self, address: str, collection: str, shard_id: int, method: str, *args,
-             timeout: float = CALL_TIMEOUT) -> Any:
+             timeout: float = CALL_TIMEOUT, wait_for_ready: bool = False) -> Any:
+        """Call a peer. By default a peer that is not connected fails at once (a write must not
+        wait for a dead replica); ``wait_for_ready`` waits for the connection instead."""
         request = peer_pb2.ShardCall(collection=collection, shard_id=shard_id, method=method,
                                      args=wire.dumps(args))
         try:
-            reply = self.stub(address).Call(request, timeout=timeout)
+            reply = self.stub(address).Call(request, timeout=timeout,
+                                            wait_for_ready=wait_for_ready)
         except grpc.RpcError as exc:
             raise ReplicaUnavailable(f"peer {address} is unavailable: {exc.code().name}") from exc
         return _result(reply)
@@ -91,15 +94,21 @@ class RemoteReplica:
         self.uuid = uuid
         self.shard_id = shard_id
 
-    def _call(self, method: str, *args, timeout: float = CALL_TIMEOUT):
+    def _call(self, method: str, *args, timeout: float = CALL_TIMEOUT,
+              wait_for_ready: bool = False):
         return self.channels.call(self.address, self.uuid, self.shard_id, method, *args,
-                                  timeout=timeout)
+                                  timeout=timeout, wait_for_ready=wait_for_ready)
 
     def check(self, op: dict) -> None:
         self._call("check", op)
 
     def apply(self, op_num: int, op: dict, wait: bool) -> None:
         self._call("apply", op_num, op, wait)
+
+    def forward(self, op_num: int, op: dict, wait: bool) -> None:
+        """A write passed on by a transfer source: the target is alive (it is copying), so a
+        connection that is still being set up is waited for."""
+        self._call("apply", op_num, op, wait, timeout=10.0, wait_for_ready=True)
 
     def coordinate(self, op_num: int, op: dict, wait: bool) -> None:
         """Have the peer apply ``op`` to every replica (it leads medium/strong ordering)."""
@@ -132,6 +141,10 @@ class RemoteReplica:
 
     def info(self) -> dict:
         return self._call("info", timeout=5.0)
+
+    def sparse_stats(self, name: str, dims):
+        """Document frequencies of sparse dimensions, for the idf modifier."""
+        return self._call("sparse_stats", name, dims)
 
     def last_op(self) -> int:
         return self._call("last_op", timeout=5.0)

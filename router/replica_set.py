@@ -15,6 +15,7 @@ A single node is a replica set of one local replica: the same code, without a th
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -29,6 +30,8 @@ from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
 from router import read_consistency
 from router.remote_replica import ReplicaUnavailable
+
+log = logging.getLogger(__name__)
 
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="replica-io")
 
@@ -48,6 +51,7 @@ class Replica(Protocol):
     def search_future(self, requests: list[SearchRequest]) -> Future: ...
     def info(self) -> dict: ...
     def last_op(self) -> int: ...
+    def sparse_stats(self, name: str, dims): ...
     def close(self, drop: bool = False) -> None: ...
 
 
@@ -65,6 +69,9 @@ class LocalReplica:
         self.batcher = SearchBatcher(shard.search, name=f"search-{shard.path.name}")
         #: ids written while the replica is refilled by a transfer: the copy must not undo them
         self.touched: set | None = None
+        #: the replica a transfer from this one fills: it gets every write applied here
+        self.forward: Replica | None = None
+        self.on_forward_failure: Callable[[], None] | None = None
 
     def check(self, op: dict) -> None:
         with self.shard.lock:
@@ -78,6 +85,24 @@ class LocalReplica:
             if self.touched is not None:
                 self.touched.update(_op_ids(op))
             self.shard.apply(seq, op, wait)
+            forward = self.forward
+            if forward is not None:  # under the lock: the target sees writes in our order
+                try:
+                    forward.forward(op_num, op, wait)
+                except Exception as exc:  # the transfer fails; the target recovers anew
+                    log.warning("forwarding a write to a shard being filled failed: %s", exc)
+                    self.forward = None
+                    if self.on_forward_failure is not None:
+                        self.on_forward_failure()
+
+    def set_forward(self, target: Replica | None,
+                    on_failure: Callable[[], None] | None = None) -> None:
+        with self.shard.lock:
+            self.forward = target
+            self.on_forward_failure = on_failure
+
+    def sparse_stats(self, name: str, dims):
+        return self.shard.sparse_stats(name, dims)
 
     def copy_in(self, records: list[PointRecord]) -> None:
         """Points streamed from another replica; those written here meanwhile are kept."""
@@ -224,9 +249,12 @@ class ReplicaSet:
             self.apply_all(op_num, op, wait)
 
     def apply_all(self, op_num: int, op: dict, wait: bool) -> None:
+        # A Partial replica is being filled by a transfer: its source forwards every write it
+        # applies, in its own order, so the coordinator leaves it out.
         targets = [
             (peer, replica) for peer, replica in self.replicas.items()
-            if self.states.get(peer) in UPDATABLE and peer not in self.disabled
+            if self.states.get(peer) in UPDATABLE and self.states.get(peer) != "Partial"
+            and peer not in self.disabled
         ]
         if not targets:
             raise ServiceError(

@@ -291,6 +291,30 @@ def batch_ops(collection: Collection, operations: Any) -> list[dict]:
     return ops
 
 
+def quantization_params(params: dict) -> dict | None:
+    """params.quantization (QuantizationSearchParams): ignore, rescore, oversampling ≥ 1."""
+    raw = params.get("quantization")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FormatError("invalid type for `params.quantization`: expected an object")
+    out: dict = {}
+    for name in ("ignore", "rescore"):
+        if raw.get(name) is not None:
+            out[name] = flag(raw[name], f"params.quantization.{name}")
+    oversampling = raw.get("oversampling")
+    if oversampling is not None:
+        if isinstance(oversampling, bool) or not isinstance(oversampling, (int, float)):
+            raise FormatError("invalid type for `params.quantization.oversampling`")
+        if oversampling < 1:
+            raise ValidationFailed(
+                f"[params.quantization.oversampling: value {oversampling} invalid, must be 1.0 "
+                "or larger]"
+            )
+        out["oversampling"] = float(oversampling)
+    return out
+
+
 def _shard_key(raw: Any, where: str) -> Any:
     if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
         return raw
@@ -380,6 +404,7 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | query_engine.Re
         offset=offset,
         exact=flag(params.get("exact"), "params.exact"),
         hnsw_ef=uint(params.get("hnsw_ef"), "hnsw_ef", None),
+        quantization=quantization_params(params),
         score_threshold=threshold,
         with_payload=with_payload(body.get("with_payload"), False),
         with_vector=with_vector(body.get("with_vector"), False),
@@ -489,6 +514,7 @@ def parse_search(body: Any) -> Query:
         offset=uint(body.get("offset"), "offset", 0),
         exact=flag(params.get("exact"), "params.exact"),
         hnsw_ef=uint(params.get("hnsw_ef"), "hnsw_ef", None),
+        quantization=quantization_params(params),
         score_threshold=threshold,
         with_payload=with_payload(body.get("with_payload"), False),
         with_vector=with_vector(body.get("with_vector"), False),

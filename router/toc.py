@@ -107,10 +107,17 @@ class TableOfContent:
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.duties: ClusterDuties | None = None
+        #: how many metadata operations this node's collections reflect (peers compare it)
+        self.reconciled_index = 0
         consensus.subscribe(self._on_applied)
         self._reconcile()
         if channels is not None:
-            self.duties = ClusterDuties(self)
+            self.duties = ClusterDuties(self)  # started by start_duties(), once peers can call
+
+    def start_duties(self) -> None:
+        """Begin acting on consensus (activation, recovery): only once this node's peer
+        service is up, since the peers it involves call back into it."""
+        if self.duties is not None:
             self.duties.start()
 
     @property
@@ -124,7 +131,8 @@ class TableOfContent:
             if self._closed.is_set():
                 return
             synced = self.consensus.is_synced()  # first: then the state read below includes it
-            wanted = self.consensus.state.collections
+            state = self.consensus.state
+            wanted = state.collections
             for name in list(self._collections):
                 entry = wanted.get(name)
                 if entry is None or entry["uuid"] != self._collections[name].uuid:
@@ -140,6 +148,7 @@ class TableOfContent:
                 for path in self.collections_path.iterdir():
                     if path.name not in known:
                         shutil.rmtree(path, ignore_errors=True)
+            self.reconciled_index = max(self.reconciled_index, state.applied)
         if self.duties is not None:
             self.duties.wake()
 
@@ -218,6 +227,29 @@ class TableOfContent:
                 elif isinstance(replica, RemoteReplica):
                     replica.address = self._peer_address(peer) or ""
             shard.set_states(states)
+            self._set_forwarding(shard, entry, collection.name)
+
+    def _set_forwarding(self, shard: ReplicaSet, entry: dict, name: str) -> None:
+        """While this peer is the source of a transfer, its replica passes every write it
+        applies on to the replica being filled (in the order applied)."""
+        local = shard.local
+        if local is None or self.duties is None:
+            return
+        target, transfer = None, None
+        for t in entry.get("transfers", []):
+            if t["shard_id"] == shard.shard_id and t["from"] == self.peer_id:
+                address = self._peer_address(t["to"])
+                if address:
+                    transfer = t
+                    target = RemoteReplica(self.channels, address, entry["uuid"], shard.shard_id)
+        current = local.forward
+        if target is not None and (current is None or target.address != current.address):
+            local.set_forward(target, functools.partial(
+                self.duties.forwarding_failed, name, entry["uuid"], transfer))
+        elif target is None and current is not None:
+            # Peers that have not yet seen the transfer end still leave the target out of
+            # their writes: keep forwarding until every peer has caught up.
+            self.duties.stop_forwarding_when_synced(local, current)
 
     def _close(self, name: str, drop: bool) -> None:
         collection = self._collections.pop(name)

@@ -59,7 +59,7 @@ class Node:
         if self.channels is None:
             return []
         service = PeerService(
-            self.toc.replica_endpoint, {"applied_index": self.consensus.applied_index}
+            self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index}
         )
         return [lambda server: add_peer_service(server, service)]
 
@@ -82,6 +82,7 @@ def serve(settings: Settings) -> None:
             node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras()
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
+    node.toc.start_duties()
     app = create_app(node.toc, settings.max_request_size_mb)
     config = uvicorn.Config(
         app,

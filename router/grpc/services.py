@@ -99,7 +99,7 @@ def _read_consistency(request) -> int | str | None:
     try:
         if not request.HasField("read_consistency"):
             return None
-    except ValueError:  # the message has no such field
+    except (ValueError, AttributeError):  # the message has no such field
         return None
     value = request.read_consistency
     if value.WhichOneof("value") == "factor":

@@ -9,6 +9,7 @@ All combinations are computed in float32 as Qdrant does; compare scores with rto
 from __future__ import annotations
 
 import math
+import uuid
 
 import numpy as np
 
@@ -45,6 +46,27 @@ class Data:
     @property
     def higher(self) -> bool:
         return oracle.higher_is_better(self.distance)
+
+
+def load_collections(
+    http, prefix: str, distances: tuple, ids: list, raw: np.ndarray, payloads: dict
+) -> dict:
+    """One collection per distance holding the same points → {distance: (name, Data)}."""
+    from tests.support import api
+    from tests.support.api import create_collection
+
+    out = {}
+    for distance in distances:
+        name = f"{prefix}_{distance.lower()}_{uuid.uuid4().hex[:8]}"
+        create_collection(http, name, {"vectors": {"size": raw.shape[1], "distance": distance}})
+        api.upsert(
+            http,
+            name,
+            [{"id": pid, "vector": raw[i].tolist(), "payload": payloads[pid]}
+             for i, pid in enumerate(ids)],
+        )
+        out[distance] = (name, Data(ids, raw, distance, payloads))
+    return out
 
 
 def top(ids: list, scores: np.ndarray, k: int, higher: bool = True) -> list[tuple]:

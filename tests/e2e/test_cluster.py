@@ -467,6 +467,30 @@ def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
         httpx.delete(f"{node.url}/collections/same", timeout=30)
 
 
+def test_the_leader_dies_and_the_others_carry_on(tmp_path):
+    rng = random.Random(29)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        leader = cluster_status(nodes[0])["raft_info"]["leader"]
+        old = next(n for n in nodes if cluster_status(n)["peer_id"] == leader)
+        rest = [n for n in nodes if n is not old]
+        old.kill()
+        new_leader = wait_peers(rest, 3, timeout=30)  # the table still lists 3 peers
+        wait_until(lambda: cluster_status(rest[0])["raft_info"]["leader"] not in (None, leader),
+                   30, "a new leader")
+        new_leader = cluster_status(rest[0])["raft_info"]["leader"]
+        assert new_leader != leader
+        _create(rest[1], "after_leader", shard_number=2, replication_factor=2)
+        assert _upsert(rest[0], "after_leader", _points(range(50), rng)).status_code == 200
+        old.start().wait_ready(60)
+        wait_until(lambda: cluster_status(old)["raft_info"]["leader"] is not None, 30, "leader")
+        assert cluster_status(old)["raft_info"]["role"] == "Follower"
+        for node in nodes:
+            assert _count(node, "after_leader") == 50
+    finally:
+        _stop_all(nodes)
+
+
 def test_removing_a_peer(tmp_path):
     nodes = start_cluster(tmp_path, 3)
     try:

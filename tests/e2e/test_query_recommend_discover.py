@@ -25,19 +25,7 @@ def data(node):
     raw = rng.normal(size=(N, DIM)).astype(np.float32)
     ids = list(range(1, N + 1))
     payloads = {pid: {"g": pid % 3, "price": (pid * 37) % 101} for pid in ids}
-    out = {}
-    for distance in ("Cosine", "Euclid"):
-        name = f"rec_{distance.lower()}_{uuid.uuid4().hex[:8]}"
-        create_collection(http, name, {"vectors": {"size": DIM, "distance": distance}})
-        api.upsert(
-            http,
-            name,
-            [
-                {"id": pid, "vector": raw[i].tolist(), "payload": payloads[pid]}
-                for i, pid in enumerate(ids)
-            ],
-        )
-        out[distance] = (name, ref.Data(ids, raw, distance, payloads))
+    out = ref.load_collections(http, "rec", ("Cosine", "Euclid"), ids, raw, payloads)
     # a second collection whose point 7000.. vectors serve as lookup_from examples
     other_raw = rng.normal(size=(5, DIM)).astype(np.float32)
     other = f"rec_other_{uuid.uuid4().hex[:8]}"
