@@ -259,8 +259,8 @@ class ClusterDuties:
         def stop() -> None:
             self.await_peers_synced(10.0)
             with local.shard.lock:
-                if local.forward is target:
-                    local.forward = None
+                if local.forward_to is target:
+                    local.forward_to = None
                     local.on_forward_failure = None
 
         if getattr(target, "_stopping", False):

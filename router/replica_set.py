@@ -70,7 +70,7 @@ class LocalReplica:
         #: ids written while the replica is refilled by a transfer: the copy must not undo them
         self.touched: set | None = None
         #: the replica a transfer from this one fills: it gets every write applied here
-        self.forward: Replica | None = None
+        self.forward_to: Replica | None = None
         self.on_forward_failure: Callable[[], None] | None = None
 
     def check(self, op: dict) -> None:
@@ -84,21 +84,49 @@ class LocalReplica:
             seq = max(op_num, self.shard.last_op + 1)
             if self.touched is not None:
                 self.touched.update(_op_ids(op))
+            forward = self.forward_to
+            addressed = self._addressed(op) if forward is not None else None
             self.shard.apply(seq, op, wait)
-            forward = self.forward
             if forward is not None:  # under the lock: the target sees writes in our order
                 try:
-                    forward.forward(op_num, op, wait)
+                    forward.forward(op_num, self._outcome(op, addressed), wait)
                 except Exception as exc:  # the transfer fails; the target recovers anew
                     log.warning("forwarding a write to a shard being filled failed: %s", exc)
-                    self.forward = None
+                    self.forward_to = None
                     if self.on_forward_failure is not None:
                         self.on_forward_failure()
+
+    def _addressed(self, op: dict) -> list:
+        """The ids a write touches here, taken before it applies (a filter's matches)."""
+        if op["type"] in ("upsert", "update_vectors"):
+            return _op_ids(op)
+        return self.shard._selected(op)
+
+    def _outcome(self, op: dict, ids: list) -> dict:
+        """What a replica being filled must receive for ``op``: the points as they now are
+        (whole records) or the ids deleted. It may not hold those points yet, so partial
+        updates (payload, some vectors, a filter) could not apply there as they are."""
+        if op["type"] == "delete":
+            return {"type": "delete", "ids": ids}
+        if op["type"] == "upsert" and not op.get("update_filter"):
+            return op
+        records = self.shard.retrieve(ids, True, True)
+        return {
+            "type": "upsert",
+            "ids": [r.id for r in records],
+            "vectors": [r.vectors or {} for r in records],
+            "payloads": [r.payload for r in records],
+            "update_filter": None,
+        }
+
+    def forward(self, op_num: int, op: dict, wait: bool) -> None:
+        """A write passed on by the source of a transfer into this replica."""
+        self.apply(op_num, op, wait)
 
     def set_forward(self, target: Replica | None,
                     on_failure: Callable[[], None] | None = None) -> None:
         with self.shard.lock:
-            self.forward = target
+            self.forward_to = target
             self.on_forward_failure = on_failure
 
     def sparse_stats(self, name: str, dims):

@@ -242,7 +242,7 @@ class TableOfContent:
                 if address:
                     transfer = t
                     target = RemoteReplica(self.channels, address, entry["uuid"], shard.shard_id)
-        current = local.forward
+        current = local.forward_to
         if target is not None and (current is None or target.address != current.address):
             local.set_forward(target, functools.partial(
                 self.duties.forwarding_failed, name, entry["uuid"], transfer))
