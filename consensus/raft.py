@@ -117,6 +117,7 @@ class RaftConsensus:
         self._changes: queue.Queue = queue.Queue()
         self._view = MetadataState()
         self._view_lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self.last_update = time.time()
 
         identity = self._load_identity()
@@ -128,6 +129,8 @@ class RaftConsensus:
             self.peer_id = identity["peer_id"]
             self.address = identity["address"]
             partners = identity["members"]
+            # a joiner stopped before the cluster accepted it asks again
+            self._pending_join = identity.get("pending_join")
             # A member that comes back waits a while for the leader's heartbeat before it
             # campaigns: an election from it would only raise its term above the leader's.
             self._heard_leader = False
@@ -145,6 +148,7 @@ class RaftConsensus:
             self.address = raft_address(uri)
             partners = self._members_of(bootstrap) if bootstrap else []
             self._heard_leader = bootstrap is None
+            self._pending_join = bootstrap
         self.uri = f"http://{self.address}/"
         host = self.address.rsplit(":", 1)[0]
         self.info = {"uri": self.uri, "raft": self.address, "grpc": f"{host}:{grpc_port}",
@@ -170,8 +174,10 @@ class RaftConsensus:
         self._notifier = threading.Thread(target=self._notify_loop, name="consensus-notify",
                                           daemon=True)
         self._notifier.start()
-        if bootstrap and identity is None:
-            threading.Thread(target=self._join, args=(bootstrap,), name="raft-join",
+        if self._pending_join and moved_from is None:
+            if identity is not None:
+                self._hold_elections_until = float("inf")
+            threading.Thread(target=self._join, args=(self._pending_join,), name="raft-join",
                              daemon=True).start()
         elif moved_from is not None:
             threading.Thread(target=self._move, args=(moved_from, partners), name="raft-move",
@@ -185,7 +191,12 @@ class RaftConsensus:
         return json.loads(self._identity_path.read_text())
 
     def _save_identity(self) -> None:
-        data = {"peer_id": self.peer_id, "address": self.address, "members": self._members}
+        with self._identity_lock:
+            self._write_identity()
+
+    def _write_identity(self) -> None:
+        data = {"peer_id": self.peer_id, "address": self.address, "members": self._members,
+                "pending_join": self._pending_join}
         tmp = self._identity_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self._identity_path)
@@ -216,6 +227,10 @@ class RaftConsensus:
         utility = TcpUtility(timeout=3.0)
         target = raft_address(bootstrap)
         while True:
+            if self._heard_leader:  # a leader replicates to us: we are a member already
+                self._pending_join = None
+                self._save_identity()
+                return
             try:
                 leader = utility.executeCommand(target, ["status"]).get("leader")
                 if leader is not None:
@@ -223,6 +238,8 @@ class RaftConsensus:
                     answer = utility.executeCommand(leader_addr, ["add", self.address])
                     if isinstance(answer, str) and answer.startswith("SUCCESS"):
                         log.info("joined the cluster through %s", leader_addr)
+                        self._pending_join = None
+                        self._save_identity()
                         return
             except (UtilityException, OSError) as exc:
                 log.debug("join attempt failed: %s", exc)
