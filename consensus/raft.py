@@ -420,14 +420,14 @@ class RaftConsensus:
                 pass  # also catches snapshots installed without an apply
             while not self._changes.empty():
                 self._changes.get_nowait()
-            before = self._view.applied
             self._refresh_view()
-            if self._view.applied != before or not self._listeners_primed:
-                self._listeners_primed = True
+            # compare with what listeners last heard of: proposals refresh the view too
+            if self._view.applied != self._notified_applied:
+                self._notified_applied = self._view.applied
                 for listener in self._listeners:
                     try:
                         listener({"type": "changed"}, OpResult(True))
                     except Exception:
                         log.exception("metadata listener failed")
 
-    _listeners_primed = False
+    _notified_applied = -1

@@ -67,6 +67,12 @@ class ClusterDuties:
     def wake(self) -> None:
         self._wake.set()
 
+    def busy_with_own_replicas(self) -> bool:
+        """This peer knows one of its replicas needs refilling (reported, or being refilled)."""
+        with self._reports_lock:
+            reporting = any(peer == self.peer_id for (_, _, _, peer) in self._dead_reports)
+        return reporting or bool(self._recovering)
+
     def report_dead(self, name: str, uuid_: str, shard_id: int, peer: int, state: str) -> None:
         with self._reports_lock:
             self._dead_reports[(name, uuid_, shard_id, peer)] = state
@@ -77,6 +83,8 @@ class ClusterDuties:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
+            if not self.toc.consensus.is_synced():
+                continue  # the state is still replaying: act on the present, not the past
             try:
                 self._send_dead_reports()
                 self._tend_local_replicas()

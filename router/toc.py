@@ -106,13 +106,12 @@ class TableOfContent:
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
-        self.duties: ClusterDuties | None = None
+        # started by start_duties(), once peers can call this node back
+        self.duties = ClusterDuties(self) if channels is not None else None
         #: how many metadata operations this node's collections reflect (peers compare it)
         self.reconciled_index = 0
         consensus.subscribe(self._on_applied)
         self._reconcile()
-        if channels is not None:
-            self.duties = ClusterDuties(self)  # started by start_duties(), once peers can call
 
     def start_duties(self) -> None:
         """Begin acting on consensus (activation, recovery): only once this node's peer
@@ -130,8 +129,9 @@ class TableOfContent:
         with self._lock:
             if self._closed.is_set():
                 return
-            synced = self.consensus.is_synced()  # first: then the state read below includes it
-            state = self.consensus.state
+            if not self.consensus.is_synced():
+                return  # a log still replaying shows past states: act on none of them
+            state = self.consensus.state  # read after is_synced(), which refreshes it
             wanted = state.collections
             for name in list(self._collections):
                 entry = wanted.get(name)
@@ -143,11 +143,10 @@ class TableOfContent:
                     self._open(name, entry)
                 else:
                     self._update(collection, entry)
-            if synced:  # before that, the state may still be replaying
-                known = {entry["uuid"] for entry in wanted.values()}
-                for path in self.collections_path.iterdir():
-                    if path.name not in known:
-                        shutil.rmtree(path, ignore_errors=True)
+            known = {entry["uuid"] for entry in wanted.values()}
+            for path in self.collections_path.iterdir():
+                if path.name not in known:
+                    shutil.rmtree(path, ignore_errors=True)
             self.reconciled_index = max(self.reconciled_index, state.applied)
         if self.duties is not None:
             self.duties.wake()
@@ -156,10 +155,18 @@ class TableOfContent:
         info = self.consensus.state.peers.get(str(peer))
         return None if info is None else info.get("grpc")
 
-    def _replica(self, entry: dict, shard_id: int, peer: int, config: ShardConfig) -> Replica:
+    def _replica(self, entry: dict, shard_id: int, peer: int, config: ShardConfig,
+                 name: str = "", state: str | None = None) -> Replica:
         if peer == self.peer_id:
-            local = LocalShard(self.collections_path / entry["uuid"] / str(shard_id), config)
+            path = self.collections_path / entry["uuid"] / str(shard_id)
+            had_data = path.exists()
+            local = LocalShard(path, config)
             self.optimizer.register(local)
+            if state == "Active" and not had_data and self.duties is not None:
+                # consensus counts on data this peer does not have (its storage was lost or
+                # wiped): it says so, and the replica is refilled from a healthy one
+                log.warning("replica of %s/%s is Active but has no data here", name, shard_id)
+                self.duties.report_dead(name, entry["uuid"], shard_id, peer, state)
             return LocalReplica(local)
         assert self.channels is not None, "a remote replica needs cluster mode"
         return RemoteReplica(self.channels, self._peer_address(peer) or "", entry["uuid"],
@@ -167,7 +174,8 @@ class TableOfContent:
 
     def _replica_set(self, name: str, entry: dict, shard: dict, config: ShardConfig) -> ReplicaSet:
         states = {int(p): s for p, s in shard["replicas"].items()}
-        replicas = {peer: self._replica(entry, shard["shard_id"], peer, config) for peer in states}
+        replicas = {peer: self._replica(entry, shard["shard_id"], peer, config, name, state)
+                    for peer, state in states.items()}
         params = entry["config"]["params"]
         return ReplicaSet(
             shard["shard_id"], self.peer_id, replicas, states,
@@ -223,7 +231,8 @@ class TableOfContent:
                 replica = shard.replicas.get(peer)
                 if replica is None:
                     shard.replicas[peer] = self._replica(
-                        entry, shard.shard_id, peer, collection.shard_config)
+                        entry, shard.shard_id, peer, collection.shard_config, collection.name,
+                        states[peer])
                 elif isinstance(replica, RemoteReplica):
                     replica.address = self._peer_address(peer) or ""
             shard.set_states(states)
@@ -508,6 +517,10 @@ class TableOfContent:
         consensus = self.consensus
         if not (consensus.has_leader() and consensus.is_synced()) or \
                 str(self.peer_id) not in consensus.state.peers:
+            return False
+        if self.reconciled_index < consensus.state.applied:
+            return False  # the local collections do not reflect the metadata yet
+        if self.duties is not None and self.duties.busy_with_own_replicas():
             return False
         me = str(self.peer_id)
         return all(

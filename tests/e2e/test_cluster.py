@@ -8,6 +8,7 @@ plain HTTP and with qdrant-client over REST and gRPC.
 from __future__ import annotations
 
 import random
+import shutil
 import threading
 
 import httpx
@@ -231,6 +232,31 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
         ids = list(range(200, 400))
         got = victim.client().retrieve("c", ids=ids)
         assert sorted(p.id for p in got) == ids
+    finally:
+        _stop_all(nodes)
+
+
+def test_a_peer_whose_shard_data_was_lost_refills_it(tmp_path):
+    rng = random.Random(31)
+    nodes = start_cluster(tmp_path, 3)
+    try:
+        _create(nodes[0], "lost", shard_number=3, replication_factor=2)
+        wait_until(lambda: replicas_all_active(nodes[0], "lost"), 30, "all Active")
+        assert _upsert(nodes[0], "lost", _points(range(150), rng)).status_code == 200
+        victim = nodes[1]
+        held = [s["shard_id"] for s in _cluster_info(victim, "lost")["local_shards"]]
+        victim.stop()
+        collection_dirs = list((victim.storage_path / "collections").iterdir())
+        assert len(collection_dirs) == 1
+        shutil.rmtree(collection_dirs[0])  # the operator lost this peer's data
+        victim.start().wait_ready(60)
+        for node in nodes:
+            wait_until(lambda node=node: replicas_all_active(node, "lost"), 60, "refilled")
+        info = _cluster_info(victim, "lost")
+        assert sorted(s["shard_id"] for s in info["local_shards"]) == sorted(held)
+        for counts in _replica_counts(nodes, "lost").values():
+            assert len(counts) == 1
+        assert sum(s["points_count"] for s in info["local_shards"]) > 0
     finally:
         _stop_all(nodes)
 
