@@ -69,6 +69,15 @@ def _replica_counts(nodes, name: str) -> dict[int, set[int]]:
     return counts
 
 
+def _replicated(nodes, name: str, count: int, rng: random.Random, **params) -> list[dict]:
+    """A collection (3 shards x 2 replicas unless told) with ``count`` points, all Active."""
+    _create(nodes[0], name, **{"shard_number": 3, "replication_factor": 2, **params})
+    wait_until(lambda: replicas_all_active(nodes[0], name), 30, "all Active")
+    points = _points(range(count), rng)
+    assert _upsert(nodes[0], name, points).status_code == 200
+    return points
+
+
 def _stop_all(nodes) -> None:
     for node in nodes:
         node.kill()
@@ -240,9 +249,7 @@ def test_a_peer_whose_shard_data_was_lost_refills_it(tmp_path):
     rng = random.Random(31)
     nodes = start_cluster(tmp_path, 3)
     try:
-        _create(nodes[0], "lost", shard_number=3, replication_factor=2)
-        wait_until(lambda: replicas_all_active(nodes[0], "lost"), 30, "all Active")
-        assert _upsert(nodes[0], "lost", _points(range(150), rng)).status_code == 200
+        _replicated(nodes, "lost", 150, rng)
         victim = nodes[1]
         held = [s["shard_id"] for s in _cluster_info(victim, "lost")["local_shards"]]
         victim.stop()
@@ -376,9 +383,7 @@ def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
     rng = random.Random(13)
     nodes = start_cluster(tmp_path, 3)
     try:
-        _create(nodes[0], "r", shard_number=3, replication_factor=2)
-        wait_until(lambda: replicas_all_active(nodes[0], "r"), 30, "all Active")
-        assert _upsert(nodes[0], "r", _points(range(90), rng)).status_code == 200
+        _replicated(nodes, "r", 90, rng)
         old = nodes[2]
         peer_id = cluster_status(old)["peer_id"]
         old.kill()
