@@ -162,7 +162,7 @@ class ClusterDuties:
             collection = self.toc._collections.get(name)
             if collection is None or collection.uuid != uuid_:
                 return None
-            return collection.shards[shard_id]
+            return collection.shard_by_id(shard_id)
 
     def _recover(self, name: str, uuid_: str, shard_id: int) -> None:
         """Refill this peer's Dead replica from an Active one (stream of records)."""

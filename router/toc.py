@@ -291,8 +291,8 @@ class TableOfContent:
         """For the peer service: the local replica of a shard, or None."""
         with self._lock:
             for collection in self._collections.values():
-                if collection.uuid == uuid_ and shard_id < len(collection.shards):
-                    shard = collection.shards[shard_id]
+                shard = collection.shard_by_id(shard_id) if collection.uuid == uuid_ else None
+                if shard is not None:
                     local = shard.local
                     return None if local is None else ReplicaEndpoint(shard, local)
         return None

@@ -452,6 +452,17 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
             keys = httpx.get(f"{node.url}/collections/tenants/shards").json()["result"]
             assert sorted(map(repr, (k["key"] for k in keys["shard_keys"]))) == ["'acme'", "42"]
             assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
+        # dropping a key leaves shard ids with gaps: the rest is still served everywhere
+        dropped = httpx.post(f"{nodes[2].url}/collections/tenants/shards/delete",
+                             json={"shard_key": "acme"}, timeout=30)
+        assert dropped.status_code == 200, dropped.text
+        more = _points(range(200, 230), rng)
+        resp = httpx.put(f"{nodes[1].url}/collections/tenants/points?wait=true",
+                         json={"points": more, "shard_key": 42}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        for node in nodes:
+            assert _count(node, "tenants") == 90
+            assert listing(node, 42)[-1] == (229, 42)
     finally:
         _stop_all(nodes)
 
