@@ -263,7 +263,12 @@ class Collection:
 
     async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
-        requests = search_plan.build_requests(self, queries)
+        if any(q.point_id is not None for q in queries) or self.shard_config.sparse_vectors:
+            # a query by id or with idf reads from shards first (maybe over the network):
+            # not on the event loop
+            requests = await asyncio.to_thread(search_plan.build_requests, self, queries)
+        else:
+            requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
         futures = [asyncio.wrap_future(s.search_future(requests)) for s in targets]
         answers = await asyncio.gather(*futures)

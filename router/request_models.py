@@ -588,8 +588,8 @@ async def run_queries_async(
             out.append(found[id(q)])
         elif isinstance(q, query_engine.Request):
             out.append(await asyncio.to_thread(_answer_rest, collection, q, toc))
-        else:
-            out.append(_listing(_scope(collection, q), q))
+        else:  # a listing reads shards, maybe over the network: not on the event loop
+            out.append(await asyncio.to_thread(_listing, _scope(collection, q), q))
     return out
 
 
