@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from node.errors import FormatError
+from node.errors import BadRequest, FormatError
 from router import request_models as models
 from router.rest import parsing
 from router.rest.responses import ok
@@ -50,6 +50,28 @@ async def collection_cluster(name: str, request: Request) -> Response:
     started = time.perf_counter()
     toc = _toc(request)
     return ok(toc.collection_cluster_info(name), started)
+
+
+@router.post("/collections/{name}/cluster")
+async def update_collection_cluster(name: str, request: Request) -> Response:
+    """Operator shard moves (move_shard, replicate_shard, drop_replica, …) are a later step;
+    shard keys are served by PUT /collections/{name}/shards."""
+    toc = _toc(request)
+    toc.get(name)
+    body = models.obj(await parsing.json_body(request), "ClusterOperations")
+    if not toc.cluster_enabled:
+        raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+    if "create_sharding_key" in body:
+        started = time.perf_counter()
+        return ok(await run_in_threadpool(toc.create_shard_key, name,
+                                          models.obj(body["create_sharding_key"], "key")), started)
+    if "drop_sharding_key" in body:
+        started = time.perf_counter()
+        return ok(await run_in_threadpool(toc.drop_shard_key, name,
+                                          models.obj(body["drop_sharding_key"], "key")), started)
+    raise BadRequest(f"Cluster operation {', '.join(body) or '(none)'} is not supported by "
+                     "Tessera yet (replicas recover by themselves; operator shard moves are "
+                     "to come)")
 
 
 @router.put("/collections/{name}/shards")
