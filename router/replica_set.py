@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from consensus.state import READABLE, UPDATABLE
-from node.errors import NotFound, ServiceError, TesseraError
+from node.errors import ServiceError, TesseraError
 from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
@@ -315,12 +315,21 @@ class ReplicaSet:
     def _resolve_write(self, outcomes: dict[int, Exception | None], wait: bool) -> None:
         succeeded = [p for p, e in outcomes.items() if e is None]
         failed = {p: e for p, e in outcomes.items() if e is not None}
-        # a point not found on a replica being filled is expected: it has not arrived yet
-        for peer, exc in list(failed.items()):
-            if isinstance(exc, NotFound) and self.states.get(peer) == "Partial":
-                del failed[peer]
+        # Replicas being filled got the write from their transfer's source (an Active replica,
+        # which passes it on before it answers, or aborts the transfer): they count as written
+        # when an Active replica was.
+        filled = sum(1 for p in self.replicas if self.states.get(p) == "Partial"
+                     and p not in self.disabled)
+        active_ok = any(self.states.get(p) == "Active" for p in succeeded)
+        written = len(succeeded) + (filled if active_ok else 0)
         needed = min(self.write_consistency_factor, len(self.replicas))
-        if len(succeeded) < needed:
+        if written < needed:
+            if not failed:  # the others are Dead or disabled: not even tried
+                raise ServiceError(
+                    f"Write consistency factor {self.write_consistency_factor} not met for "
+                    f"shard {self.shard_id}: {written} of {len(self.replicas)} replicas "
+                    "could take the write"
+                )
             first = next(iter(failed.values()))
             if succeeded or isinstance(first, ReplicaUnavailable):
                 for peer in failed:
@@ -334,7 +343,7 @@ class ReplicaSet:
         disabled = [p for p in failed if p in self.disabled]
         if disabled and wait:
             self._await_deactivated(disabled)
-        if not any(self.states.get(p) == "Active" for p in succeeded):
+        if not active_ok:
             raise ServiceError(
                 "Failed to apply operation to at least one `Active` replica. "
                 "Consistency of this update is not guaranteed. Please retry."

@@ -273,7 +273,11 @@ def test_write_ordering_with_the_highest_peer_down(tmp_path):
     nodes = start_cluster(tmp_path, 3)
     try:
         _create(nodes[0], "o", shard_number=1, replication_factor=3)
-        wait_until(lambda: replicas_all_active(nodes[0], "o"), 30, "all Active")
+        for wcf in (2, 3):
+            _create(nodes[0], f"wcf{wcf}", shard_number=1, replication_factor=3,
+                    write_consistency_factor=wcf)
+        for name in ("o", "wcf2", "wcf3"):
+            wait_until(lambda name=name: replicas_all_active(nodes[0], name), 30, "Active")
         ids = {cluster_status(n)["peer_id"]: n for n in nodes}
         highest = ids[max(ids)]
         others = [n for n in nodes if n is not highest]
@@ -292,6 +296,10 @@ def test_write_ordering_with_the_highest_peer_down(tmp_path):
                              timeout=30)
         assert deleted.status_code == 200, deleted.text
         assert _count(others[1], "o") == 1
+        # write_consistency_factor counts every replica, the dead one too
+        assert _upsert(coordinator, "wcf2", _points([1], rng)).status_code == 200
+        refused = _upsert(coordinator, "wcf3", _points([1], rng))
+        assert refused.status_code == 500, refused.text
     finally:
         _stop_all(nodes)
 
