@@ -224,15 +224,20 @@ class RaftConsensus:
 
     def _join(self, bootstrap: str) -> None:
         """Ask the cluster to add this node until it accepts (one change at a time)."""
-        utility = TcpUtility(timeout=3.0)
+        utility = TcpUtility(timeout=10.0)
         target = raft_address(bootstrap)
+        attempts = 0
         while True:
             if self._heard_leader:  # a leader replicates to us: we are a member already
+                log.info("member of the cluster (a leader replicates to this peer)")
                 self._pending_join = None
                 self._save_identity()
                 return
+            attempts += 1
+            answer = None
             try:
-                leader = utility.executeCommand(target, ["status"]).get("leader")
+                status = utility.executeCommand(target, ["status"]) or {}
+                leader = status.get("leader")
                 if leader is not None:
                     leader_addr = getattr(leader, "address", str(leader))
                     answer = utility.executeCommand(leader_addr, ["add", self.address])
@@ -241,8 +246,10 @@ class RaftConsensus:
                         self._pending_join = None
                         self._save_identity()
                         return
-            except (UtilityException, OSError) as exc:
-                log.debug("join attempt failed: %s", exc)
+            except (UtilityException, OSError, AttributeError) as exc:
+                answer = exc
+            if attempts <= 3 or attempts % 20 == 0:
+                log.info("join attempt %d through %s: %s", attempts, target, answer)
             time.sleep(0.2 + random.random() * 0.3)
 
     def _move(self, old_address: str, members: list[str]) -> None:
