@@ -203,9 +203,9 @@ class MetadataState:
             return OpResult(False, "bad_request",
                             "Shard Key cannot be created with Auto sharding method")
         key = op["key"]
-        if any(_same_key(shard.get("key"), key) for shard in entry["shards"]):
+        if any(same_key(shard.get("key"), key) for shard in entry["shards"]):
             return OpResult(False, "bad_request",
-                            f"Sharding key {_key_text(key)} already exists for collection "
+                            f"Sharding key {key_text(key)} already exists for collection "
                             f"{op['name']}")
         next_id = max((shard["shard_id"] for shard in entry["shards"]), default=-1) + 1
         for i, peers in enumerate(op["placement"]):
@@ -219,10 +219,10 @@ class MetadataState:
         entry = self.collections.get(op["name"])
         if entry is None:
             return OpResult(False, "not_found", f"Collection `{op['name']}` doesn't exist!")
-        kept = [shard for shard in entry["shards"] if not _same_key(shard.get("key"), op["key"])]
+        kept = [shard for shard in entry["shards"] if not same_key(shard.get("key"), op["key"])]
         if len(kept) == len(entry["shards"]):
             return OpResult(False, "bad_request",
-                            f"Sharding key {_key_text(op['key'])} does not exist for collection "
+                            f"Sharding key {key_text(op['key'])} does not exist for collection "
                             f"{op['name']}")
         dropped = {shard["shard_id"] for shard in entry["shards"]} - {s["shard_id"] for s in kept}
         entry["shards"] = kept
@@ -290,10 +290,11 @@ class MetadataState:
         return OpResult(True, value=True)
 
 
-def _same_key(a, b) -> bool:
+def same_key(a, b) -> bool:
     """Shard keys 1 and "1" differ: the type is part of the key."""
     return a is not None and type(a) is type(b) and a == b
 
 
-def _key_text(key) -> str:
+def key_text(key) -> str:
+    """A shard key as Qdrant prints it in messages (strings quoted)."""
     return f'"{key}"' if isinstance(key, str) else str(key)

@@ -177,6 +177,15 @@ class LocalShard(ShardSearch):
         self.state.last_op = max(self.state.last_op, op_num)
         self._dirty = True
 
+    def addressed_ids(self, op: dict) -> list:
+        """The ids a write touches, before it applies (for a filter: its present matches)."""
+        if op["type"] == "upsert":
+            return list(op["ids"])
+        if op["type"] == "update_vectors":
+            return [point_id for point_id, _ in op["points"]]
+        with self.lock:
+            return self._selected(op)
+
     def _selected(self, op: dict) -> list:
         """Ids an operation addresses: its explicit ids, or those its filter matches."""
         if op.get("ids") is not None:

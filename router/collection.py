@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from consensus.state import key_text
 from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
@@ -107,7 +108,7 @@ class Collection:
     def _key_group(self, key) -> list[ReplicaSet]:
         group = self._groups.get(_key_id(key))
         if group is None:
-            raise BadRequest(f"Shard key {_key_text(key)} not found")
+            raise BadRequest(f"Shard key {key_text(key)} not found")
         return group
 
     def _write_groups(self, shard_key) -> list[list[ReplicaSet]]:
@@ -391,10 +392,6 @@ class ShardScope:
 def _key_id(key) -> tuple:
     """Shard keys 1 and "1" are different keys: the type is part of the identity."""
     return (type(key).__name__, key)
-
-
-def _key_text(key) -> str:
-    return f'"{key}"' if isinstance(key, str) else str(key)
 
 
 def _facet_order(value) -> tuple:

@@ -85,7 +85,7 @@ class LocalReplica:
             if self.touched is not None:
                 self.touched.update(_op_ids(op))
             forward = self.forward_to
-            addressed = self._addressed(op) if forward is not None else None
+            addressed = self.shard.addressed_ids(op) if forward is not None else None
             self.shard.apply(seq, op, wait)
             if forward is not None:  # under the lock: the target sees writes in our order
                 try:
@@ -95,12 +95,6 @@ class LocalReplica:
                     self.forward_to = None
                     if self.on_forward_failure is not None:
                         self.on_forward_failure()
-
-    def _addressed(self, op: dict) -> list:
-        """The ids a write touches here, taken before it applies (a filter's matches)."""
-        if op["type"] in ("upsert", "update_vectors"):
-            return _op_ids(op)
-        return self.shard._selected(op)
 
     def _outcome(self, op: dict, ids: list) -> dict:
         """What a replica being filled must receive for ``op``: the points as they now are

@@ -8,7 +8,6 @@ to the same JSON shapes. No pydantic here: fields are checked one by one, with Q
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 
 from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
@@ -315,9 +314,12 @@ def quantization_params(params: dict) -> dict | None:
     return out
 
 
-def _shard_key(raw: Any, where: str) -> Any:
+def shard_key_value(raw: Any, where: str) -> Any:
+    """A ShardKey: a string or an unsigned integer."""
     if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
         return raw
+    if raw is None:
+        raise FormatError(f"missing field `{where}`")
     raise FormatError(f"data did not match any variant of untagged enum ShardKey at `{where}`")
 
 
@@ -327,13 +329,13 @@ def shard_selector(body: dict) -> Any:
     if raw is None:
         return None
     if isinstance(raw, list):
-        return [_shard_key(k, "shard_key") for k in raw]
+        return [shard_key_value(k, "shard_key") for k in raw]
     if isinstance(raw, dict):
         if set(raw) != {"target", "fallback"}:
             raise FormatError("data did not match any variant of untagged enum ShardKeySelector")
-        return {"target": _shard_key(raw["target"], "shard_key.target"),
-                "fallback": _shard_key(raw["fallback"], "shard_key.fallback")}
-    return _shard_key(raw, "shard_key")
+        return {"target": shard_key_value(raw["target"], "shard_key.target"),
+                "fallback": shard_key_value(raw["fallback"], "shard_key.fallback")}
+    return shard_key_value(raw, "shard_key")
 
 
 def keyed(op: dict, body: dict) -> dict:

@@ -13,17 +13,16 @@ import re
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from consensus.local import LocalConsensus
 from consensus.raft import ConsensusError
-from consensus.state import OpResult
+from consensus.state import OpResult, same_key
 from node.errors import (
     AlreadyExists,
     BadRequest,
-    FormatError,
     NotFound,
     ServiceError,
     ValidationFailed,
@@ -33,10 +32,11 @@ from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from router import collection_config
-from router.collection import Collection
 from router.cluster_duties import ClusterDuties, place_shards
+from router.collection import Collection
 from router.remote_replica import PeerChannels, RemoteReplica
 from router.replica_set import LocalReplica, Replica, ReplicaEndpoint, ReplicaSet
+from router.request_models import shard_key_value
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,6 @@ def _raise_for(result: OpResult) -> None:
     if result.error_kind == "wrong_input":
         raise WrongInput(result.message or "")
     raise BadRequest(result.message or "")
-
-
-def parse_shard_key(raw, where: str):
-    """A ShardKey: a string or an unsigned integer."""
-    if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
-        return raw
-    if raw is None:
-        raise FormatError(f"missing field `{where}`")
-    raise FormatError(f"data did not match any variant of untagged enum ShardKey at `{where}`")
 
 
 def _positive(raw, name: str) -> int | None:
@@ -361,7 +352,7 @@ class TableOfContent:
         real = self.resolve_name(name)
         entry = self.consensus.state.collections[real]
         params = entry["config"]["params"]
-        key = parse_shard_key(body.get("shard_key"), "shard_key")
+        key = shard_key_value(body.get("shard_key"), "shard_key")
         initial_state = body.get("initial_state")
         if initial_state is not None and initial_state not in ("Active", "Partial"):
             raise BadRequest("Initial state cannot be Dead, only Active or Partial are allowed"
@@ -394,7 +385,7 @@ class TableOfContent:
 
     def drop_shard_key(self, name: str, body: dict) -> bool:
         real = self.resolve_name(name)
-        key = parse_shard_key(body.get("shard_key"), "shard_key")
+        key = shard_key_value(body.get("shard_key"), "shard_key")
         _raise_for(self._propose({"type": "drop_shard_key", "name": real, "key": key}))
         if self.cluster_enabled:
             self.duties.await_peers_synced(10.0)
@@ -407,7 +398,7 @@ class TableOfContent:
             return {"shard_keys": None}
         keys: list = []
         for shard in entry["shards"]:
-            if not any(type(k) is type(shard["key"]) and k == shard["key"] for k in keys):
+            if not any(same_key(k, shard["key"]) for k in keys):
                 keys.append(shard["key"])
         return {"shard_keys": [{"key": k} for k in keys]}
 
