@@ -9,6 +9,7 @@ loop does as little as possible.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import statistics
 import threading
@@ -89,6 +90,9 @@ class Target:
 
 def run_window(target: Target, clients: int, duration: float, offset: int = 0) -> tuple:
     """One timed window: returns (qps, latencies in seconds, errors, first_error)."""
+    own = getattr(target, "run_window", None)
+    if own is not None:  # a target with its own event loop (one thread for all clients)
+        return own(clients, duration, offset)
     nq = target.nq
     workers = []
     for c in range(clients):
@@ -245,3 +249,140 @@ class CallTarget(Target):
 
     def ids(self, answer: Any) -> list[int]:
         return self._ids(answer) if self._ids else list(answer)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive client connection of `AsyncHttpQueryTarget`: sends a request, reads the
+    answer (Content-Length framed), records it and sends the next, all from loop callbacks."""
+
+    def __init__(self, run: _AsyncWindow, first_query: int) -> None:
+        self.run = run
+        self.q = first_query
+        self.buffer = bytearray()
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.latencies: list[float] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def send(self) -> None:
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.run.requests[self.q])
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        if len(buffer) < end + 4 + length:
+            return
+        now = time.perf_counter()
+        body = bytes(buffer[end + 4 : end + 4 + length])
+        del buffer[: end + 4 + length]
+        status = int(head[0].split()[1])
+        self.run.answered(self, status, body, now)
+
+    def connection_lost(self, exc) -> None:
+        self.run.lost(self, exc)
+
+
+class _AsyncWindow:
+    """The state of one timed window of `AsyncHttpQueryTarget`."""
+
+    def __init__(self, target: AsyncHttpQueryTarget, duration: float) -> None:
+        self.target = target
+        self.requests = target.requests
+        self.nq = len(self.requests)
+        self.duration = duration
+        self.deadline = 0.0
+        self.errors = 0
+        self.first_error: str | None = None
+        self.open = 0
+        self.ends: list[float] = []
+        self.done: asyncio.Future | None = None
+
+    def answered(self, conn: _Connection, status: int, body: bytes, now: float) -> None:
+        if status == 200:
+            conn.latencies.append(now - conn.sent_at)
+            if conn.q not in self.target.answers:
+                self.target.answers[conn.q] = body
+        else:
+            self.errors += 1
+            if self.first_error is None:
+                self.first_error = f"HTTP {status}: {body[:200].decode(errors='replace')}"
+        conn.q = (conn.q + 1) % self.nq
+        if now < self.deadline and not (self.errors >= 20 and not conn.latencies):
+            conn.send()
+        else:
+            self.finish(conn, now)
+
+    def lost(self, conn: _Connection, exc) -> None:
+        if conn in self.target.live:
+            self.errors += 1
+            self.first_error = self.first_error or f"connection lost: {exc}"
+            self.finish(conn, time.perf_counter())
+
+    def finish(self, conn: _Connection, now: float) -> None:
+        self.target.live.discard(conn)
+        self.ends.append(now)
+        self.open -= 1
+        if self.open == 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+class AsyncHttpQueryTarget(HttpQueryTarget):
+    """As `HttpQueryTarget`, but every client is a connection driven by one asyncio loop in one
+    thread, with the whole request (head and body) pre-encoded: a client costs the node's 2
+    cores a few tens of microseconds per request instead of a Python thread's ~150."""
+
+    def __init__(self, url: str, path: str, bodies: list[bytes], name: str = "rest") -> None:
+        super().__init__(url, path, bodies, name)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            "Content-Type: application/json\r\nConnection: keep-alive\r\n"
+        )
+        self.requests = [
+            (head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies
+        ]
+        self.live: set[_Connection] = set()
+
+    def run_window(self, clients: int, duration: float, offset: int = 0) -> tuple:
+        try:
+            import uvloop  # the node's own event loop, when installed
+
+            runner = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+        return runner(self._window(clients, duration, offset))
+
+    async def _window(self, clients: int, duration: float, offset: int) -> tuple:
+        loop = asyncio.get_running_loop()
+        run = _AsyncWindow(self, duration)
+        run.done = loop.create_future()
+        conns = []
+        for c in range(clients):
+            first = (offset + c * max(1, self.nq // clients)) % self.nq
+            _, conn = await loop.create_connection(
+                lambda first=first: _Connection(run, first), self.host, self.port
+            )
+            conns.append(conn)
+        run.open = clients
+        self.live = set(conns)
+        start = time.perf_counter()
+        run.deadline = start + duration
+        for conn in conns:
+            conn.send()
+        await run.done
+        for conn in conns:
+            conn.transport.close()
+        elapsed = max(max(run.ends) - start, 1e-9)
+        flat = [x for conn in conns for x in conn.latencies]
+        return len(flat) / elapsed, flat, run.errors, run.first_error

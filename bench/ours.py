@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import orjson
 from data import Dataset
-from loadgen import CallTarget, HttpQueryTarget
+from loadgen import AsyncHttpQueryTarget, CallTarget, HttpQueryTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "bench"
@@ -335,9 +335,12 @@ class Ours:
 
     # ------------------------------------------------------------------ query targets
 
-    def rest_target(self, ds: Dataset, ef: int, filter_key: str | None) -> HttpQueryTarget:
+    def rest_target(
+        self, ds: Dataset, ef: int, filter_key: str | None, loadgen: str = "asyncio"
+    ) -> HttpQueryTarget:
         label = f"rest ef={ef} filter={filter_key}"
-        return HttpQueryTarget(
+        kind = AsyncHttpQueryTarget if loadgen == "asyncio" else HttpQueryTarget
+        return kind(
             self.url,
             f"/collections/{COLLECTION}/points/query",
             query_bodies(ds, ef, filter_key),

@@ -31,6 +31,12 @@ from loadgen import Cell, Target, measure, warm  # noqa: E402
 FILTER_LABEL = {None: "none", "10": "10%", "01": "1%"}
 
 
+LOADGEN_LABEL = {
+    "asyncio": "pre-encoded requests, one asyncio loop",
+    "threads": "http.client threads + orjson bodies",
+}
+
+
 def csv_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -97,6 +103,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upload-parallel", type=int, default=2)
     p.add_argument("--upload-batch", type=int, default=256)
     p.add_argument("--green-timeout", type=float, default=900.0)
+    p.add_argument(
+        "--loadgen",
+        choices=("asyncio", "threads"),
+        default="asyncio",
+        help="REST load generator: every client a connection of one asyncio loop sending "
+        "pre-encoded requests (default; costs the shared cores least), or a Python thread with "
+        "http.client per client",
+    )
     p.add_argument("--skip-ours", action="store_true", help="baselines only")
     p.add_argument("--skip-faiss", action="store_true")
     p.add_argument("--skip-edge", action="store_true")
@@ -307,7 +321,7 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
         print("[ours] REST queries (lean load generator)", flush=True)
         sweep(
             "ours",
-            lambda ef, f: ours.rest_target(ds, ef, f),
+            lambda ef, f: ours.rest_target(ds, ef, f, args.loadgen),
             ds,
             args,
             results,
@@ -315,9 +329,10 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
             clients,
         )
         # The per-request floor of the REST stack: a request that does almost no work.
-        from loadgen import HttpQueryTarget
+        from loadgen import AsyncHttpQueryTarget, HttpQueryTarget
 
-        floor_target = HttpQueryTarget(
+        floor_kind = AsyncHttpQueryTarget if args.loadgen == "asyncio" else HttpQueryTarget
+        floor_target = floor_kind(
             ours.url,
             f"/collections/{ours_mod.COLLECTION}/points/count",
             [b'{"exact": false}'],
@@ -486,7 +501,8 @@ def report(
     w(
         f"Settings: HNSW M={args.m} ef_construct={args.ef_construct}, cosine; top-10; "
         f"{args.duration:g} s windows × {args.repeats} (median), warm-up {args.warmup:g} s; "
-        f"upload parallel={args.upload_parallel} batch={args.upload_batch}; whole run "
+        f"upload parallel={args.upload_parallel} batch={args.upload_batch}; REST load "
+        f"generator: {LOADGEN_LABEL[args.loadgen]}; whole run "
         f"{wall:.0f} s"
     )
     w("")
@@ -619,7 +635,7 @@ def report(
             raw = results.cell("ours", None, ef, 1)
             if raw:
                 w(
-                    f"| raw HTTP (http.client + orjson bodies) | {ef} | {fmt(raw.qps)} | "
+                    f"| raw HTTP ({LOADGEN_LABEL[args.loadgen]}) | {ef} | {fmt(raw.qps)} | "
                     f"{fmt(raw.p50_ms, 2)} | {fmt(raw.p99_ms, 2)} | "
                     f"{recall_text(results.get('ours', None, ef))} | 1.00× |"
                 )
