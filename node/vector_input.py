@@ -9,6 +9,7 @@ texts, and are raised before anything is written.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,29 @@ def prepare_multi(name: str, params: DenseParams, raw: Any) -> np.ndarray:
     return matrix
 
 
+def _flat_float32(params: DenseParams, raw: list) -> np.ndarray | None:
+    """The common case in a few array operations: a flat list of numbers of the right length
+    for a float32 vector, prepared exactly as `dist.prepare` would. None for anything else; the
+    careful path then says precisely what is wrong."""
+    try:
+        array = np.array(raw, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if array.shape != (params.size,):
+        return None
+    square = np.add.reduce(array * array)  # NaN or inf if any element is (or on overflow)
+    if not math.isfinite(square):
+        return None
+    if params.distance == dist.COSINE and square > 0:
+        array /= np.sqrt(square)  # the same float32 operations as dist.prepare
+    return array
+
+
 def prepare_dense(name: str, params: DenseParams, raw: Any) -> np.ndarray:
+    if type(raw) is list and not params.multivector and params.storage_dtype == "float32":
+        array = _flat_float32(params, raw)
+        if array is not None:
+            return array
     if params.multivector:
         return prepare_multi(name, params, raw)
     _inference_into_dense(name, raw)

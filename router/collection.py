@@ -271,8 +271,11 @@ class Collection:
         else:
             requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
-        futures = [asyncio.wrap_future(s.search_future(requests)) for s in targets]
-        answers = await asyncio.gather(*futures)
+        if len(targets) == 1:  # one shard (the common case): no gathering to pay for
+            answers = [await asyncio.wrap_future(targets[0].search_future(requests))]
+        else:
+            futures = [asyncio.wrap_future(s.search_future(requests)) for s in targets]
+            answers = await asyncio.gather(*futures)
         if self.custom_sharding:
             answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
         return search_plan.merge_results(self, queries, list(answers))

@@ -86,7 +86,7 @@ def build_requests(collection: Collection, queries: list[Query]) -> list[SearchR
         if q.point_id is not None:
             vector = np.asarray(raw).astype(np.float32)
         else:
-            vector = prepare_named(config, q.using, raw, query=True).astype(np.float32)
+            vector = np.asarray(prepare_named(config, q.using, raw, query=True), dtype=np.float32)
         requests.append(SearchRequest(vectors=vector.reshape(1, -1), **common))
     return requests
 

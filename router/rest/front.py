@@ -63,7 +63,8 @@ class Front:
                     f"Payload too large: the limit is {self.limit} bytes "
                     "(service.max_request_size_mb)", started)
             else:
-                params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+                query = scope["query_string"]
+                params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
                 result = await handler(raw, params)
                 status = 200
                 body = dumps({"result": result, "status": "ok", "time": time.perf_counter() - started})
