@@ -7,29 +7,13 @@ the GIL); only the swap-in is locked.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 
+from node import heap
 from node.shard import LocalShard
 
 log = logging.getLogger(__name__)
-
-def _load_malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_malloc_trim = _load_malloc_trim()
-
-
-def trim_heap() -> None:
-    """Give freed heap back to the OS. Bulk loads and graph builds free large amounts of memory
-    in pieces that glibc keeps for reuse; without this the node's RSS stays at its peak."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 class Optimizer:
@@ -74,7 +58,7 @@ class Optimizer:
             if busy:
                 self._worked = True
             elif self._worked:
-                trim_heap()  # once the work is done, not between its steps
+                heap.trim()  # once the work is done, not between its steps
                 self._worked = False
             if not busy:
                 self._wake.wait(self.idle_sleep)

@@ -17,6 +17,7 @@ import re
 from typing import Any, Iterable
 
 import numpy as np
+from pyroaring import BitMap
 
 from node.datetimes import parse_datetime
 from node.errors import BadRequest, FormatError
@@ -138,7 +139,7 @@ class FieldIndex:
         self.schema = schema
         self.type = schema["type"]
         self._values: dict[int, tuple] = {}  # offset -> values, for the non-posting types
-        self._postings: dict[Any, set[int]] = {}
+        self._postings: dict[Any, BitMap] = {}  # value -> offsets holding it
         self._count = 0  # points holding at least one indexed value
         self._arrays: dict[Any, np.ndarray] = {}
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
@@ -192,7 +193,10 @@ class FieldIndex:
         self._count += 1
         if self.type in _POSTING_TYPES:
             for v in set(values):
-                self._postings.setdefault(v, set()).add(offset)
+                posting = self._postings.get(v)
+                if posting is None:
+                    posting = self._postings[v] = BitMap()
+                posting.add(offset)
                 self._arrays.pop(v, None)
         else:
             self._values[offset] = values
@@ -228,11 +232,11 @@ class FieldIndex:
             if new is not None:
                 fresh._values[new] = values
         for value, posting in self._postings.items():
-            moved = {mapping[o] for o in posting if o in mapping}
+            moved = BitMap(mapping[o] for o in posting if o in mapping)
             if moved:
                 fresh._postings[value] = moved
         if self.type in _POSTING_TYPES:
-            owners = set()
+            owners = BitMap()
             for posting in fresh._postings.values():
                 owners |= posting
             fresh._count = len(owners)
@@ -248,8 +252,11 @@ class FieldIndex:
     def _posting(self, value: Any) -> np.ndarray:
         array = self._arrays.get(value)
         if array is None:
-            posting = self._postings.get(value, ())
-            array = np.fromiter(posting, dtype=np.int64, count=len(posting))
+            posting = self._postings.get(value)
+            array = (
+                np.empty(0, np.int64) if posting is None
+                else np.frombuffer(posting.to_array(), dtype=np.uint32).astype(np.int64)
+            )
             self._arrays[value] = array
         return array
 

@@ -644,7 +644,7 @@ class LocalShard(ShardSearch):
             rows = np.ascontiguousarray(self.stores[name].data[offsets], dtype=np.float32)
             hnsw = self.config.hnsw_for(name)
             distance = self.config.vectors[name].distance
-        graph = HnswGraph.build(rows, distance, hnsw["m"], hnsw["ef_construct"])
+        graph = HnswGraph.build(rows, distance, hnsw["m"], hnsw["ef_construct"], compact=True)
         with self.lock:
             if self.state.gen == gen:
                 self.value_graphs.install(name, key, value, ValueGraph(offsets, graph))

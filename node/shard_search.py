@@ -167,7 +167,9 @@ class ShardSearch:
         value_graph = self._value_graph_for(name, request, allowed)
         if value_graph is not None and allowed > k:
             ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
-            hits, outside = search_value_graph(value_graph, mask, queries, k, ef)
+            hits, outside = search_value_graph(
+                value_graph, mask, queries, k, ef, store.data, params.distance
+            )
             if len(outside) == 0:
                 return hits
             extra = exact_search(store.data, params.distance, queries, k, outside)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from node.vector_index import HnswGraph
+from node import distance as dist
+from node.vector_index import HnswGraph, SearchHits, exact_search
 
 # a graph is rebuilt when this share of its value's points is not in it
 _STALE_SHARE = 0.1
@@ -95,16 +96,46 @@ class ValueGraphs:
 
 
 def search_value_graph(
-    entry: ValueGraph, mask: np.ndarray, queries: np.ndarray, k: int, ef: int
+    entry: ValueGraph, mask: np.ndarray, queries: np.ndarray, k: int, ef: int,
+    stored: np.ndarray, distance: str,
 ) -> tuple[list, np.ndarray]:
     """Hits from a value graph (labels mapped to shard offsets) restricted to `mask`, and the
-    allowed offsets the graph does not hold (to be scored exactly beside it)."""
+    allowed offsets the graph does not hold (to be scored exactly beside it).
+
+    The graph holds its vectors as 8-bit codes, so it is asked for twice the candidates and they
+    are rescored with the exact `stored` rows: the answer's scores and order are exact."""
     inside = entry.offsets[entry.offsets < len(mask)]
     sub_mask = np.zeros(entry.graph.size, dtype=np.bool_)
     sub_mask[: len(inside)] = mask[inside]
-    hits = entry.graph.search(queries, k, sub_mask, ef)
-    for hit in hits:
-        hit.offsets = entry.offsets[hit.offsets]
+    _, labels = entry.graph.search_arrays(queries, 2 * k, sub_mask, ef)
+    hits = _rescored(entry.offsets, labels, queries, k, stored, distance)
     allowed = np.flatnonzero(mask)
     outside = allowed[~np.isin(allowed, entry.offsets)]
     return hits, outside
+
+
+def _rescored(
+    offsets: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int, stored, distance: str
+) -> list[SearchHits]:
+    """The best k of each query's candidates (graph labels, -1 for none) by exact score, ties
+    in offset order as everywhere else; one gather and one product for the whole batch."""
+    if distance not in (dist.COSINE, dist.DOT):
+        return [
+            exact_search(stored, distance, query[None, :], k, np.sort(offsets[row[row >= 0]]))[0]
+            for query, row in zip(queries, labels)
+        ]
+    found = labels >= 0
+    candidates = np.where(found, offsets[np.maximum(labels, 0)], np.iinfo(np.int64).max)
+    candidates.sort(axis=1)  # offset order first, so that a stable sort by score keeps it for ties
+    valid = candidates != np.iinfo(np.int64).max
+    wanted, where = np.unique(np.where(valid, candidates, 0), return_inverse=True)
+    rows = np.asarray(stored[wanted], dtype=np.float32)[where.ravel()]  # stores read sorted
+    rows = rows.reshape(len(queries), candidates.shape[1], -1)
+    scores = np.einsum("qd,qkd->qk", np.asarray(queries, dtype=np.float32), rows)
+    scores[~valid] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    hits = []
+    for q in range(len(queries)):
+        keep = order[q][valid[q, order[q]]]
+        hits.append(SearchHits(candidates[q, keep], scores[q, keep]))
+    return hits

@@ -47,8 +47,19 @@ class HnswGraph:
         return int(self.index.ntotal)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int) -> "HnswGraph":
-        index = faiss.IndexHNSWFlat(vectors.shape[1], max(m, 2), _FAISS_METRIC[distance])
+    def build(
+        cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int, compact: bool = False
+    ) -> "HnswGraph":
+        """`compact`: the graph keeps its vectors as 8-bit scalar codes (a quarter of the
+        memory); its scores are then approximate, and callers rescore what it finds with the
+        exact vectors."""
+        if compact:
+            index = faiss.IndexHNSWSQ(
+                vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, max(m, 2), _FAISS_METRIC[distance]
+            )
+            index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+        else:
+            index = faiss.IndexHNSWFlat(vectors.shape[1], max(m, 2), _FAISS_METRIC[distance])
         index.hnsw.efConstruction = max(ef_construct, 4)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index, distance)
@@ -78,6 +89,18 @@ class HnswGraph:
 
     def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
         """Best k among offsets where mask[:size] is true."""
+        scores, labels = self.search_arrays(queries, k, mask, ef)
+        hits = []
+        for row_scores, row_labels in zip(scores, labels):
+            keep = row_labels >= 0
+            hits.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
+        return hits
+
+    def search_arrays(
+        self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `search`, as FAISS answers: (scores, labels), each (queries, k), label -1 where
+        fewer than k were found."""
         size = self.size
         window = mask[:size]
         if window.all():  # nothing masked: no selector, FAISS's fastest path
@@ -91,11 +114,7 @@ class HnswGraph:
             del bits  # kept alive until here: the selector points into it
         if self.distance == dist.EUCLID:
             scores = np.sqrt(np.maximum(scores, 0))
-        hits = []
-        for row_scores, row_labels in zip(scores, labels):
-            keep = row_labels >= 0
-            hits.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
-        return hits
+        return scores, labels
 
 
 def exact_search(

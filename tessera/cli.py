@@ -148,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # second BLAS thread only fights the event loop for the other core (p99 8.5 -> 2.4 ms
         # for 10%-filtered queries on minilm-75k, one client).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from node import heap
+
+        heap.fix_mmap_threshold()  # before the first large allocation
         return _run_serve(args)
     parser.print_help(sys.stderr)
     return 2

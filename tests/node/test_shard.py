@@ -223,6 +223,46 @@ def test_value_graph_answers_a_frequent_value_filter(tmp_path, monkeypatch):
     check([i for i in range(n + 200) if i not in set(gone)])
 
 
+def test_value_graph_keeps_8_bit_codes_and_answers_with_exact_scores(tmp_path):
+    """The value graph stores a byte per dimension, yet a Cosine search through it returns the
+    same ids and the same float32 scores as scoring every allowed point exactly."""
+    import faiss
+
+    rng = np.random.default_rng(16)
+    n, dim = 4000, 32
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # as the router prepares them
+    tags = ["t" if i % 10 < 3 else "u" for i in range(n)]  # "t": 30%
+    config = ShardConfig.from_collection(
+        {
+            "params": {"vectors": {"size": dim, "distance": "Cosine"}},
+            "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10},
+            "optimizer_config": {"default_segment_number": 1, "indexing_threshold": 1},
+        },
+        {"tag": {"type": "keyword"}},
+    )
+    shard = LocalShard(tmp_path / "s", config)
+    shard.apply(1, {"type": "upsert", "ids": list(range(n)),
+                    "vectors": [{"": v} for v in unit],
+                    "payloads": [{"tag": t} for t in tags]})
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    entry = shard.value_graphs.get("", "tag", "t")
+    assert entry is not None
+    assert faiss.downcast_index(entry.graph.index.storage).code_size == dim  # 1 byte each
+
+    allowed = np.array([i for i in range(n) if tags[i] == "t"])
+    flt = {"must": [{"key": "tag", "match": {"value": "t"}}]}
+    for query in rng.normal(size=(8, dim)).astype(np.float32):
+        q = query / np.linalg.norm(query)
+        exact = unit[allowed] @ q
+        best = np.argsort(-exact, kind="stable")[:10]
+        request = SearchRequest("", q.reshape(1, -1), 10, filter=flt, hnsw_ef=500)
+        got = shard.search([request])[0]
+        assert [r.id for r in got] == [int(i) for i in allowed[best]]
+        np.testing.assert_allclose([r.score for r in got], exact[best], rtol=1e-6, atol=1e-6)
+
+
 def test_unreadable_graph_file_is_rebuilt_not_fatal(tmp_path):
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(500, 8)).astype(np.float32)
