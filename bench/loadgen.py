@@ -386,3 +386,36 @@ class AsyncHttpQueryTarget(HttpQueryTarget):
         elapsed = max(max(run.ends) - start, 1e-9)
         flat = [x for conn in conns for x in conn.latencies]
         return len(flat) / elapsed, flat, run.errors, run.first_error
+
+
+class GrpcQueryTarget(Target):
+    """Unary gRPC calls with pre-serialized request messages (raw bytes in and out, no protobuf
+    work per call on the client), one channel and one thread per client. ``decode(raw)`` turns
+    an answer into hit ids, for recall only."""
+
+    def __init__(
+        self, address: str, method: str, bodies: list[bytes], decode: Callable[[bytes], list],
+        name: str = "grpc",
+    ) -> None:
+        super().__init__(len(bodies))
+        self.address = address
+        self.method = method
+        self.bodies = bodies
+        self.decode = decode
+        self.name = name
+
+    def worker(self, client: int) -> Callable[[int], bytes]:
+        import grpc
+
+        channel = grpc.insecure_channel(self.address)
+        call = channel.unary_unary(self.method)  # no (de)serializers: bytes as they are
+        bodies = self.bodies
+
+        def do(q: int) -> bytes:
+            return call(bodies[q], timeout=120)
+
+        do.close = channel.close  # type: ignore[attr-defined]
+        return do
+
+    def ids(self, answer: bytes) -> list[int]:
+        return self.decode(answer)

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import orjson
 from data import Dataset
-from loadgen import AsyncHttpQueryTarget, CallTarget, HttpQueryTarget
+from loadgen import AsyncHttpQueryTarget, CallTarget, GrpcQueryTarget, HttpQueryTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "bench"
@@ -345,6 +345,45 @@ class Ours:
             f"/collections/{COLLECTION}/points/query",
             query_bodies(ds, ef, filter_key),
             name=label,
+        )
+
+    def grpc_target(self, ds: Dataset, ef: int, filter_key: str | None) -> GrpcQueryTarget:
+        """``Points/Query`` over gRPC with pre-serialized requests (the gRPC twin of the REST
+        load generator)."""
+        from qdrant_client import grpc as pb
+
+        flt = None
+        if filter_key:
+            flt = pb.Filter(
+                must=[
+                    pb.Condition(
+                        field=pb.FieldCondition(
+                            key=FILTER_FIELDS[filter_key], match=pb.Match(keyword="y")
+                        )
+                    )
+                ]
+            )
+        bodies = []
+        for vec in ds.queries:
+            request = pb.QueryPoints(
+                collection_name=COLLECTION,
+                query=pb.Query(nearest=pb.VectorInput(dense=pb.DenseVector(data=vec.tolist()))),
+                limit=10,
+                params=pb.SearchParams(hnsw_ef=ef),
+            )
+            if flt is not None:
+                request.filter.CopyFrom(flt)
+            bodies.append(request.SerializeToString())
+
+        def decode(raw: bytes) -> list[int]:
+            return [p.id.num for p in pb.QueryResponse.FromString(raw).result]
+
+        return GrpcQueryTarget(
+            f"{httpx.URL(self.url).host}:{self.grpc_port or 6334}",
+            "/qdrant.Points/Query",
+            bodies,
+            decode,
+            name=f"grpc ef={ef} filter={filter_key}",
         )
 
     def client_target(

@@ -317,7 +317,7 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
             results.notes.append("Tessera: " + msg)
             return
         setup["ours"] = ours.setup
-        clients = {None: args.clients, **{k: args.filter_clients for k in args.filter_keys}}
+        client_sets = {None: args.clients, **{k: args.filter_clients for k in args.filter_keys}}
         print("[ours] REST queries (lean load generator)", flush=True)
         sweep(
             "ours",
@@ -326,7 +326,7 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
             args,
             results,
             [None, *args.filter_keys],
-            clients,
+            client_sets,
         )
         # The per-request floor of the REST stack: a request that does almost no work.
         from loadgen import AsyncHttpQueryTarget, HttpQueryTarget
@@ -369,6 +369,16 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
                 print(f"[ours] {msg}", flush=True)
                 results.notes.append("Tessera: " + msg)
             else:
+                print("[ours] gRPC queries (pre-serialized requests)", flush=True)
+                sweep(
+                    "ours-grpc-raw",
+                    lambda ef, f: ours.grpc_target(ds, ef, f),
+                    ds,
+                    args,
+                    results,
+                    [None, *args.filter_keys],
+                    client_sets,
+                )
                 print("[ours] qdrant-client query_points, one client (gRPC)", flush=True)
                 sweep(
                     "ours-grpc",
@@ -612,6 +622,35 @@ def report(
             )
             w("")
 
+    if "ours-grpc-raw" in results.grid:
+        w(
+            "Tessera over gRPC (`Points/Query` with pre-serialized requests, a channel and a "
+            "thread per client), beside the REST figures above"
+        )
+        w("")
+        w(
+            "| filter | ef | clients | gRPC QPS | p50 ms | p99 ms | recall@10 | REST QPS | "
+            "gRPC/REST | gRPC/edge |"
+        )
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for filter_key in [None, *args.filter_keys]:
+            client_list = args.clients if filter_key is None else args.filter_clients
+            for ef in args.ef:
+                entry = results.get("ours-grpc-raw", filter_key, ef)
+                for clients in client_list:
+                    gc = results.cell("ours-grpc-raw", filter_key, ef, clients)
+                    rc = results.cell("ours", filter_key, ef, clients)
+                    ec = results.cell("edge", filter_key, ef, clients)
+                    w(
+                        f"| {FILTER_LABEL[filter_key]} | {ef} | {clients} | "
+                        f"{fmt(gc.qps if gc else None)} | {fmt(gc.p50_ms if gc else None, 2)} | "
+                        f"{fmt(gc.p99_ms if gc else None, 2)} | {recall_text(entry)} | "
+                        f"{fmt(rc.qps if rc else None)} | "
+                        f"{ratio(gc.qps if gc else None, rc.qps if rc else None)} | "
+                        f"{ratio(gc.qps if gc else None, ec.qps if ec else None)} |"
+                    )
+        w("")
+
     floor = (o or {}).get("floor")
     if floor:
         w(
@@ -712,6 +751,20 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
         else:
             ok = None if cell.p99_ms <= 10.0 else False
             text += "; qdrant-edge not measured"
+        lines.append(f"{verdict(ok)} — {text}")
+    grpc_ref = operating_point(results, "ours-grpc-raw", None, top, 0.95, args)
+    if grpc_ref is not None:
+        ef, entry, cell = grpc_ref
+        text = (
+            f"gRPC unfiltered at recall ≥ 0.95 with {top} client(s): ef={ef}, recall "
+            f"{entry['recall']:.3f}, {cell.qps:,.0f} QPS, p99 {cell.p99_ms:.1f} ms"
+        )
+        if edge_ref:
+            ecell = edge_ref[2]
+            ok = cell.qps >= ecell.qps and cell.p99_ms <= 10.0
+            text += f"; qdrant-edge {ecell.qps:,.0f} QPS → {cell.qps / ecell.qps:.2f}×"
+        else:
+            ok = None if cell.p99_ms <= 10.0 else False
         lines.append(f"{verdict(ok)} — {text}")
     # 2/3. filtered
     for key, need_recall, factor in (("10", 0.95, 1.0), ("01", 0.99, 2.0)):
