@@ -163,7 +163,7 @@ class FilterPlanner:
         for value in list(index._postings):
             offsets = index._posting(value)
             offsets = offsets[offsets < len(mask)]
-            n = int(mask[offsets].sum())
+            n = int(np.count_nonzero(mask[offsets]))
             if n:
                 counts[value] = n
         return counts

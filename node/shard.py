@@ -443,7 +443,7 @@ class LocalShard(ShardSearch):
         with self.lock:
             if filter_ is None:
                 return self.state.live_count
-            return int(self._allowed_mask(filter_).sum())
+            return int(np.count_nonzero(self._allowed_mask(filter_)))
 
     def facet(self, key: str, filter_: dict | None) -> dict:
         """Value → number of allowed points holding it, for an indexed keyword/integer/bool key."""

@@ -163,7 +163,7 @@ class ShardSearch:
     ) -> list:
         store = self.stores[name]
         graph = self.graphs.get(name)
-        allowed = int(mask.sum())
+        allowed = int(np.count_nonzero(mask))
         value_graph = self._value_graph_for(name, request, allowed)
         if value_graph is not None and allowed > k:
             ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]

@@ -104,14 +104,17 @@ def search_value_graph(
 
     The graph holds its vectors as 8-bit codes, so it is asked for twice the candidates and they
     are rescored with the exact `stored` rows: the answer's scores and order are exact."""
-    inside = entry.offsets[entry.offsets < len(mask)]
+    offsets = entry.offsets  # sorted, and the mask only grows: usually all inside it
+    inside = offsets if len(offsets) and offsets[-1] < len(mask) else offsets[offsets < len(mask)]
     sub_mask = np.zeros(entry.graph.size, dtype=np.bool_)
     sub_mask[: len(inside)] = mask[inside]
     _, labels = entry.graph.search_arrays(queries, 2 * k, sub_mask, ef)
     hits = _rescored(entry.offsets, labels, queries, k, stored, distance)
-    allowed = np.flatnonzero(mask)
-    outside = allowed[~np.isin(allowed, entry.offsets)]
-    return hits, outside
+    if np.count_nonzero(sub_mask) == np.count_nonzero(mask):  # the usual case: all inside
+        return hits, np.empty(0, dtype=np.int64)
+    rest = mask.copy()
+    rest[inside] = False
+    return hits, np.flatnonzero(rest)
 
 
 def _rescored(

@@ -1,9 +1,18 @@
 """The gRPC server: Qdrant's services on one port, plus the standard health and reflection
-services when their packages (grpcio-health-checking, grpcio-reflection) are installed."""
+services when their packages (grpcio-health-checking, grpcio-reflection) are installed.
+
+The server is grpc.aio on an event loop of its own thread. The hot RPCs (query, search) are
+coroutines that await the shard's search batcher on that loop, as the REST face does; every
+other RPC runs its blocking body in a worker pool. grpcio's threaded server hands each call
+across several threads, which made a query's latency (not CPU) the limit.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -26,19 +35,19 @@ def _address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _add_health(server: grpc.Server) -> None:
+def _add_health(server: grpc.aio.Server) -> None:
     try:
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     except ImportError:  # optional: grpcio-health-checking
         log.info("grpcio-health-checking is not installed: no grpc.health.v1.Health service")
         return
-    servicer = health.HealthServicer()
+    servicer = health.aio.HealthServicer()
     for name in ("", *SERVICE_NAMES):
         servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
 
 
-def _add_reflection(server: grpc.Server) -> None:
+def _add_reflection(server: grpc.aio.Server) -> None:
     try:
         from grpc_reflection.v1alpha import reflection
     except ImportError:  # optional: grpcio-reflection
@@ -55,35 +64,91 @@ def _add_reflection(server: grpc.Server) -> None:
     reflection.enable_server_reflection(names, server)
 
 
+class GrpcServer:
+    """A running grpc.aio server and the thread of its event loop."""
+
+    def __init__(self, setup: Callable[[grpc.aio.Server], None], address: str,
+                 max_workers: int) -> None:
+        self._setup = setup
+        self._address = address
+        self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
+        self._server: grpc.aio.Server | None = None
+        self._stopped = threading.Event()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.set_default_executor(self._pool)
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        options = [
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+        # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
+        # handlers that are not coroutines: the peer service's, for one
+        server = grpc.aio.server(migration_thread_pool=self._pool, options=options)
+        self._setup(server)
+        try:
+            bound = server.add_insecure_port(self._address)
+        except RuntimeError as exc:
+            raise RuntimeError(f"cannot serve gRPC on {self._address}: {exc}") from exc
+        if not bound:
+            raise RuntimeError(f"cannot serve gRPC on {self._address}")
+        await server.start()
+        self._server = server
+
+    def start(self) -> None:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        except BaseException:
+            self._shutdown_loop()
+            raise
+        log.info("Tessera gRPC API on %s", self._address)
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Stop serving (in-flight calls get ``grace`` seconds); the returned event is set once
+        the server, its loop and its workers are gone."""
+        if self._server is not None and not self._stopped.is_set():
+            try:
+                asyncio.run_coroutine_threadsafe(
+                    self._server.stop(grace), self._loop
+                ).result(timeout=(grace or 0) + 10)
+            except Exception:  # a stuck call must not keep the process from exiting
+                log.exception("gRPC server did not stop cleanly")
+        self._shutdown_loop()
+        return self._stopped
+
+    def _shutdown_loop(self) -> None:
+        if self._stopped.is_set():
+            return
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()
+
+
 def start_grpc_server(
     toc, host: str, port: int, max_workers: int = 32, extra_services=()
-) -> grpc.Server:
+) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound."""
-    options = [
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.so_reuseport", 0),
-    ]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        options=options,
-    )
-    pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)
-    pb.add_PointsServicer_to_server(PointsService(toc), server)
-    pb.add_QdrantServicer_to_server(QdrantService(), server)
-    pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)
-    for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
-        add_service(server)
-    _add_health(server)
-    _add_reflection(server)
-    address = _address(host, port)
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise RuntimeError(f"cannot serve gRPC on {address}: {exc}") from exc
-    if not bound:
-        raise RuntimeError(f"cannot serve gRPC on {address}")
+
+    def setup(server: grpc.aio.Server) -> None:
+        pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)
+        pb.add_PointsServicer_to_server(PointsService(toc), server)
+        pb.add_QdrantServicer_to_server(QdrantService(), server)
+        pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)
+        for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
+            add_service(server)
+        _add_health(server)
+        _add_reflection(server)
+
+    server = GrpcServer(setup, _address(host, port), max_workers)
     server.start()
-    log.info("Tessera gRPC API on %s", address)
     return server

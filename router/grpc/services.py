@@ -5,13 +5,16 @@ Each RPC does what the matching REST handler does, with the same shared function
 request into the REST body (``from_grpc``), turn that body into the internal operation or query
 (``router.request_models``, ``TableOfContent``), run it on the collection, and convert the result
 back (``to_grpc``). Errors are the shared error kinds, mapped to status codes the way Qdrant maps
-them, with the REST error text as details. The servicers run in the gRPC server's thread pool,
-so blocking calls are fine here.
+them, with the REST error text as details. The query and search RPCs are coroutines on the gRPC
+server's event loop (no blocking calls there); every other RPC body runs in its worker pool, so
+blocking calls are fine in those.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -66,28 +69,51 @@ class Unimplemented(Exception):
 
 
 def rpc(method: Callable) -> Callable:
-    """Run one RPC; shared error kinds become their status code with ``.message`` as details."""
+    """Serve one RPC on the server's event loop. A coroutine body is awaited there; any other
+    body may block, so it runs in the loop's worker pool. Shared error kinds become their status
+    code with ``.message`` as details."""
+    is_coroutine = inspect.iscoroutinefunction(method)
 
     @functools.wraps(method)
-    def wrapper(self, request, context):
-        token = None
+    async def wrapper(self, request, context):
         try:
-            consistency = _read_consistency(request)
-            if consistency is not None:  # reset below: worker threads serve many requests
-                token = read_consistency.current.set(consistency)
-            return method(self, request, context)
+            if is_coroutine:
+                return await _with_consistency(method, self, request, context)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                None, _call_blocking, method, self, request, context
+            )
         except TesseraError as exc:
-            context.abort(status_of(exc), exc.message)
+            await context.abort(status_of(exc), exc.message)
         except Unimplemented as exc:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
         except Exception as exc:
             log.exception("unhandled error in gRPC %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"Service internal error: {exc}")
-        finally:
-            if token is not None:
-                read_consistency.current.reset(token)
+            await context.abort(grpc.StatusCode.INTERNAL, f"Service internal error: {exc}")
 
     return wrapper
+
+
+async def _with_consistency(method: Callable, self, request, context):
+    consistency = _read_consistency(request)
+    if consistency is None:
+        return await method(self, request, context)
+    token = read_consistency.current.set(consistency)
+    try:
+        return await method(self, request, context)
+    finally:
+        read_consistency.current.reset(token)
+
+
+def _call_blocking(method: Callable, self, request, context):
+    consistency = _read_consistency(request)
+    if consistency is None:
+        return method(self, request, context)
+    token = read_consistency.current.set(consistency)  # reset: a worker serves many requests
+    try:
+        return method(self, request, context)
+    finally:
+        read_consistency.current.reset(token)
 
 
 _CONSISTENCY_TYPES = {pb.ReadConsistencyType.All: "all", pb.ReadConsistencyType.Majority:
@@ -340,37 +366,37 @@ class PointsService(pb.PointsServicer):
         return to_grpc.count_response(count, _since(started))
 
     @rpc
-    def Query(self, request: pb.QueryPoints, context) -> pb.QueryResponse:
+    async def Query(self, request: pb.QueryPoints, context) -> pb.QueryResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = models.parse_query(from_grpc.query_points(request))
-        results = models.run_queries(collection, [query], self.toc)
+        results = await models.run_queries_async(collection, [query], self.toc)
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
 
     @rpc
-    def QueryBatch(self, request: pb.QueryBatchPoints, context) -> pb.QueryBatchResponse:
+    async def QueryBatch(self, request: pb.QueryBatchPoints, context) -> pb.QueryBatchResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         body = from_grpc.query_batch(request)
         queries = [models.parse_query(s) for s in body["searches"]]
-        results = models.run_queries(collection, queries, self.toc)
+        results = await models.run_queries_async(collection, queries, self.toc)
         return to_grpc.query_batch_response(collection.shard_config, results, _since(started))
 
     @rpc
-    def Search(self, request: pb.SearchPoints, context) -> pb.SearchResponse:
+    async def Search(self, request: pb.SearchPoints, context) -> pb.SearchResponse:
         """Deprecated SearchPoints: the nearest-neighbour query it stands for."""
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = models.parse_query(from_grpc.search_points(request))
-        results = models.run_queries(collection, [query])
+        results = await models.run_queries_async(collection, [query])
         return to_grpc.search_response(collection.shard_config, results[0], _since(started))
 
     @rpc
-    def SearchBatch(self, request: pb.SearchBatchPoints, context) -> pb.SearchBatchResponse:
+    async def SearchBatch(self, request: pb.SearchBatchPoints, context) -> pb.SearchBatchResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         queries = [models.parse_query(from_grpc.search_points(s)) for s in request.search_points]
-        results = models.run_queries(collection, queries)
+        results = await models.run_queries_async(collection, queries)
         return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
 
     @rpc

@@ -7,6 +7,7 @@ model's REST JSON on our side, and what we answer must read back as the REST ans
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import uuid
@@ -1243,7 +1244,7 @@ class _FakeToc:
 
 def test_index_rpcs_call_the_toc_like_rest():
     toc = _FakeToc()
-    service = PointsService(toc)
+    service = _Blocking(PointsService(toc))
     schema = INDEX_SCHEMAS["integer_params"]
     reply = service.CreateFieldIndex(_create_index_request(schema, wait=True), FakeContext())
     assert reply.result.operation_id == 7
@@ -1272,7 +1273,7 @@ def test_index_rpcs_call_the_toc_like_rest():
 
 def test_facet_and_ordered_scroll_rpcs():
     toc = _FakeToc()
-    service = PointsService(toc)
+    service = _Blocking(PointsService(toc))
     reply = service.Facet(pb.FacetCounts(collection_name="c", key="k", limit=3), FakeContext())
     assert [(h.value.string_value or h.value.integer_value, h.count) for h in reply.hits] == [
         ("x", 2),
@@ -1311,9 +1312,20 @@ class _Aborted(Exception):
 
 
 class FakeContext:
-    def abort(self, code, details):
+    async def abort(self, code, details):
         self.code, self.details = code, details
         raise _Aborted()
+
+
+class _Blocking:
+    """A servicer's RPCs (coroutines on the server's loop) called as plain functions."""
+
+    def __init__(self, service) -> None:
+        self._service = service
+
+    def __getattr__(self, name):
+        method = getattr(self._service, name)
+        return lambda request, context: asyncio.run(method(request, context))
 
 
 @pytest.mark.parametrize(
@@ -1337,14 +1349,19 @@ class FakeContext:
 def test_error_kinds_map_to_status_codes_with_the_rest_text(exc, code):
     class Service:
         @rpc
-        def Method(self, request, context):
+        def Method(self, request, context):  # a blocking body, run in the worker pool
             raise exc
 
-    ctx = FakeContext()
-    with pytest.raises(_Aborted):
-        Service().Method(None, ctx)
-    assert ctx.code == code == status_of(exc)
-    assert ctx.details == exc.message
+        @rpc
+        async def Coroutine(self, request, context):  # a body awaited on the loop
+            raise exc
+
+    for method in ("Method", "Coroutine"):
+        ctx = FakeContext()
+        with pytest.raises(_Aborted):
+            getattr(_Blocking(Service()), method)(None, ctx)
+        assert ctx.code == code == status_of(exc)
+        assert ctx.details == exc.message
 
 
 def test_unexpected_exception_is_internal():
@@ -1355,5 +1372,5 @@ def test_unexpected_exception_is_internal():
 
     ctx = FakeContext()
     with pytest.raises(_Aborted):
-        Service().Method(None, ctx)
+        _Blocking(Service()).Method(None, ctx)
     assert ctx.code == grpc.StatusCode.INTERNAL and "boom" in ctx.details
