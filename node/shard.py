@@ -382,13 +382,8 @@ class LocalShard(ShardSearch):
         """Up to `limit` points with id ≥ start, in id order."""
         with self.lock:
             mask = self._allowed_mask(filter_) if filter_ is not None else None
-            ids = self.state.sorted_ids()
-            lo = 0
-            if start is not None:
-                lo = _bisect(ids, id_sort_key(start))
             out = []
-            for point_id in ids[lo:]:
-                offset = self.state.id_to_offset[point_id]
+            for _, offset in self.state.points_from(start):
                 if mask is not None and not mask[offset]:
                     continue
                 out.append(self._record(offset, with_payload, with_vector))
@@ -547,6 +542,8 @@ class LocalShard(ShardSearch):
     def optimize_step(self, flush_interval: float) -> bool:
         """One unit of background work; True if something was done."""
         with self.lock:
+            if self.state.id_to_offset.recent_ints:  # cheap: a merge, not counted as work
+                self.state.id_to_offset.freeze()
             if self._vacuum_due():
                 self._optimizing = True
                 try:
@@ -699,6 +696,7 @@ class LocalShard(ShardSearch):
     def _flush_locked(self) -> None:
         for store in self.stores.values():
             store.flush()
+        self.state.id_to_offset.freeze()  # the ids written since: into the compact arrays
         self.state.save(self.path)
         self.wal.truncate_through(self.state.last_op)
         self._dirty = False
@@ -744,14 +742,3 @@ class LocalShard(ShardSearch):
 def _deep_copy(payload: dict) -> dict:
     """A copy that shares nothing with the stored payload (which other points may share)."""
     return orjson.loads(orjson.dumps(payload))
-
-
-def _bisect(ids: list, key: tuple) -> int:
-    lo, hi = 0, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if id_sort_key(ids[mid]) < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo

@@ -2,19 +2,23 @@
 
 Points live at internal offsets that only grow; an overwritten or deleted point's offset is marked
 dead and reclaimed by vacuum. This module owns the mapping and its persistence format (one pickle
-written atomically); vector rows live in ``VectorStore`` files beside it.
+written atomically); vector rows live in ``VectorStore`` files beside it. Ids are kept compact by
+``node.id_map``.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from node.ids import PointId, id_sort_key
+from node.id_map import IdMap, OffsetIds
+from node.ids import PointId
 
 STATE_FILE = "state.pkl"
 _FORMAT = 1
@@ -34,8 +38,8 @@ class ShardState:
     gen: int = 0
     count: int = 0
     last_op: int = 0
-    ext_ids: list = field(default_factory=list)
-    id_to_offset: dict = field(default_factory=dict)
+    ext_ids: OffsetIds = field(default_factory=OffsetIds)
+    id_to_offset: IdMap = field(default_factory=IdMap)
     versions: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.int64))
     alive: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.bool_))
     present: dict = field(default_factory=dict)
@@ -43,7 +47,7 @@ class ShardState:
     sparse: dict = field(default_factory=dict)
     multi: dict = field(default_factory=dict)  # name -> node.multivector.MultiStore
     indexed: dict = field(default_factory=dict)
-    _sorted_ids: list | None = None
+    _sorted_uuids: list | None = None
 
     def __post_init__(self) -> None:
         for name in self.vector_names:
@@ -56,10 +60,10 @@ class ShardState:
 
     def add(self, point_id: PointId, version: int, payload: dict | None) -> int:
         """Allocate a new offset for point_id (killing its old one); return it."""
-        old = self.id_to_offset.get(point_id)
+        offset = self.count
+        old = self.id_to_offset.put(point_id, offset)
         if old is not None:
             self.alive[old] = False
-        offset = self.count
         self.count += 1
         size = self.count
         self.versions = _grow(self.versions, size)
@@ -70,9 +74,8 @@ class ShardState:
         self.alive[offset] = True
         self.ext_ids.append(point_id)
         self.payloads.append(payload)
-        self.id_to_offset[point_id] = offset
         if old is None:
-            self._sorted_ids = None
+            self._sorted_uuids = None
         return offset
 
     def remove(self, point_id: PointId) -> bool:
@@ -83,7 +86,7 @@ class ShardState:
         self.payloads[offset] = None
         for vectors in self.sparse.values():
             vectors.pop(offset, None)
-        self._sorted_ids = None
+        self._sorted_uuids = None
         return True
 
     @property
@@ -94,11 +97,21 @@ class ShardState:
     def dead_count(self) -> int:
         return self.count - len(self.id_to_offset)
 
-    def sorted_ids(self) -> list:
-        """Live ids in Qdrant's order (ints, then UUIDs); cached until the id set changes."""
-        if self._sorted_ids is None:
-            self._sorted_ids = sorted(self.id_to_offset, key=id_sort_key)
-        return self._sorted_ids
+    def points_from(self, start: PointId | None) -> Iterator[tuple[PointId, int]]:
+        """(id, offset) of the live points with id ≥ start, in Qdrant's order: integer ids
+        ascending, then UUIDs in text order."""
+        if start is None or type(start) is int:
+            ints, offsets = self.id_to_offset.sorted_ints()
+            lo = 0 if start is None else int(np.searchsorted(ints, np.uint64(start)))
+            for chunk in range(lo, len(ints), 256):
+                part = slice(chunk, chunk + 256)
+                yield from zip(ints[part].tolist(), offsets[part].tolist(), strict=True)
+            start = None
+        if self._sorted_uuids is None:
+            self._sorted_uuids = sorted(self.id_to_offset.uuids())
+        uuids = self._sorted_uuids
+        for point_id in uuids[0 if start is None else bisect.bisect_left(uuids, start) :]:
+            yield point_id, self.id_to_offset[point_id]
 
     def live_mask(self) -> np.ndarray:
         return self.alive[: self.count]
@@ -111,7 +124,7 @@ class ShardState:
             "gen": self.gen,
             "count": self.count,
             "last_op": self.last_op,
-            "ext_ids": self.ext_ids,
+            "ext_ids": self.ext_ids.to_state(),
             "versions": self.versions[: self.count].copy(),
             "alive": self.alive[: self.count].copy(),
             "present": {k: v[: self.count].copy() for k, v in self.present.items()},
@@ -145,7 +158,7 @@ class ShardState:
             gen=data["gen"],
             count=count,
             last_op=data["last_op"],
-            ext_ids=data["ext_ids"],
+            ext_ids=OffsetIds.from_state(data["ext_ids"]),
             versions=_grow(data["versions"], count),
             alive=_grow(data["alive"], count),
             present={k: _grow(v, count) for k, v in data["present"].items()},
@@ -154,7 +167,5 @@ class ShardState:
             multi=data.get("multi", {}),
             indexed=data["indexed"],
         )
-        state.id_to_offset = {
-            pid: off for off, pid in enumerate(state.ext_ids) if state.alive[off]
-        }
+        state.id_to_offset = IdMap.of_live(state.ext_ids, state.alive[:count])
         return state
