@@ -64,6 +64,16 @@ def _add_reflection(server: grpc.aio.Server) -> None:
     reflection.enable_server_reflection(names, server)
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when installed (uvicorn[standard] brings it; a few % more queries per
+    second on this server), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class GrpcServer:
     """A running grpc.aio server and the thread of its event loop."""
 
@@ -72,7 +82,7 @@ class GrpcServer:
         self._setup = setup
         self._address = address
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
-        self._loop = asyncio.new_event_loop()
+        self._loop = _new_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
         self._server: grpc.aio.Server | None = None
         self._stopped = threading.Event()
