@@ -1374,3 +1374,39 @@ def test_unexpected_exception_is_internal():
     with pytest.raises(_Aborted):
         _Blocking(Service()).Method(None, ctx)
     assert ctx.code == grpc.StatusCode.INTERNAL and "boom" in ctx.details
+
+
+def test_read_consistency_reaches_blocking_and_coroutine_bodies_and_is_reset():
+    from router import read_consistency
+
+    class Service:
+        @rpc
+        def Blocking(self, request, context):  # runs in the loop's worker pool
+            return read_consistency.current.get()
+
+        @rpc
+        async def Awaited(self, request, context):  # runs on the loop itself
+            return read_consistency.current.get()
+
+    majority = pb.QueryPoints(
+        collection_name="c",
+        read_consistency=pb.ReadConsistency(type=pb.ReadConsistencyType.Majority),
+    )
+    factor = pb.QueryPoints(collection_name="c", read_consistency=pb.ReadConsistency(factor=2))
+
+    async def calls():
+        service = Service()
+        out = []
+        for name in ("Blocking", "Awaited"):
+            method = getattr(service, name)
+            out.append((
+                await method(majority, FakeContext()),
+                await method(factor, FakeContext()),
+                await method(pb.QueryPoints(collection_name="c"), FakeContext()),
+            ))
+        return out, read_consistency.current.get()
+
+    (blocking, awaited), after = asyncio.run(calls())
+    default = read_consistency.current.get()
+    assert blocking == awaited == ("majority", 2, default)
+    assert after == default  # nothing leaks into the loop's context
