@@ -31,7 +31,9 @@ def score_matrix(distance: str, stored: np.ndarray, queries: np.ndarray) -> np.n
     stored = np.asarray(stored, dtype=np.float32)
     queries = np.asarray(queries, dtype=np.float32)
     if distance in (COSINE, DOT):
-        return queries @ stored.T
+        # stored @ queries.T, not queries @ stored.T: the same products, but OpenBLAS takes a
+        # faster kernel for this shape (765 x 384 rows, 4 queries: 43 µs instead of 107)
+        return (stored @ queries.T).T
     if len(stored) == 0:
         return np.zeros((len(queries), 0), dtype=np.float32)
     if distance == EUCLID:
