@@ -7,6 +7,7 @@ the same question is asked over REST too, and both answers must be the same.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -290,6 +291,44 @@ def test_errors_map_like_qdrant(gclient, rclient, filled, make_name):
 
     err = rpc_error(lambda: gclient.query_points(filled, query=[1.0, 0.0, 0.0, 0.0], limit=0))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    # the query RPCs run on the server's event loop: their errors map the same way
+    err = rpc_error(lambda: gclient.query_points(missing, query=[1.0, 0.0, 0.0, 0.0]))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    assert err.details() == f"Not found: Collection `{missing}` doesn't exist!"
+    err = rpc_error(lambda: gclient.query_points(filled, query=[1.0, 0.0]))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Vector dimension error" in err.details()
+    with pytest.raises(Exception) as rest_err:
+        rclient.query_points(filled, query=[1.0, 0.0])
+    assert err.details() in str(rest_err.value)
+
+
+def test_concurrent_queries_answer_each_their_own(gclient, rclient, make_name):
+    """Many clients at once: queries coalesce into batched searches on the server's loop, and
+    each call still gets its own answer, the one REST gives."""
+    name = make_name("many")
+    gclient.create_collection(
+        name, vectors_config=models.VectorParams(size=8, distance=models.Distance.COSINE)
+    )
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    gclient.upsert(
+        name, [models.PointStruct(id=i, vector=v.tolist()) for i, v in enumerate(vectors)],
+        wait=True,
+    )
+    queries = rng.standard_normal((64, 8)).astype(np.float32).tolist()
+    expected = [rclient.query_points(name, query=q, limit=5).points for q in queries]
+
+    def ask(i: int) -> list:
+        return gclient.query_points(name, query=queries[i], limit=5).points
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(ask, range(len(queries))))
+    for got, want in zip(answers, expected, strict=True):
+        assert [p.id for p in got] == [p.id for p in want]
+        assert [p.score for p in got] == pytest.approx([p.score for p in want], abs=1e-5)
+    assert len({tuple(p.id for p in a) for a in answers}) > 1  # the queries really differ
 
 
 def test_deprecated_search_rpcs_answer_as_query(node, gclient, rclient, filled):
