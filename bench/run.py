@@ -484,6 +484,15 @@ def recall_text(entry: dict | None) -> str:
     return text
 
 
+def _report_grid(args: argparse.Namespace):
+    """(filter, ef, clients) of every measured query cell, in the report's row order."""
+    for filter_key in [None, *args.filter_keys]:
+        client_list = args.clients if filter_key is None else args.filter_clients
+        for ef in args.ef:
+            for clients in client_list:
+                yield filter_key, ef, clients
+
+
 def report(
     ds: Dataset, args, env: dict, setup: dict, results: Results, command: str, wall: float
 ) -> str:
@@ -589,26 +598,23 @@ def report(
             "FAISS recall | edge QPS | edge p99 ms | edge recall | ours/FAISS | ours/edge |"
         )
         w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for filter_key in [None, *args.filter_keys]:
-            client_list = args.clients if filter_key is None else args.filter_clients
-            for ef in args.ef:
-                entries = {s: results.get(s, filter_key, ef) for s in systems}
-                for clients in client_list:
-                    cells = {s: results.cell(s, filter_key, ef, clients) for s in systems}
-                    oc, fc, ec = cells.get("ours"), cells.get("faiss"), cells.get("edge")
-                    err = (entries.get("ours") or {}).get("error")
-                    ours_q = fmt(oc.qps) if oc else ("failed" if err else "–")
-                    w(
-                        f"| {FILTER_LABEL[filter_key]} | {ef} | {clients} | {ours_q} | "
-                        f"{fmt(oc.p50_ms if oc else None, 2)} | "
-                        f"{fmt(oc.p99_ms if oc else None, 2)} | "
-                        f"{recall_text(entries.get('ours'))} | {fmt(fc.qps if fc else None)} | "
-                        f"{recall_text(entries.get('faiss'))} | {fmt(ec.qps if ec else None)} | "
-                        f"{fmt(ec.p99_ms if ec else None, 2)} | "
-                        f"{recall_text(entries.get('edge'))} | "
-                        f"{ratio(oc.qps if oc else None, fc.qps if fc else None)} | "
-                        f"{ratio(oc.qps if oc else None, ec.qps if ec else None)} |"
-                    )
+        for filter_key, ef, clients in _report_grid(args):
+            entries = {s: results.get(s, filter_key, ef) for s in systems}
+            cells = {s: results.cell(s, filter_key, ef, clients) for s in systems}
+            oc, fc, ec = cells.get("ours"), cells.get("faiss"), cells.get("edge")
+            err = (entries.get("ours") or {}).get("error")
+            ours_q = fmt(oc.qps) if oc else ("failed" if err else "–")
+            w(
+                f"| {FILTER_LABEL[filter_key]} | {ef} | {clients} | {ours_q} | "
+                f"{fmt(oc.p50_ms if oc else None, 2)} | "
+                f"{fmt(oc.p99_ms if oc else None, 2)} | "
+                f"{recall_text(entries.get('ours'))} | {fmt(fc.qps if fc else None)} | "
+                f"{recall_text(entries.get('faiss'))} | {fmt(ec.qps if ec else None)} | "
+                f"{fmt(ec.p99_ms if ec else None, 2)} | "
+                f"{recall_text(entries.get('edge'))} | "
+                f"{ratio(oc.qps if oc else None, fc.qps if fc else None)} | "
+                f"{ratio(oc.qps if oc else None, ec.qps if ec else None)} |"
+            )
         w("")
         partial = []
         for s in systems:
@@ -633,22 +639,19 @@ def report(
             "gRPC/REST | gRPC/edge |"
         )
         w("|---|---|---|---|---|---|---|---|---|---|")
-        for filter_key in [None, *args.filter_keys]:
-            client_list = args.clients if filter_key is None else args.filter_clients
-            for ef in args.ef:
-                entry = results.get("ours-grpc-raw", filter_key, ef)
-                for clients in client_list:
-                    gc = results.cell("ours-grpc-raw", filter_key, ef, clients)
-                    rc = results.cell("ours", filter_key, ef, clients)
-                    ec = results.cell("edge", filter_key, ef, clients)
-                    w(
-                        f"| {FILTER_LABEL[filter_key]} | {ef} | {clients} | "
-                        f"{fmt(gc.qps if gc else None)} | {fmt(gc.p50_ms if gc else None, 2)} | "
-                        f"{fmt(gc.p99_ms if gc else None, 2)} | {recall_text(entry)} | "
-                        f"{fmt(rc.qps if rc else None)} | "
-                        f"{ratio(gc.qps if gc else None, rc.qps if rc else None)} | "
-                        f"{ratio(gc.qps if gc else None, ec.qps if ec else None)} |"
-                    )
+        for filter_key, ef, clients in _report_grid(args):
+            entry = results.get("ours-grpc-raw", filter_key, ef)
+            gc = results.cell("ours-grpc-raw", filter_key, ef, clients)
+            rc = results.cell("ours", filter_key, ef, clients)
+            ec = results.cell("edge", filter_key, ef, clients)
+            w(
+                f"| {FILTER_LABEL[filter_key]} | {ef} | {clients} | "
+                f"{fmt(gc.qps if gc else None)} | {fmt(gc.p50_ms if gc else None, 2)} | "
+                f"{fmt(gc.p99_ms if gc else None, 2)} | {recall_text(entry)} | "
+                f"{fmt(rc.qps if rc else None)} | "
+                f"{ratio(gc.qps if gc else None, rc.qps if rc else None)} | "
+                f"{ratio(gc.qps if gc else None, ec.qps if ec else None)} |"
+            )
         w("")
 
     floor = (o or {}).get("floor")
