@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import faiss
 import numpy as np
 import orjson
 
@@ -597,9 +596,7 @@ class LocalShard(ShardSearch):
                 rows[:count].astype(np.float32, copy=False), distance, hnsw["m"], hnsw["ef_construct"]
             )
         else:
-            index = faiss.clone_index(graph.index)
-            index.add(np.ascontiguousarray(rows[graph.size : count], dtype=np.float32))
-            new_graph = HnswGraph(index, distance)
+            new_graph = graph.extended(rows[:count])
         with self.lock:
             if self.state.gen != gen:
                 return  # vacuumed meanwhile: the rows moved, build again later
