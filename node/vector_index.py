@@ -10,6 +10,7 @@ points are allowed; the shard passes a boolean mask over all offsets.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,15 +146,34 @@ def _link_rows(index: faiss.IndexHNSWFlat, rows: np.ndarray) -> None:
     if index.metric_type not in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2):
         index.add(rows)  # no float16 scorer for this metric: link by the float32 vectors
         return
+    existing = _stored_rows(index) if index.ntotal else rows[:0]
+    scale = _half_precision_scale(max(_peak(existing), _peak(rows)))
+    if scale != 1.0:
+        existing, rows_to_link = existing * np.float32(scale), rows * np.float32(scale)
+    else:
+        rows_to_link = rows
     linker = faiss.IndexHNSWSQ(index.d, faiss.ScalarQuantizer.QT_fp16, 2, index.metric_type)
     linker.hnsw = index.hnsw  # a copy: the links so far, M and ef_construct
-    if index.ntotal:
-        linker.storage.add(_stored_rows(index))
+    if len(existing):
+        linker.storage.add(existing)
         linker.ntotal = index.ntotal
-    linker.add(rows)
+    linker.add(rows_to_link)
     index.hnsw = linker.hnsw
     index.storage.add(rows)
     index.ntotal = index.storage.ntotal
+
+
+def _peak(rows: np.ndarray) -> float:
+    return max(float(rows.max()), -float(rows.min())) if rows.size else 0.0  # no |rows| copy
+
+
+def _half_precision_scale(peak: float) -> float:
+    """A power of two that brings the largest component into float16's comfortable range
+    (it overflows above 65,504 and loses precision below 6.1e-5). Scaling every vector alike
+    keeps the order of their inner products and L2 distances, which is all the links use."""
+    if peak == 0.0 or 2.0**-4 <= peak <= 2.0**12:
+        return 1.0
+    return 2.0 ** -math.ceil(math.log2(peak))
 
 
 def exact_search(

@@ -67,3 +67,23 @@ def test_one_shot_build_keeps_m_and_ef_construct_and_recall():
     assert ours.index.hnsw.nb_neighbors(0) == reference.hnsw.nb_neighbors(0)  # M carried over
     baseline = _recall(HnswGraph(reference, dist.COSINE), rows, queries, dist.COSINE)
     assert _recall(ours, rows, queries, dist.COSINE) >= baseline - 0.01
+
+
+@pytest.mark.parametrize("magnitude", [1e6, 1e-9])
+def test_vectors_beyond_float16_range_are_linked_as_well(magnitude):
+    """float16 overflows above 65,504 and flushes tiny values to zero: such vectors are scaled
+    by a power of two before linking, so the graph is as good as FAISS's float32 one."""
+    rows = _clustered(3000, 32, seed=5) * np.float32(magnitude)
+    queries = _clustered(50, 32, seed=6) * np.float32(magnitude)
+    graph = HnswGraph.build(rows[:1500], dist.EUCLID, 16, 64).extended(rows)
+    reference = faiss.IndexHNSWFlat(32, 16, faiss.METRIC_L2)
+    reference.hnsw.efConstruction = 64
+    reference.add(rows[:1500])
+    reference.add(rows[1500:])
+
+    assert np.array_equal(graph.stored_rows(), rows)  # stored unscaled
+    baseline = _recall(HnswGraph(reference, dist.EUCLID), rows, queries, dist.EUCLID)
+    assert _recall(graph, rows, queries, dist.EUCLID) >= baseline - 0.02
+    scores, labels = graph.search_arrays(queries[:3], 5, np.ones(3000, bool), 64)
+    expected = np.linalg.norm(rows[labels[0]] - queries[0], axis=1)
+    np.testing.assert_allclose(scores[0], expected, rtol=1e-4)
