@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data as data_mod  # noqa: E402
 from data import Dataset, recall_at  # noqa: E402
 from loadgen import Cell, Target, measure, warm  # noqa: E402
+from paired import Pair, describe, measure_pair  # noqa: E402
 
 FILTER_LABEL = {None: "none", "10": "10%", "01": "1%"}
 
@@ -119,6 +120,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="skip the qdrant-client query_points single-client runs",
     )
+    p.add_argument(
+        "--paired-rounds",
+        type=int,
+        default=6,
+        help="after the sweeps, measure each target's two sides (Tessera and qdrant-edge; a "
+        "filter and no filter) in this many rounds of alternating windows, and judge the "
+        "targets by the median ratio of adjacent windows (0: judge by the sweeps)",
+    )
+    p.add_argument("--paired-window", type=float, default=1.5, help="seconds per paired window")
     p.add_argument("--keep", action="store_true", help="keep the node's directory and log")
     p.add_argument("--json", type=Path, help="also write all numbers to this JSON file")
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
@@ -287,11 +297,14 @@ def sweep(
             results.put(system, filter_key, ef, entry)
 
 
-def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: dict) -> None:
+def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: dict):
+    """Load and measure the node. With paired rounds (and qdrant-edge to pair with), the node
+    is returned still running, for `run_edge` to pair with; the caller stops it."""
     import ours as ours_mod
     from ours import Ours
 
     ours = Ours(args.url, args.pid, keep_dir=args.keep, grpc_port=args.grpc_port)
+    handle = None
     try:
         ours.start()
     except Exception as exc:  # noqa: BLE001
@@ -349,6 +362,8 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
                     flush=True,
                 )
         setup["ours"]["floor"] = floor
+        if args.paired_rounds > 0:
+            pair_filters(ds, args, results, setup, ours)
         rss_after = ours.rss()
         setup["ours"]["rss_after_queries"] = rss_after
         if not args.skip_client:
@@ -411,8 +426,69 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
                     print(f"[ours] {msg}", flush=True)
                     results.notes.append("Tessera: " + msg)
         results.notes.extend("Tessera: " + n for n in ours.notes)
+        if args.paired_rounds > 0 and not args.skip_edge:
+            handle = ours
     finally:
-        ours.stop()
+        if handle is None:
+            ours.stop()
+    return handle
+
+
+def _record_pair(setup: dict, key: str, pair: Pair) -> None:
+    setup.setdefault("paired", {})[key] = pair
+    print(f"  paired {describe(pair)}", flush=True)
+
+
+def pair_filters(ds: Dataset, args, results: Results, setup: dict, ours) -> None:
+    """Each filter's operating point against the unfiltered one, in alternating windows."""
+    top = max(args.clients)
+    ref = operating_point(results, "ours", None, top, 0.95, args)
+    fclients = top if top in args.filter_clients else max(args.filter_clients)
+    if ref is None:
+        return
+    print("[ours] paired: filtered against unfiltered, alternating windows", flush=True)
+    for key, need in (("10", 0.95), ("01", 0.99)):
+        if key not in args.filter_keys:
+            continue
+        point = filtered_point(results, "ours", key, need, fclients, args)
+        if point is None:
+            continue
+        pair = measure_pair(
+            f"{FILTER_LABEL[key]} filter (ef={point[0]}) / unfiltered (ef={ref[0]})",
+            f"Tessera {FILTER_LABEL[key]}",
+            ours.rest_target(ds, point[0], key, args.loadgen),
+            "Tessera unfiltered",
+            ours.rest_target(ds, ref[0], None, args.loadgen),
+            fclients, args.paired_window, args.paired_rounds, args.warmup,
+        )
+        _record_pair(setup, key, pair)
+
+
+def pair_with_edge(ds: Dataset, args, results: Results, setup: dict, ours, edge) -> None:
+    """Tessera (REST, and gRPC when measured) against qdrant-edge, unfiltered, each at its
+    recall-0.95 operating point, in alternating windows."""
+    top = max(args.clients)
+    edge_ref = operating_point(results, "edge", None, top, 0.95, args)
+    if edge_ref is None:
+        return
+    print("[paired] Tessera against qdrant-edge, alternating windows", flush=True)
+    sides = [
+        ("rest", "ours", lambda ef: ours.rest_target(ds, ef, None, args.loadgen)),
+        ("grpc", "ours-grpc-raw", lambda ef: ours.grpc_target(ds, ef, None)),
+    ]
+    for key, system, make in sides:
+        ref = operating_point(results, system, None, top, 0.95, args)
+        if ref is None:  # not measured (gRPC without --grpc), or recall 0.95 not reached
+            continue
+        pair = measure_pair(
+            f"{key.upper()} unfiltered: Tessera (ef={ref[0]}) / qdrant-edge (ef={edge_ref[0]})",
+            f"Tessera {key.upper()}",
+            make(ref[0]),
+            "qdrant-edge",
+            edge.target(edge_ref[0], None),
+            top, args.paired_window, args.paired_rounds, args.warmup,
+        )
+        _record_pair(setup, key, pair)
 
 
 def run_faiss(ds: Dataset, args, results: Results, setup: dict) -> None:
@@ -438,7 +514,9 @@ def run_faiss(ds: Dataset, args, results: Results, setup: dict) -> None:
         f.close()
 
 
-def run_edge(ds: Dataset, payloads: list[dict], args, results: Results, setup: dict) -> None:
+def run_edge(
+    ds: Dataset, payloads: list[dict], args, results: Results, setup: dict, ours=None
+) -> None:
     from baselines import Edge, edge_available
 
     ok, ver = edge_available()
@@ -458,6 +536,8 @@ def run_edge(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
     clients = {None: args.clients, **{k: args.filter_clients for k in args.filter_keys}}
     try:
         sweep("edge", e.target, ds, args, results, [None, *args.filter_keys], clients)
+        if ours is not None:
+            pair_with_edge(ds, args, results, setup, ours, e)
     finally:
         e.close()
 
@@ -694,6 +774,23 @@ def report(
                     )
         w("")
 
+    if setup.get("paired"):
+        w(
+            f"Paired runs: the two sides of a target in {args.paired_rounds} rounds of alternating "
+            f"{args.paired_window:g} s windows (A B, B A, ...); ratio = median over rounds of "
+            "A / B in adjacent windows"
+        )
+        w("")
+        w("| comparison | A median QPS | B median QPS | median ratio | per-round ratios |")
+        w("|---|---|---|---|---|")
+        for pair in setup["paired"].values():
+            w(
+                f"| {pair.name} | {fmt(pair.a_median)} | {fmt(pair.b_median)} | "
+                f"{'–' if pair.ratio is None else f'{pair.ratio:.2f}×'} | "
+                f"{', '.join(f'{r:.2f}' for r in pair.ratios)} |"
+            )
+        w("")
+
     w("Targets")
     w("")
     for line in targets(ds, args, setup, results):
@@ -719,6 +816,20 @@ def operating_point(
     return None
 
 
+def filtered_point(
+    results: Results, system: str, key: str, need_recall: float, clients: int, args
+) -> tuple[int, dict, Cell] | None:
+    """The ef with the most QPS among those whose recall reaches ``need_recall``."""
+    best = None
+    for ef in sorted(args.ef):
+        entry = results.get(system, key, ef)
+        if entry and entry.get("recall", 0) >= need_recall and clients in entry["cells"]:
+            c = entry["cells"][clients]
+            if best is None or c.qps > best[2].qps:
+                best = (ef, entry, c)
+    return best
+
+
 def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
     lines = []
     top = max(args.clients)
@@ -727,6 +838,20 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
 
     def verdict(ok: bool | None) -> str:
         return {True: "**met**", False: "**not met**", None: "**not measured**"}[ok]
+
+    paired: dict[str, Pair] = setup.get("paired", {})
+
+    def by_pair(key: str, ok: bool | None, factor: float, text: str) -> tuple[bool | None, str]:
+        """With a paired measurement, the verdict is its median ratio against `factor`."""
+        pair = paired.get(key)
+        if pair is None or pair.ratio is None:
+            return ok, text
+        sweep_ok = "met" if ok else "not met" if ok is False else "not judged"
+        return pair.ratio >= factor, (
+            f"{text} [by the sweep alone: {sweep_ok}]; judged by the paired run: "
+            f"{pair.ratio:.2f}× ({pair.a_median:,.0f} vs {pair.b_median:,.0f} QPS, median of "
+            f"{len(pair.ratios)} rounds; needs ≥ {factor:g}×)"
+        )
 
     # 1. unfiltered
     if ref is None:
@@ -751,6 +876,8 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
                 f"{eentry['recall']:.3f}, {top} threads): {ecell.qps:,.0f} QPS → "
                 f"{cell.qps / ecell.qps:.2f}×, p99 {'≤' if cell.p99_ms <= 10 else '>'} 10 ms"
             )
+            ok, text = by_pair("rest", ok, 1.0, text)
+            ok = ok and cell.p99_ms <= 10.0
         else:
             ok = None if cell.p99_ms <= 10.0 else False
             text += "; qdrant-edge not measured"
@@ -766,6 +893,8 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
             ecell = edge_ref[2]
             ok = cell.qps >= ecell.qps and cell.p99_ms <= 10.0
             text += f"; qdrant-edge {ecell.qps:,.0f} QPS → {cell.qps / ecell.qps:.2f}×"
+            ok, text = by_pair("grpc", ok, 1.0, text)
+            ok = ok and cell.p99_ms <= 10.0
         else:
             ok = None if cell.p99_ms <= 10.0 else False
         lines.append(f"{verdict(ok)} — {text}")
@@ -780,13 +909,7 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
             continue
         _, _, ucell = ref
         want = factor * ucell.qps
-        best = None
-        for ef in sorted(args.ef):
-            entry = results.get("ours", key, ef)
-            if entry and entry.get("recall", 0) >= need_recall and fclients in entry["cells"]:
-                c = entry["cells"][fclients]
-                if best is None or c.qps > best[2].qps:
-                    best = (ef, entry, c)
+        best = filtered_point(results, "ours", key, need_recall, fclients, args)
         entries = [results.get("ours", key, ef) for ef in args.ef]
         if all((not e) or e.get("error") and not e["cells"] for e in entries):
             err = next((e.get("error") for e in entries if e and e.get("error")), "not run")
@@ -802,13 +925,13 @@ def targets(ds: Dataset, args, setup: dict, results: Results) -> list[str]:
             )
             continue
         ef, entry, c = best
-        ok = c.qps >= want
-        lines.append(
-            f"{verdict(ok)} — filtered {label}: ef={ef} recall {entry['recall']:.3f} "
+        ok, text = by_pair(key, c.qps >= want, factor, (
+            f"filtered {label}: ef={ef} recall {entry['recall']:.3f} "
             f"(≥ {need_recall}), {c.qps:,.0f} QPS with {fclients} client(s) vs "
             f"{'' if factor == 1 else f'{factor:g}× '}unfiltered {ucell.qps:,.0f} "
             f"= {want:,.0f} needed"
-        )
+        ))
+        lines.append(f"{verdict(ok)} — {text}")
     # 4. upload + index
     o, e = setup.get("ours"), setup.get("edge")
     if o and e and o.get("upload_to_green_s") is not None:
@@ -859,6 +982,8 @@ def to_json(ds: Dataset, args, env: dict, setup: dict, results: Results, wall: f
                 }
             )
     setup = dict(setup)
+    if "paired" in setup:
+        setup["paired"] = {k: p.to_json() for k, p in setup["paired"].items()}
     if "ours" in setup and "floor" in setup["ours"]:
         setup["ours"] = dict(setup["ours"])
         setup["ours"]["floor"] = {
@@ -902,19 +1027,24 @@ def main(argv: list[str] | None = None) -> int:
     setup: dict[str, Any] = {}
     results = Results()
 
-    if not args.skip_ours:
-        run_ours(ds, payloads, args, results, setup)
-    gc.collect()
-    if not args.skip_faiss:
-        run_faiss(ds, args, results, setup)
-    gc.collect()
-    if not args.skip_edge:
-        try:
-            run_edge(ds, payloads, args, results, setup)
-        except Exception as exc:  # noqa: BLE001
-            msg = f"qdrant-edge run failed: {type(exc).__name__}: {str(exc)[:300]}"
-            print(f"[edge] {msg}", flush=True)
-            results.notes.append(msg)
+    ours = None
+    try:
+        if not args.skip_ours:
+            ours = run_ours(ds, payloads, args, results, setup)
+        gc.collect()
+        if not args.skip_faiss:
+            run_faiss(ds, args, results, setup)
+        gc.collect()
+        if not args.skip_edge:
+            try:
+                run_edge(ds, payloads, args, results, setup, ours)
+            except Exception as exc:  # noqa: BLE001
+                msg = f"qdrant-edge run failed: {type(exc).__name__}: {str(exc)[:300]}"
+                print(f"[edge] {msg}", flush=True)
+                results.notes.append(msg)
+    finally:
+        if ours is not None:
+            ours.stop()
 
     wall = time.perf_counter() - started
     env["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
