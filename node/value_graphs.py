@@ -18,12 +18,14 @@ import numpy as np
 
 from node import distance as dist
 from node.vector_index import HnswGraph, SearchHits, exact_search
+from node.vector_store import Rows
 
 # a graph is rebuilt when this share of its value's points is not in it
 _STALE_SHARE = 0.1
 # values held by more than this share of the points are served by the main graph
 _MAX_SHARE = 0.5
 _KINDS = ("keyword", "integer", "bool")
+_NONE = np.iinfo(np.int64).max  # a candidate slot FAISS left empty
 
 
 @dataclass
@@ -121,24 +123,35 @@ def _rescored(
     offsets: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int, stored, distance: str
 ) -> list[SearchHits]:
     """The best k of each query's candidates (graph labels, -1 for none) by exact score, ties
-    in offset order as everywhere else; one gather and one product for the whole batch."""
+    in offset order as everywhere else; one gather and one batched product for the whole
+    batch (rows of candidates that two queries share are read twice: cheaper than deduplicating
+    them)."""
     if distance not in (dist.COSINE, dist.DOT):
         return [
             exact_search(stored, distance, query[None, :], k, np.sort(offsets[row[row >= 0]]))[0]
             for query, row in zip(queries, labels)
         ]
-    found = labels >= 0
-    candidates = np.where(found, offsets[np.maximum(labels, 0)], np.iinfo(np.int64).max)
+    candidates = offsets[np.maximum(labels, 0)]
+    complete = bool((labels >= 0).all())  # FAISS found 2k for every query: the usual case
+    if not complete:
+        candidates = np.where(labels >= 0, candidates, _NONE)
     candidates.sort(axis=1)  # offset order first, so that a stable sort by score keeps it for ties
-    valid = candidates != np.iinfo(np.int64).max
-    wanted, where = np.unique(np.where(valid, candidates, 0), return_inverse=True)
-    rows = np.asarray(stored[wanted], dtype=np.float32)[where.ravel()]  # stores read sorted
+    valid = None if complete else candidates != _NONE
+    flat = candidates.ravel() if complete else np.where(valid, candidates, 0).ravel()
+    rows = np.asarray(_gather(stored, flat), dtype=np.float32)
     rows = rows.reshape(len(queries), candidates.shape[1], -1)
-    scores = np.einsum("qd,qkd->qk", np.asarray(queries, dtype=np.float32), rows)
-    scores[~valid] = -np.inf
+    scores = np.matmul(rows, np.asarray(queries, dtype=np.float32)[:, :, None])[:, :, 0]
+    if valid is not None:
+        scores[~valid] = -np.inf
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    hits = []
-    for q in range(len(queries)):
-        keep = order[q][valid[q, order[q]]]
-        hits.append(SearchHits(candidates[q, keep], scores[q, keep]))
-    return hits
+    best = np.take_along_axis(candidates, order, axis=1)
+    best_scores = np.take_along_axis(scores, order, axis=1)
+    if valid is None:
+        return [SearchHits(best[q], best_scores[q]) for q in range(len(queries))]
+    keep = np.take_along_axis(valid, order, axis=1)
+    return [SearchHits(best[q][keep[q]], best_scores[q][keep[q]]) for q in range(len(queries))]
+
+
+def _gather(stored, offsets: np.ndarray) -> np.ndarray:
+    """Rows at offsets in any order (`Rows` indexing wants them sorted)."""
+    return stored.rows_at(offsets) if isinstance(stored, Rows) else stored[offsets]

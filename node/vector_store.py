@@ -66,6 +66,20 @@ class Rows:
         return np.concatenate([self.prefix[offsets[:cut]], self.tail[offsets[cut:] - split]])
 
 
+    def rows_at(self, offsets: np.ndarray) -> np.ndarray:
+        """Rows at int offsets in any order (a copy)."""
+        split = self.split
+        if split == 0:
+            return self.tail[offsets]
+        low = offsets < split
+        if low.all():
+            return self.prefix[offsets]
+        out = np.empty((len(offsets), self.tail.shape[1]), dtype=self.tail.dtype)
+        out[low] = self.prefix[offsets[low]]
+        out[~low] = self.tail[offsets[~low] - split]
+        return out
+
+
 class VectorStore:
     def __init__(self, path: Path, dim: int, dtype: str, on_disk: bool, count: int = 0) -> None:
         self.path = path
