@@ -174,6 +174,16 @@ class OffsetIds:
         text = self.strs.get(offset)
         return text if text is not None else int(self.ints[offset])
 
+    def ids_at(self, offsets: np.ndarray) -> list[PointId]:
+        """The ids at valid offsets, in their order."""
+        out: list = self.ints[offsets].tolist()
+        if self.strs:
+            for i, offset in enumerate(offsets.tolist()):
+                text = self.strs.get(offset)
+                if text is not None:
+                    out[i] = text
+        return out
+
     def append(self, point_id: PointId) -> None:
         offset = self._count
         if offset >= len(self.ints):

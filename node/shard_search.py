@@ -107,19 +107,36 @@ class ShardSearch:
         )
         k = max(r.limit for r in requests)
         all_hits = self._nearest(name, first, mask, params, queries, k, cached)
-        out = []
-        for request, hits in zip(requests, all_hits):
+        return [
+            self._hit_records(request, hits, params.distance)
+            for request, hits in zip(requests, all_hits, strict=True)
+        ]
+
+    def _hit_records(self, request: SearchRequest, hits, distance: str) -> list[PointRecord]:
+        offsets, scores = hits.offsets[: request.limit], hits.scores[: request.limit]
+        if request.score_threshold is not None:
+            passing = (
+                scores >= request.score_threshold
+                if dist.higher_is_better(distance)
+                else scores <= request.score_threshold
+            )
+            offsets, scores = offsets[passing], scores[passing]
+        if request.with_payload or request.with_vector:
             records = []
-            for offset, score in zip(hits.offsets[: request.limit], hits.scores[: request.limit]):
-                if request.score_threshold is not None and not _passes(
-                    score, request.score_threshold, params.distance
-                ):
-                    continue
-                record = self._record(int(offset), request.with_payload, request.with_vector)
+            for offset, score in zip(offsets.tolist(), scores, strict=True):
+                record = self._record(offset, request.with_payload, request.with_vector)
                 record.score = score
                 records.append(record)
-            out.append(records)
-        return out
+            return records
+        # ids and versions only (the common search): read them for all hits at once
+        state = self.state
+        return [
+            PointRecord(point_id, version, score=score)
+            for point_id, version, score in zip(
+                state.ext_ids.ids_at(offsets), state.versions[offsets].tolist(), scores,
+                strict=True,
+            )
+        ]
 
     def _search_other(self, request: SearchRequest) -> list[PointRecord]:
         """A sparse (inverted index) or multivector (exact MaxSim) search."""

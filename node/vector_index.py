@@ -201,12 +201,12 @@ def exact_search(
         scores[:, ~keep] = -np.inf if higher else np.inf
     else:
         scores = dist.score_matrix(distance, stored[candidates], queries)
-    out = []
-    for row in scores:
-        best = dist.top_k(row, min(k, len(candidates)), higher)
-        offsets = best + lo if dense else candidates[best]
-        out.append(SearchHits(offsets, row[best]))
-    return out
+    best = dist.top_k_rows(scores, min(k, len(candidates)), higher)  # not the masked columns
+    offsets = best + lo if dense else candidates[best]
+    if len(best) == 1:  # a lone query: skip the batch gather
+        return [SearchHits(offsets[0], scores[0][best[0]])]
+    best_scores = np.take_along_axis(scores, best, axis=1)
+    return [SearchHits(offsets[i], best_scores[i]) for i in range(len(queries))]
 
 
 def merge_hits(parts: list[SearchHits], k: int, distance: str) -> SearchHits:

@@ -108,3 +108,18 @@ def test_shard_state_lists_points_in_id_order_from_a_start(tmp_path):
     loaded = ShardState.load(tmp_path, [""])
     assert list(loaded.points_from(None)) == [(i, wanted[i]) for i in order]
     assert all(loaded.ext_ids[o] == i for i, o in wanted.items())
+
+
+def test_ids_at_reads_integers_and_uuids_in_the_order_asked():
+    ids = OffsetIds()
+    points = [5, str(uuid.UUID(int=1)), 2**64 - 1, 0, str(uuid.UUID(int=2))]
+    for point_id in points:
+        ids.append(point_id)
+    offsets = np.array([4, 0, 2, 2, 1, 3])
+    assert ids.ids_at(offsets) == [points[i] for i in offsets]
+    assert ids.ids_at(np.array([], dtype=np.int64)) == []
+    only_ints = OffsetIds()
+    for point_id in (7, 8, 9):
+        only_ints.append(point_id)
+    assert only_ints.ids_at(np.array([2, 0])) == [9, 7]
+    assert all(type(i) is int for i in only_ints.ids_at(np.array([2, 0])))

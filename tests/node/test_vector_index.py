@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from node import distance as dist
-from node.vector_index import HnswGraph
+from node.vector_index import HnswGraph, exact_search
 
 
 def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
@@ -87,3 +87,17 @@ def test_vectors_beyond_float16_range_are_linked_as_well(magnitude):
     scores, labels = graph.search_arrays(queries[:3], 5, np.ones(3000, bool), 64)
     expected = np.linalg.norm(rows[labels[0]] - queries[0], axis=1)
     np.testing.assert_allclose(scores[0], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("n_queries", [1, 3])
+@pytest.mark.parametrize("candidates", [[2, 3, 5], [0, 7, 9]])  # a dense window; a gather
+def test_exact_search_answers_only_candidates_when_fewer_than_k(n_queries, candidates):
+    rng = np.random.default_rng(7)
+    stored = rng.normal(size=(10, 4)).astype(np.float32)
+    queries = rng.normal(size=(n_queries, 4)).astype(np.float32)
+    candidates = np.array(candidates)
+    hits = exact_search(stored, dist.DOT, queries, 10, candidates)
+    for query, found in zip(queries, hits, strict=True):
+        expected = candidates[np.argsort(-(stored[candidates] @ query), kind="stable")]
+        assert found.offsets.tolist() == expected.tolist()
+        np.testing.assert_allclose(found.scores, stored[expected] @ query, rtol=1e-6)
