@@ -25,8 +25,9 @@ _TAIL_CAPACITY = 64  # rows, after share_prefix
 class Rows:
     """Rows [0, count) of a store that may be split in a shared prefix and its own tail.
 
-    Supports what readers need: ``rows[i]``, ``rows[lo:hi]`` and ``rows[offsets]`` (a sorted
-    int array); a slice within one part is a view, anything across the parts is a copy.
+    Supports what readers need: ``rows[i]``, ``rows[lo:hi]``, ``rows[offsets]`` (a sorted
+    int array) and ``rows.rows_at(offsets)`` (any order); a slice within one part is a view,
+    anything across the parts is a copy.
     """
 
     def __init__(self, prefix: np.ndarray | None, tail: np.ndarray, count: int) -> None:
@@ -64,7 +65,6 @@ class Rows:
         if cut == 0:
             return self.tail[offsets - split]
         return np.concatenate([self.prefix[offsets[:cut]], self.tail[offsets[cut:] - split]])
-
 
     def rows_at(self, offsets: np.ndarray) -> np.ndarray:
         """Rows at int offsets in any order (a copy)."""

@@ -1,4 +1,5 @@
-"""HnswGraph: links chosen by float16 distances, vectors kept and scored in float32."""
+"""HnswGraph (links chosen by float16 distances, vectors kept and scored in float32) and exact
+search."""
 
 from __future__ import annotations
 
