@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,18 @@ class SearchBatcher:
                     break
                 batch.append(more)
                 size += len(more[0])
-            self._serve(batch)
+            # A waiter that gave up (a gRPC deadline, a cancelled task) has cancelled its
+            # future: skip it. The others are marked running, so they can no longer be
+            # cancelled, and setting their result below cannot fail.
+            batch = [(reqs, f) for reqs, f in batch if f.set_running_or_notify_cancel()]
+            if batch:
+                try:
+                    self._serve(batch)
+                except Exception:  # never let one batch stop the shard's searches
+                    log.exception("search batch failed")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(RuntimeError("search failed"))
 
     def _serve(self, batch: list) -> None:
         requests = [r for reqs, _ in batch for r in reqs]

@@ -64,6 +64,7 @@ class PeerChannels:
         request = peer_pb2.ShardCall(collection=collection, shard_id=shard_id, method=method,
                                      args=wire.dumps(args))
         out: Future = Future()
+        out.set_running_or_notify_cancel()  # in flight: a waiter giving up cannot cancel it
         call = self.stub(address).Call.future(request, timeout=CALL_TIMEOUT)
 
         def done(call) -> None:

@@ -423,6 +423,7 @@ class ReplicaSet:
         if len(replicas) == 1 and isinstance(replicas[0], LocalReplica):
             return replicas[0].search_future(requests)
         out: Future = Future()
+        out.set_running_or_notify_cancel()  # in flight: a waiter giving up cannot cancel it
 
         def attempt(i: int) -> None:
             future = replicas[i].search_future(requests)

@@ -304,19 +304,23 @@ def test_errors_map_like_qdrant(gclient, rclient, filled, make_name):
     assert err.details() in str(rest_err.value)
 
 
-def test_concurrent_queries_answer_each_their_own(gclient, rclient, make_name):
-    """Many clients at once: queries coalesce into batched searches on the server's loop, and
-    each call still gets its own answer, the one REST gives."""
-    name = make_name("many")
-    gclient.create_collection(
-        name, vectors_config=models.VectorParams(size=8, distance=models.Distance.COSINE)
-    )
-    rng = np.random.default_rng(5)
-    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+def _random_collection(gclient, name: str, rng, n: int, dim: int, distance) -> np.ndarray:
+    """A collection of n random points (ids 0..n-1), created and filled over gRPC."""
+    gclient.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=distance))
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
     gclient.upsert(
         name, [models.PointStruct(id=i, vector=v.tolist()) for i, v in enumerate(vectors)],
         wait=True,
     )
+    return vectors
+
+
+def test_concurrent_queries_answer_each_their_own(gclient, rclient, make_name):
+    """Many clients at once: queries coalesce into batched searches on the server's loop, and
+    each call still gets its own answer, the one REST gives."""
+    name = make_name("many")
+    rng = np.random.default_rng(5)
+    _random_collection(gclient, name, rng, 300, 8, models.Distance.COSINE)
     queries = rng.standard_normal((64, 8)).astype(np.float32).tolist()
     expected = [rclient.query_points(name, query=q, limit=5).points for q in queries]
 
@@ -400,3 +404,41 @@ def test_standard_health_and_reflection_services(node, gclient):
         )
         names = {s.name for s in reply.list_services_response.service}
     assert {"qdrant.Collections", "qdrant.Points", "qdrant.Qdrant"} <= names
+
+
+def test_a_call_cancelled_by_its_deadline_leaves_searches_working(node, gclient, make_name):
+    """A client that gives up (deadline exceeded) cancels the server's handler while its
+    search is queued or running; the shard's search worker must skip or finish it and go on
+    serving everyone else (it once died on the cancelled future, and every later search on
+    the collection hung)."""
+    from qdrant_client import grpc as pb
+
+    name = make_name("deadline")
+    rng = np.random.default_rng(11)
+    vectors = _random_collection(gclient, name, rng, 4000, 64, models.Distance.DOT)
+    queries = rng.standard_normal((200, 64)).astype(np.float32)
+    slow = pb.QueryBatchPoints(
+        collection_name=name,
+        query_points=[
+            pb.QueryPoints(
+                collection_name=name,
+                query=pb.Query(nearest=pb.VectorInput(dense=pb.DenseVector(data=q.tolist()))),
+                limit=10,
+                params=pb.SearchParams(exact=True),
+            )
+            for q in queries
+        ],
+    )
+    with grpc.insecure_channel(f"{node.host}:{node.grpc_port}") as channel:
+        stub = pb.PointsStub(channel)
+        gave_up = 0
+        for _ in range(10):  # 200 exact searches take milliseconds: the deadline cuts in
+            try:
+                stub.QueryBatch(slow, timeout=0.002)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                gave_up += 1
+        assert gave_up
+        answer = stub.Query(slow.query_points[0], timeout=10).result
+    expected = np.argsort(-(vectors @ queries[0]), kind="stable")[:10]
+    assert [p.id.num for p in answer] == expected.tolist()
