@@ -18,7 +18,7 @@ from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router import search_plan
+from router import search_plan, wakeups
 from router.hashring import HashRing, shard_for
 from router.replica_set import ReplicaSet
 from router.search_plan import Query
@@ -272,9 +272,9 @@ class Collection:
             requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
         if len(targets) == 1:  # one shard (the common case): no gathering to pay for
-            answers = [await asyncio.wrap_future(targets[0].search_future(requests))]
+            answers = [await wakeups.wrap(targets[0].search_future(requests))]
         else:
-            futures = [asyncio.wrap_future(s.search_future(requests)) for s in targets]
+            futures = [wakeups.wrap(s.search_future(requests)) for s in targets]
             answers = await asyncio.gather(*futures)
         if self.custom_sharding:
             answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]

@@ -1,0 +1,54 @@
+"""router.wakeups: results of worker threads reach the event loop in one turn per burst."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+
+import pytest
+
+from router import wakeups
+
+
+def test_a_burst_of_results_wakes_the_loop_once_and_each_waiter_gets_its_own():
+    async def main() -> tuple[list, int]:
+        loop = asyncio.get_running_loop()
+        calls = []
+        real = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a, **kw: calls.append(a) or real(*a, **kw)
+        futures = [Future() for _ in range(50)]
+        waiters = [wakeups.wrap(f) for f in futures]
+        worker = threading.Thread(
+            target=lambda: [f.set_result(i * i) for i, f in enumerate(futures)]
+        )
+        worker.start()
+        worker.join()  # all finished while the loop was busy (blocked here)
+        return await asyncio.gather(*waiters), len(calls)
+
+    results, wakeups_used = asyncio.run(main())
+    assert results == [i * i for i in range(50)]
+    assert wakeups_used == 1
+
+
+def test_errors_and_cancellation_pass_through_both_ways():
+    async def main() -> None:
+        failing, cancelled, abandoned = Future(), Future(), Future()
+        failing_waiter = wakeups.wrap(failing)
+        cancelled_waiter = wakeups.wrap(cancelled)
+        abandoned_waiter = wakeups.wrap(abandoned)
+        failing.set_exception(ValueError("no"))
+        cancelled.cancel()
+        with pytest.raises(ValueError, match="no"):
+            await failing_waiter
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled_waiter
+        abandoned_waiter.cancel()  # the task gave up: work not started yet is cancelled
+        await asyncio.sleep(0)
+        assert abandoned.cancelled()
+        later = Future()
+        waiter = wakeups.wrap(later)
+        threading.Thread(target=lambda: later.set_result("after")).start()
+        assert await asyncio.wait_for(waiter, 5) == "after"  # still delivering
+
+    asyncio.run(main())
