@@ -18,12 +18,14 @@ class _Wakeups:
     """The finished futures of one event loop, waiting for its next turn."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # weak: the registry below is keyed weakly by the loop, and a strong reference from
+        # its value would keep every loop ever used alive
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._finished: list[tuple[asyncio.Future, Future]] = []
 
     def wrap(self, future: Future) -> asyncio.Future:
-        waiter = self._loop.create_future()
+        waiter = asyncio.get_running_loop().create_future()
         # a waiter that gives up cancels the work, if it has not started (as wrap_future does)
         waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
         future.add_done_callback(lambda f: self._finish(waiter, f))
@@ -33,9 +35,10 @@ class _Wakeups:
         with self._lock:
             first = not self._finished
             self._finished.append((waiter, future))
-        if first:
+        loop = self._loop()
+        if first and loop is not None:
             try:
-                self._loop.call_soon_threadsafe(self._deliver)
+                loop.call_soon_threadsafe(self._deliver)
             except RuntimeError:  # the loop is closed: nobody waits any more
                 pass
 

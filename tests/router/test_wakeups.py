@@ -52,3 +52,22 @@ def test_errors_and_cancellation_pass_through_both_ways():
         assert await asyncio.wait_for(waiter, 5) == "after"  # still delivering
 
     asyncio.run(main())
+
+
+def test_a_finished_loop_is_not_kept_alive():
+    import gc
+    import weakref
+
+    async def main() -> None:
+        future: Future = Future()
+        waiter = wakeups.wrap(future)
+        future.set_result(1)
+        assert await waiter == 1
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(main())
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None
