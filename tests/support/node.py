@@ -9,6 +9,7 @@ directory; that log is shown whenever the node fails to come up.
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import signal
 import socket
@@ -37,14 +38,48 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "tessera", "serve"]
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_handed_out: set[int] = set()  # never hand a port out twice: its node may not have bound it yet
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (and is not in ``exclude``)."""
+    """A TCP port on 127.0.0.1 that was free a moment ago (and is not in ``exclude``).
+
+    Chosen below the kernel's ephemeral range when there is room: a port from that range (what
+    binding port 0 gives) can be taken by any outgoing connection's local end between two runs
+    of a node that restarts on the same ports, and the restart then fails to bind."""
+    low, _ = _ephemeral_range()
+    if low > 20000:
+        rng = random.Random()
+        for _ in range(200):
+            port = rng.randrange(10000, low)
+            if port not in exclude and port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if port not in exclude:
+        if port not in exclude and port not in _handed_out:
+            _handed_out.add(port)
             return port
     raise RuntimeError("could not find a free port")
 
