@@ -24,8 +24,8 @@ class _Wakeups:
         self._lock = threading.Lock()
         self._finished: list[tuple[asyncio.Future, Future]] = []
 
-    def wrap(self, future: Future) -> asyncio.Future:
-        waiter = asyncio.get_running_loop().create_future()
+    def wrap(self, future: Future, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        waiter = loop.create_future()
         # a waiter that gives up cancels the work, if it has not started (as wrap_future does)
         waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
         future.add_done_callback(lambda f: self._finish(waiter, f))
@@ -67,4 +67,4 @@ def wrap(future: Future) -> asyncio.Future:
     wakeups = _by_loop.get(loop)
     if wakeups is None:
         wakeups = _by_loop[loop] = _Wakeups(loop)
-    return wakeups.wrap(future)
+    return wakeups.wrap(future, loop)
