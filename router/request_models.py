@@ -8,7 +8,10 @@ to the same JSON shapes. No pydantic here: fields are checked one by one, with Q
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from typing import Any
+
+import orjson
 
 from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
 from node.ids import PointId, parse_point_id
@@ -108,14 +111,35 @@ def with_vector(raw: Any, default: bool = False) -> Any:
     raise FormatError("invalid type for `with_vector`")
 
 
+#: Filters that compiled without error lately, by their canonical JSON. Applications send the
+#: same few filters over and over (a tenant, a category), and validating one costs more of the
+#: event loop's time than looking it up; whether a filter is valid depends on nothing else.
+_VALID_FILTERS: OrderedDict[bytes, None] = OrderedDict()
+_VALID_FILTERS_MAX = 256
+
+
 def filter_(raw: Any) -> dict | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise FormatError("invalid type: expected struct Filter")
+    try:
+        key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not plain JSON data: validate it every time
+        key = None
+    if key is not None:
+        try:
+            _VALID_FILTERS.move_to_end(key)  # one step, so safe against other threads
+            return raw
+        except KeyError:
+            pass
     from node.filters import compile_filter  # validates the whole filter up front
 
     compile_filter(raw)
+    if key is not None:
+        _VALID_FILTERS[key] = None
+        if len(_VALID_FILTERS) > _VALID_FILTERS_MAX:
+            _VALID_FILTERS.popitem(last=False)
     return raw
 
 

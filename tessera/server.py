@@ -18,7 +18,7 @@ from node.peer_service import PeerService, add_peer_service
 from router.grpc.server import start_grpc_server
 from router.remote_replica import PeerChannels
 from router.rest import create_app
-from router.rest.http_protocol import CoalescingHttpToolsProtocol
+from router.rest.http_protocol import protocol_for
 from router.toc import TableOfContent
 from tessera.config import Settings
 
@@ -93,7 +93,7 @@ def serve(settings: Settings) -> None:
         ("critical", "error", "warning", "info", "debug", "trace") else "info",
         access_log=False,
         timeout_graceful_shutdown=5,
-        http=CoalescingHttpToolsProtocol,
+        http=protocol_for(app),  # the hot paths skip ASGI
         proxy_headers=False,  # X-Forwarded-* are not ours to trust; and one layer less per request
     )
     log.info("Tessera REST API on http://%s:%d", settings.service_host, settings.http_port)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
@@ -23,11 +25,35 @@ _PREFIX = "/collections/"
 _JSON = [(b"content-type", b"application/json")]
 
 
+def _params(query: bytes) -> dict[str, str]:
+    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
+#: ``handler(raw_body, query_params)`` → the ``result`` of a hot path's answer.
+HotHandler = Callable[[bytes, dict], Awaitable[Any]]
+
+
 class Front:
     def __init__(self, app, toc, max_request_size_mb: int) -> None:
         self.app = app
         self.toc = toc
         self.limit = max_request_size_mb * 1024 * 1024
+
+    def hot_route(self, method: str, path: str) -> HotHandler | None:
+        """The handler of a hot path, or None for every other request (FastAPI's)."""
+        if not path.startswith(_PREFIX) or method not in ("POST", "PUT"):
+            return None
+        name, _, rest = path[len(_PREFIX):].partition("/")
+        if not name:
+            return None
+        toc = self.toc
+        if method == "POST" and rest == "points/query":
+            return lambda raw, _: points.query_result(toc, name, raw)
+        if method == "POST" and rest == "points/query/batch":
+            return lambda raw, _: points.query_batch_result(toc, name, raw)
+        if method == "PUT" and rest == "points":
+            return lambda raw, params: points.upsert_result(toc, name, raw, params)
+        return None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -37,43 +63,44 @@ class Front:
                 return await self._reply(send, 413, self._error_body(
                     f"Payload too large: request body is {int(value)} bytes, the limit is "
                     f"{self.limit} bytes (service.max_request_size_mb)", 0.0))
-        if b"consistency=" in scope.get("query_string", b""):
-            params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        query = scope.get("query_string", b"")
+        handler = self.hot_route(scope["method"], scope["path"])
+        if handler is not None:
+            raw = await self._body(receive)
+            status, body = await self.answer(handler, raw, query, scope["path"])
+            return await self._reply(send, status, body)
+        if b"consistency=" in query:
             try:
-                read_consistency.current.set(read_consistency.parse(params.get("consistency")))
+                read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
             except TesseraError as exc:
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
-        path, method = scope["path"], scope["method"]
-        if path.startswith(_PREFIX):
-            name, _, rest = path[len(_PREFIX):].partition("/")
-            if name and method == "POST" and rest == "points/query":
-                return await self._serve(scope, receive, send, lambda raw, _: points.query_result(self.toc, name, raw))
-            if name and method == "POST" and rest == "points/query/batch":
-                return await self._serve(scope, receive, send, lambda raw, _: points.query_batch_result(self.toc, name, raw))
-            if name and method == "PUT" and rest == "points":
-                return await self._serve(scope, receive, send, lambda raw, q: points.upsert_result(self.toc, name, raw, q))
         return await self.app(scope, receive, send)
 
-    async def _serve(self, scope, receive, send, handler) -> None:
+    async def answer(
+        self, handler: HotHandler, raw: bytes | None, query: bytes, path: str
+    ) -> tuple[int, bytes]:
+        """A hot path's status and JSON body for a request body (None: over the size limit).
+        Also used by the HTTP protocol, which serves these paths without ASGI."""
         started = time.perf_counter()
         try:
-            raw = await self._body(receive)
             if raw is None:
-                status, body = 413, self._error_body(
+                return 413, self._error_body(
                     f"Payload too large: the limit is {self.limit} bytes "
                     "(service.max_request_size_mb)", started)
-            else:
-                query = scope["query_string"]
-                params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
-                result = await handler(raw, params)
-                status = 200
-                body = dumps({"result": result, "status": "ok", "time": time.perf_counter() - started})
+            params = _params(query) if query else {}
+            if b"consistency=" in query:
+                try:
+                    read_consistency.current.set(read_consistency.parse(params.get("consistency")))
+                except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
+                    return 400, self._error_body(exc.message, 0.0)
+            result = await handler(raw, params)
+            elapsed = time.perf_counter() - started
+            return 200, dumps({"result": result, "status": "ok", "time": elapsed})
         except TesseraError as exc:
-            status, body = status_of(exc), self._error_body(exc.message, started)
+            return status_of(exc), self._error_body(exc.message, started)
         except Exception as exc:  # the same answer FastAPI's handler gives
-            log.exception("unhandled error on %s", scope["path"])
-            status, body = 500, self._error_body(f"Service internal error: {exc}", started)
-        await self._reply(send, status, body)
+            log.exception("unhandled error on %s", path)
+            return 500, self._error_body(f"Service internal error: {exc}", started)
 
     async def _body(self, receive) -> bytes | None:
         chunks = []
