@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent import futures
 
 import grpc
@@ -35,15 +35,15 @@ def _address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _add_health(server: grpc.aio.Server) -> None:
+async def _add_health(server: grpc.aio.Server) -> None:
     try:
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     except ImportError:  # optional: grpcio-health-checking
         log.info("grpcio-health-checking is not installed: no grpc.health.v1.Health service")
         return
     servicer = health.aio.HealthServicer()
-    for name in ("", *SERVICE_NAMES):
-        servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    for name in ("", *SERVICE_NAMES):  # the aio servicer's `set` is a coroutine
+        await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
 
 
@@ -77,7 +77,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 class GrpcServer:
     """A running grpc.aio server and the thread of its event loop."""
 
-    def __init__(self, setup: Callable[[grpc.aio.Server], None], address: str,
+    def __init__(self, setup: Callable[[grpc.aio.Server], Awaitable[None]], address: str,
                  max_workers: int) -> None:
         self._setup = setup
         self._address = address
@@ -101,7 +101,7 @@ class GrpcServer:
         # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
         # handlers that are not coroutines: the peer service's, for one
         server = grpc.aio.server(migration_thread_pool=self._pool, options=options)
-        self._setup(server)
+        await self._setup(server)
         try:
             bound = server.add_insecure_port(self._address)
         except RuntimeError as exc:
@@ -149,14 +149,14 @@ def start_grpc_server(
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound."""
 
-    def setup(server: grpc.aio.Server) -> None:
+    async def setup(server: grpc.aio.Server) -> None:
         pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)
         pb.add_PointsServicer_to_server(PointsService(toc), server)
         pb.add_QdrantServicer_to_server(QdrantService(), server)
         pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)
         for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
             add_service(server)
-        _add_health(server)
+        await _add_health(server)
         _add_reflection(server)
 
     server = GrpcServer(setup, _address(host, port), max_workers)

@@ -394,10 +394,11 @@ def test_standard_health_and_reflection_services(node, gclient):
     reflection_pb2 = pytest.importorskip("grpc_reflection.v1alpha.reflection_pb2")
     reflection_pb2_grpc = pytest.importorskip("grpc_reflection.v1alpha.reflection_pb2_grpc")
     with grpc.insecure_channel(f"{node.host}:{node.grpc_port}") as channel:
-        status = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="")
-        )
-        assert status.status == health_pb2.HealthCheckResponse.SERVING
+        for service in ("", "qdrant.Points", "qdrant.Collections", "qdrant.Qdrant"):
+            status = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service)
+            )
+            assert status.status == health_pb2.HealthCheckResponse.SERVING, service
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         (reply,) = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
             iter([request])
