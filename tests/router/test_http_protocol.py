@@ -236,3 +236,15 @@ def test_a_client_gone_before_its_answer_leaves_the_server_serving(served):
         sock.sendall(_request(HOT, b"again"))
         status, _, body = _read_response(sock, bytearray())
     assert status == 200 and orjson.loads(body)["result"]["head"] == "again"
+
+
+def test_shutdown_answers_the_request_in_flight_then_closes(served):
+    served.front.slow = True
+    with served.connect() as sock:
+        sock.sendall(_request(HOT, b"last"))
+        time.sleep(0.1)  # the answer is pending
+        served.server.should_exit = True
+        status, headers, body = _read_response(sock, bytearray())
+        assert status == 200 and orjson.loads(body)["result"]["head"] == "last"
+        assert headers["connection"] == "close"
+        assert sock.recv(65536) == b""
