@@ -29,9 +29,11 @@ class ReplicaUnavailable(ServiceError):
 class PeerChannels:
     """One gRPC channel per peer address, shared by every remote replica on that peer."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_key: str | None = None) -> None:
         self._stubs: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # peers serve on their public gRPC port, so the cluster's API key goes with every call
+        self._metadata = (("api-key", api_key),) if api_key else None
 
     def stub(self, address: str):
         with self._lock:
@@ -54,7 +56,8 @@ class PeerChannels:
                                      args=wire.dumps(args))
         try:
             reply = self.stub(address).Call(request, timeout=timeout,
-                                            wait_for_ready=wait_for_ready)
+                                            wait_for_ready=wait_for_ready,
+                                            metadata=self._metadata)
         except grpc.RpcError as exc:
             raise ReplicaUnavailable(f"peer {address} is unavailable: {exc.code().name}") from exc
         return _result(reply)
@@ -65,7 +68,8 @@ class PeerChannels:
                                      args=wire.dumps(args))
         out: Future = Future()
         out.set_running_or_notify_cancel()  # in flight: a waiter giving up cannot cancel it
-        call = self.stub(address).Call.future(request, timeout=CALL_TIMEOUT)
+        call = self.stub(address).Call.future(request, timeout=CALL_TIMEOUT,
+                                              metadata=self._metadata)
 
         def done(call) -> None:
             try:

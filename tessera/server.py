@@ -40,7 +40,7 @@ class Node:
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
             )
-            self.channels = PeerChannels()
+            self.channels = PeerChannels(settings.api_key)
         else:
             self.consensus = LocalConsensus(storage)
         self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
@@ -80,11 +80,12 @@ def serve(settings: Settings) -> None:
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
-            node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras()
+            node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras(),
+            api_key=settings.api_key,
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
-    app = create_app(node.toc, settings.max_request_size_mb)
+    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key)
     config = uvicorn.Config(
         app,
         host=settings.service_host,

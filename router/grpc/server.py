@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent import futures
 
 import grpc
 from qdrant_client import grpc as pb
 
+from router.auth import ApiKey
+from router.grpc.api_key import ApiKeyInterceptor
 from router.grpc.services import CollectionsService, PointsService, QdrantService, SnapshotsService
 
 log = logging.getLogger(__name__)
@@ -78,9 +80,10 @@ class GrpcServer:
     """A running grpc.aio server and the thread of its event loop."""
 
     def __init__(self, setup: Callable[[grpc.aio.Server], Awaitable[None]], address: str,
-                 max_workers: int) -> None:
+                 max_workers: int, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> None:
         self._setup = setup
         self._address = address
+        self._interceptors = list(interceptors)
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
         self._loop = _new_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
@@ -100,7 +103,9 @@ class GrpcServer:
         ]
         # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
         # handlers that are not coroutines: the peer service's, for one
-        server = grpc.aio.server(migration_thread_pool=self._pool, options=options)
+        server = grpc.aio.server(
+            migration_thread_pool=self._pool, options=options, interceptors=self._interceptors
+        )
         await self._setup(server)
         try:
             bound = server.add_insecure_port(self._address)
@@ -144,10 +149,12 @@ class GrpcServer:
 
 
 def start_grpc_server(
-    toc, host: str, port: int, max_workers: int = 32, extra_services=()
+    toc, host: str, port: int, max_workers: int = 32, extra_services=(),
+    api_key: str | None = None,
 ) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
-    (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound."""
+    (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
+    With ``api_key``, every call but the health checks must carry it."""
 
     async def setup(server: grpc.aio.Server) -> None:
         pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)
@@ -159,6 +166,7 @@ def start_grpc_server(
         await _add_health(server)
         _add_reflection(server)
 
-    server = GrpcServer(setup, _address(host, port), max_workers)
+    interceptors = [ApiKeyInterceptor(ApiKey(api_key))] if api_key else []
+    server = GrpcServer(setup, _address(host, port), max_workers, interceptors)
     server.start()
     return server

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import TesseraError
+from router.auth import ApiKey
 from router.rest import collections, points, service
 from router.rest.front import Front
 from router.rest.responses import error, from_exception
@@ -18,8 +19,8 @@ from router.rest.responses import error, from_exception
 log = logging.getLogger(__name__)
 
 
-def create_app(toc, max_request_size_mb: int = 32) -> Front:
-    """The node's ASGI app: `Front` (size limit, hot paths) in front of FastAPI."""
+def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None) -> Front:
+    """The node's ASGI app: `Front` (API key, size limit, hot paths) in front of FastAPI."""
     app = FastAPI(title="Tessera", docs_url="/docs", openapi_url="/openapi.json")
     app.state.toc = toc
 
@@ -43,4 +44,4 @@ def create_app(toc, max_request_size_mb: int = 32) -> Front:
     app.include_router(service.router)
     app.include_router(collections.router)
     app.include_router(points.router)
-    return Front(app, toc, max_request_size_mb)
+    return Front(app, toc, max_request_size_mb, ApiKey(api_key) if api_key else None)

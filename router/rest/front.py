@@ -1,4 +1,5 @@
-"""The ASGI entry point: the request size limit, and the hot paths served without FastAPI.
+"""The ASGI entry point: the API key, the request size limit, and the hot paths served without
+FastAPI.
 
 Query, query batch and upsert are most of a vector database's traffic. FastAPI's routing,
 dependency and middleware layers cost more per request than the search itself, so these paths are
@@ -15,7 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
-from router import read_consistency
+from router import auth, read_consistency
+from router.auth import ApiKey
 from router.rest import points
 from router.rest.responses import dumps, status_of
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _PREFIX = "/collections/"
 _JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
 def _params(query: bytes) -> dict[str, str]:
@@ -34,10 +37,17 @@ HotHandler = Callable[[bytes, dict], Awaitable[Any]]
 
 
 class Front:
-    def __init__(self, app, toc, max_request_size_mb: int) -> None:
+    def __init__(self, app, toc, max_request_size_mb: int, api_key: ApiKey | None = None) -> None:
         self.app = app
         self.toc = toc
         self.limit = max_request_size_mb * 1024 * 1024
+        self.api_key = api_key
+
+    def refusal(self, path: str, headers) -> str | None:
+        """Why a request may not be served (a missing or wrong API key), or None."""
+        if self.api_key is None or path in auth.OPEN_PATHS:
+            return None
+        return self.api_key.refusal_of_headers(headers)
 
     def hot_route(self, method: str, path: str) -> HotHandler | None:
         """The handler of a hot path, or None for every other request (FastAPI's)."""
@@ -58,6 +68,9 @@ class Front:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        refusal = self.refusal(scope["path"], scope["headers"])
+        if refusal is not None:  # Qdrant answers these in plain text
+            return await self._reply(send, 401, refusal.encode(), _TEXT)
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit() and int(value) > self.limit:
                 return await self._reply(send, 413, self._error_body(
@@ -124,10 +137,10 @@ class Front:
         return dumps({"status": {"error": message}, "time": elapsed})
 
     @staticmethod
-    async def _reply(send, status: int, body: bytes) -> None:
+    async def _reply(send, status: int, body: bytes, content_type: list = _JSON) -> None:
         await send({
             "type": "http.response.start",
             "status": status,
-            "headers": _JSON + [(b"content-length", str(len(body)).encode())],
+            "headers": content_type + [(b"content-length", str(len(body)).encode())],
         })
         await send({"type": "http.response.body", "body": body})
