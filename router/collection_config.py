@@ -9,6 +9,7 @@ message shapes.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from node.errors import FormatError, ValidationFailed, WrongInput
@@ -183,8 +184,10 @@ def _sparse_vectors(raw: Any) -> dict | None:
     return out
 
 
-def parse_create(body: Any) -> dict:
-    """A create-collection body → the stored collection config (Qdrant's CollectionConfig)."""
+def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None) -> dict:
+    """A create-collection body → the stored collection config (Qdrant's CollectionConfig).
+    ``default_optimizers`` (the node's storage.optimizers) stand in for fields the body leaves
+    out, as Qdrant's do."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -209,6 +212,7 @@ def parse_create(body: Any) -> dict:
     hnsw = {**DEFAULT_HNSW, **check_fields(body.get("hnsw_config"), _HNSW_FIELDS, "hnsw_config", errors)}
     optimizers = {
         **DEFAULT_OPTIMIZERS,
+        **(default_optimizers or {}),
         **check_fields(body.get("optimizers_config"), _OPTIMIZER_FIELDS, "optimizers_config", errors),
     }
     wal = {**DEFAULT_WAL, **check_fields(body.get("wal_config"), _WAL_FIELDS, "wal_config", errors)}

@@ -14,8 +14,10 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from consensus.local import LocalConsensus
 from consensus.raft import ConsensusError
@@ -86,8 +88,11 @@ class TableOfContent:
         consensus: LocalConsensus,
         optimizer: Optimizer,
         channels: PeerChannels | None = None,
+        default_optimizers: Mapping[str, Any] | None = None,
     ) -> None:
         self.storage_path = storage_path
+        #: optimizer settings of new collections that do not give their own (storage.optimizers)
+        self.default_optimizers = dict(default_optimizers or {})
         self.collections_path = storage_path / "collections"
         self.collections_path.mkdir(parents=True, exist_ok=True)
         self.consensus = consensus
@@ -318,7 +323,7 @@ class TableOfContent:
     # -- metadata operations -----------------------------------------------------------------
     def create_collection(self, name: str, body: dict | None, timeout: float = 30.0) -> bool:
         validate_collection_name(name)
-        config = collection_config.parse_create(body)
+        config = collection_config.parse_create(body, self.default_optimizers)
         if name in self.consensus.state.collections:
             raise AlreadyExists(f"Collection `{name}` already exists!")
         if name in self.consensus.state.aliases:

@@ -44,7 +44,13 @@ class Node:
         else:
             self.consensus = LocalConsensus(storage)
         self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
-        self.toc = TableOfContent(storage, self.consensus, self.optimizer, self.channels)
+        self.toc = TableOfContent(
+            storage, self.consensus, self.optimizer, self.channels,
+            default_optimizers={
+                "indexing_threshold": settings.default_indexing_threshold_kb,
+                "flush_interval_sec": settings.flush_interval_sec,
+            },
+        )
 
     @staticmethod
     def _default_uri(settings: Settings) -> str | None:
