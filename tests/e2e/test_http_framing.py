@@ -72,3 +72,16 @@ def test_connection_close_gets_the_whole_answer_then_eof(node, http, collection_
         ((status, body),) = _responses(sock, 1)
         assert status == 200 and orjson.loads(body)["result"] == {"points": []}
         assert sock.recv(65536) == b""  # and then the server closes
+
+
+def test_an_empty_query_body_is_a_format_error_on_the_lean_path(node, http, collection_name):
+    http.put(f"/collections/{collection_name}", json={"vectors": {"size": 2, "distance": "Dot"}})
+    with socket.create_connection((node.host, node.http_port), timeout=10) as sock:
+        sock.sendall(_request("POST", f"/collections/{collection_name}/points/query")
+                     + _request("POST", f"/collections/{collection_name}/points/query", b"[]"))
+        (status, body), (status2, body2) = _responses(sock, 2)
+    assert status == 400
+    assert orjson.loads(body)["status"]["error"] == (
+        "Format error in JSON body: EOF while parsing a value at line 1 column 0"
+    )
+    assert status2 == 400 and "error" in orjson.loads(body2)["status"]
