@@ -109,7 +109,8 @@ def _request(path: str, body: bytes = b"", *, version: str = "1.1", extra: str =
 
 
 def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, dict[str, str], bytes]:
-    """One response (Content-Length framed, or chunked) from `sock`; leftovers stay in `buffer`."""
+    """One Content-Length framed response (or a bare 100 Continue) from `sock`; what follows
+    it stays in `buffer`."""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         assert chunk, "connection closed before a response"
