@@ -41,6 +41,12 @@ class FilterCache:
         self._entries.move_to_end(key)
         return entry
 
+    def peek(self, name: str, filter_: dict, writes: int) -> FilterCacheEntry | None:
+        """As `get`, without marking the entry used: safe without the shard's lock (one dict
+        read), for a guess that the shard confirms under its lock."""
+        entry = self._entries.get(self._key(name, filter_))
+        return entry if entry is not None and entry.writes == writes else None
+
     def put(self, name: str, filter_: dict, writes: int, mask: np.ndarray) -> FilterCacheEntry:
         entry = FilterCacheEntry(writes, mask, np.flatnonzero(mask))
         self._entries[self._key(name, filter_)] = entry

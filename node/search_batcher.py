@@ -30,11 +30,16 @@ class SearchBatcher:
     def submit(self, requests: list) -> Future:
         """A future of the answers to `requests` (one list of records per request)."""
         future: Future = Future()
-        if self._closed:
-            future.set_exception(RuntimeError("shard is closed"))
-            return future
-        self._queue.put((requests, future))
+        self.enqueue(requests, future)
         return future
+
+    def enqueue(self, requests: list, future: Future) -> None:
+        """Answer `requests` into a future made elsewhere (by a caller that could not)."""
+        if self._closed:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RuntimeError("shard is closed"))
+            return
+        self._queue.put((requests, future))
 
     def _run(self) -> None:
         while True:

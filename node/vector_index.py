@@ -192,6 +192,9 @@ def exact_search(
     higher = dist.higher_is_better(distance)
     lo, hi = int(candidates[0]), int(candidates[-1]) + 1
     dense = gathered is None and len(candidates) * 2 >= hi - lo  # a window, not a gather
+    if higher and not dense:  # FAISS scores and ranks without the GIL (and without BLAS packing)
+        rows = gathered if gathered is not None else stored[candidates]
+        return _knn_inner_product(rows, queries, min(k, len(candidates)), candidates)
     if gathered is not None:
         scores = dist.score_matrix(distance, gathered, queries)
     elif dense:
@@ -207,6 +210,43 @@ def exact_search(
         return [SearchHits(offsets[0], scores[0][best[0]])]
     best_scores = np.take_along_axis(scores, best, axis=1)
     return [SearchHits(offsets[i], best_scores[i]) for i in range(len(queries))]
+
+
+def _knn_inner_product(
+    rows: np.ndarray, queries: np.ndarray, k: int, candidates: np.ndarray
+) -> list[SearchHits]:
+    """Best k rows by inner product per query, as `dist.top_k` ranks them (ties in row order).
+
+    FAISS scores and keeps the best without the GIL and without BLAS packing the rows (a
+    single query on 765 x 384 rows: 23 µs instead of 46), on one OpenMP thread: under load
+    the second core is the event loop's, and waiting for a second thread to be scheduled cost
+    ~0.3 ms per call (measured on minilm-75k, 1% filter, 8 clients). FAISS breaks ties its own
+    way, so one more row than asked shows whether a tie crosses the cut: then that query is
+    ranked by numpy; ties within the k are put in row order.
+    """
+    if k <= 0:
+        return [SearchHits(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
+    fetch = min(k + 1, len(rows))
+    threads = faiss.omp_get_max_threads()  # a setting of the calling thread only
+    faiss.omp_set_num_threads(1)
+    try:
+        scores, best = faiss.knn(queries, rows, fetch, metric=faiss.METRIC_INNER_PRODUCT)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    tied = scores[:, 1:] == scores[:, :-1]  # column k - 1: a tie across the cut
+    offsets = candidates[best[:, :k]]
+    hits = [SearchHits(offsets[i], scores[i, :k]) for i in range(len(queries))]
+    if not tied.any():
+        return hits
+    for i in np.flatnonzero(tied.any(axis=1)):
+        if fetch > k and tied[i, k - 1]:  # which of the tied rows make the cut is ours
+            all_scores = dist.score_matrix(dist.DOT, rows, queries[i : i + 1])[0]
+            chosen = dist.top_k(all_scores, k, True)
+            hits[i] = SearchHits(candidates[chosen], all_scores[chosen])
+        else:
+            order = np.lexsort((best[i, :k], -scores[i, :k]))
+            hits[i] = SearchHits(offsets[i][order], scores[i, :k][order])
+    return hits
 
 
 def merge_hits(parts: list[SearchHits], k: int, distance: str) -> SearchHits:

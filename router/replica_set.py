@@ -29,6 +29,7 @@ from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
 from router import read_consistency
+from router.loop_searches import LoopSearches
 from router.remote_replica import ReplicaUnavailable
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class LocalReplica:
     def __init__(self, shard: LocalShard) -> None:
         self.shard = shard
         self.batcher = SearchBatcher(shard.search, name=f"search-{shard.path.name}")
+        self.on_loop = LoopSearches(shard, self.batcher)
         #: ids written while the replica is refilled by a transfer: the copy must not undo them
         self.touched: set | None = None
         #: the replica a transfer from this one fills: it gets every write applied here
@@ -164,8 +166,10 @@ class LocalReplica:
         return self.batcher.submit(requests).result()
 
     def search_future(self, requests) -> Future:
-        """Concurrent searches are coalesced into batched index calls."""
-        return self.batcher.submit(requests)
+        """Quick searches asked on an event loop are answered there (`router.loop_searches`);
+        the others are coalesced into batched index calls on the batcher's thread."""
+        future = self.on_loop.submit(requests)
+        return future if future is not None else self.batcher.submit(requests)
 
     def close(self, drop: bool = False) -> None:
         self.batcher.close()

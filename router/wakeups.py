@@ -21,6 +21,7 @@ class _Wakeups:
         # weak: the registry below is keyed weakly by the loop, and a strong reference from
         # its value would keep every loop ever used alive
         self._loop = weakref.ref(loop)
+        self._thread = threading.get_ident()  # the loop's own: wrap() runs on it
         self._lock = threading.Lock()
         self._finished: list[tuple[asyncio.Future, Future]] = []
 
@@ -37,6 +38,9 @@ class _Wakeups:
             self._finished.append((waiter, future))
         loop = self._loop()
         if first and loop is not None:
+            if threading.get_ident() == self._thread:  # answered on the loop itself
+                loop.call_soon(self._deliver)  # no need to wake it
+                return
             try:
                 loop.call_soon_threadsafe(self._deliver)
             except RuntimeError:  # the loop is closed: nobody waits any more

@@ -9,6 +9,7 @@ from node.errors import NotFound
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from node.shard_search import SearchRequest
+from tests.support.threads import held_elsewhere
 
 
 def _config(dim: int = 8, distance: str = "Euclid", **optimizers) -> ShardConfig:
@@ -284,3 +285,36 @@ def test_unreadable_graph_file_is_rebuilt_not_fatal(tmp_path):
     assert [i for i, _ in _nearest(reopened, query, 5, exact=True)] == _brute(
         list(range(500)), vectors, query, 5
     )
+
+
+def test_search_now_answers_only_exact_scoring_of_gathered_rows_and_a_free_shard(tmp_path):
+    """`search_now` runs on the router's event loop: it must decline anything that is not exact
+    scoring of a repeated filter's gathered rows (a search of the whole quantized copy, or a
+    graph walk, would hold the loop up), and must not wait for a busy shard."""
+    rng = np.random.default_rng(12)
+    vectors = rng.normal(size=(3000, 8)).astype(np.float32)
+    payloads = [{"tenant": i % 30} for i in range(3000)]
+    config = ShardConfig.from_collection({
+        "params": {"vectors": {"size": 8, "distance": "Dot"}},
+        "optimizer_config": {"default_segment_number": 1, "indexing_threshold": 1},
+        "quantization_config": {"scalar": {"type": "int8", "always_ram": True}},
+    })
+    shard = LocalShard(tmp_path / "s", config)
+    _upsert(shard, 1, range(3000), vectors, payloads)
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    assert shard.quantized.get("") is not None  # a search that does not say exact uses it
+    tenant = {"must": [{"key": "tenant", "match": {"value": 7}}]}
+
+    def request(exact: bool) -> SearchRequest:
+        return SearchRequest("", vectors[:1], 5, filter=tenant, exact=exact)
+
+    assert shard.search_now([request(True)]) is None  # rows not gathered yet
+    expected = [r.id for r in shard.search([request(True)])[0]]  # now they are
+    assert shard.quick([request(True)]) and shard.quick([request(False)])
+    assert shard.search_now([request(False)]) is None  # gathered, but this one is quantized
+    assert [r.id for r in shard.search_now([request(True)])[0]] == expected
+    with held_elsewhere(shard.lock):
+        assert shard.search_now([request(True)]) is None  # busy: declined, not waited for
+    assert [r.id for r in shard.search_now([request(True)])[0]] == expected
+    shard.close()

@@ -102,3 +102,25 @@ def test_exact_search_answers_only_candidates_when_fewer_than_k(n_queries, candi
         expected = candidates[np.argsort(-(stored[candidates] @ query), kind="stable")]
         assert found.offsets.tolist() == expected.tolist()
         np.testing.assert_allclose(found.scores, stored[expected] @ query, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_queries", [1, 3, 19, 25])  # FAISS changes method at 20 queries
+@pytest.mark.parametrize("distance", [dist.DOT, dist.COSINE])
+def test_exact_search_ranks_a_gather_as_numpy_does_ties_included(n_queries, distance):
+    """Scoring gathered rows goes through FAISS, which breaks ties its own way: the answer must
+    still be numpy's, ties in offset order, also when a tie crosses the k-th place."""
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.integers(2, 80))
+        # small integer coordinates: many exactly equal scores
+        stored = rng.integers(-2, 3, size=(4 * n, 3)).astype(np.float32)
+        queries = rng.integers(-2, 3, size=(n_queries, 3)).astype(np.float32)
+        candidates = np.sort(rng.choice(4 * n, size=n, replace=False))  # a sparse gather
+        k = int(rng.integers(1, n + 3))
+        gathered = stored[candidates] if trial % 2 else None
+        hits = exact_search(stored, distance, queries, k, candidates, gathered=gathered)
+        all_scores = stored[candidates] @ queries.T
+        for i, found in enumerate(hits):
+            best = dist.top_k(all_scores[:, i], min(k, n), True)
+            assert found.offsets.tolist() == candidates[best].tolist(), (trial, i)
+            np.testing.assert_allclose(found.scores, all_scores[best, i], rtol=1e-6)

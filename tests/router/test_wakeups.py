@@ -71,3 +71,17 @@ def test_a_finished_loop_is_not_kept_alive():
     del loop
     gc.collect()
     assert gone() is None
+
+
+def test_a_result_finished_on_the_loop_itself_does_not_wake_it():
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        calls = []
+        real = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a, **kw: calls.append(a) or real(*a, **kw)
+        future: Future = Future()
+        waiter = wakeups.wrap(future)
+        loop.call_soon(future.set_result, 7)  # answered by the loop's own thread
+        return await asyncio.wait_for(waiter, 10), len(calls)
+
+    assert asyncio.run(main()) == (7, 0)
