@@ -338,21 +338,15 @@ class _AsyncWindow:
             self.done.set_result(None)
 
 
-class AsyncHttpQueryTarget(HttpQueryTarget):
-    """As `HttpQueryTarget`, but every client is a connection driven by one asyncio loop in one
-    thread, with the whole request (head and body) pre-encoded: a client costs the node's 2
-    cores a few tens of microseconds per request instead of a Python thread's ~150."""
+class AsyncWindows:
+    """Timed windows driven by one asyncio loop in this thread, every client one connection
+    (``self.connection(run, first_query)``) that sends its next request when an answer comes."""
 
-    def __init__(self, url: str, path: str, bodies: list[bytes], name: str = "rest") -> None:
-        super().__init__(url, path, bodies, name)
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            "Content-Type: application/json\r\nConnection: keep-alive\r\n"
-        )
-        self.requests = [
-            (head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies
-        ]
-        self.live: set[_Connection] = set()
+    nq: int
+    live: set
+
+    def connection(self, run: _AsyncWindow, first: int) -> asyncio.Protocol:
+        raise NotImplementedError
 
     def run_window(self, clients: int, duration: float, offset: int = 0) -> tuple:
         try:
@@ -371,7 +365,7 @@ class AsyncHttpQueryTarget(HttpQueryTarget):
         for c in range(clients):
             first = (offset + c * max(1, self.nq // clients)) % self.nq
             _, conn = await loop.create_connection(
-                lambda first=first: _Connection(run, first), self.host, self.port
+                lambda first=first: self.connection(run, first), self.host, self.port
             )
             conns.append(conn)
         run.open = clients
@@ -386,6 +380,26 @@ class AsyncHttpQueryTarget(HttpQueryTarget):
         elapsed = max(max(run.ends) - start, 1e-9)
         flat = [x for conn in conns for x in conn.latencies]
         return len(flat) / elapsed, flat, run.errors, run.first_error
+
+
+class AsyncHttpQueryTarget(AsyncWindows, HttpQueryTarget):
+    """As `HttpQueryTarget`, but every client is a connection driven by one asyncio loop in one
+    thread, with the whole request (head and body) pre-encoded: a client costs the node's 2
+    cores a few tens of microseconds per request instead of a Python thread's ~150."""
+
+    def __init__(self, url: str, path: str, bodies: list[bytes], name: str = "rest") -> None:
+        super().__init__(url, path, bodies, name)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            "Content-Type: application/json\r\nConnection: keep-alive\r\n"
+        )
+        self.requests = [
+            (head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies
+        ]
+        self.live: set[_Connection] = set()
+
+    def connection(self, run: _AsyncWindow, first: int) -> asyncio.Protocol:
+        return _Connection(run, first)
 
 
 class GrpcQueryTarget(Target):

@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import orjson
 from data import Dataset
+from h2load import AsyncGrpcQueryTarget
 from loadgen import AsyncHttpQueryTarget, CallTarget, GrpcQueryTarget, HttpQueryTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -347,9 +348,12 @@ class Ours:
             name=label,
         )
 
-    def grpc_target(self, ds: Dataset, ef: int, filter_key: str | None) -> GrpcQueryTarget:
+    def grpc_target(
+        self, ds: Dataset, ef: int, filter_key: str | None, loadgen: str = "asyncio"
+    ) -> GrpcQueryTarget:
         """``Points/Query`` over gRPC with pre-serialized requests (the gRPC twin of the REST
-        load generator)."""
+        load generator): raw HTTP/2 from one asyncio loop, or grpcio with a thread per
+        client (``loadgen="threads"``)."""
         from qdrant_client import grpc as pb
 
         flt = None
@@ -378,7 +382,8 @@ class Ours:
         def decode(raw: bytes) -> list[int]:
             return [p.id.num for p in pb.QueryResponse.FromString(raw).result]
 
-        return GrpcQueryTarget(
+        kind = AsyncGrpcQueryTarget if loadgen == "asyncio" else GrpcQueryTarget
+        return kind(
             f"{httpx.URL(self.url).host}:{self.grpc_port or 6334}",
             "/qdrant.Points/Query",
             bodies,

@@ -36,6 +36,10 @@ LOADGEN_LABEL = {
     "asyncio": "pre-encoded requests, one asyncio loop",
     "threads": "http.client threads + orjson bodies",
 }
+GRPC_LOADGEN_LABEL = {
+    "asyncio": "raw HTTP/2 connections of one asyncio loop (bench/h2load.py)",
+    "threads": "a grpcio channel and a thread per client",
+}
 
 
 def csv_ints(text: str) -> list[int]:
@@ -108,9 +112,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--loadgen",
         choices=("asyncio", "threads"),
         default="asyncio",
-        help="REST load generator: every client a connection of one asyncio loop sending "
-        "pre-encoded requests (default; costs the shared cores least), or a Python thread with "
-        "http.client per client",
+        help="REST and gRPC load generator: every client a connection of one asyncio loop "
+        "sending pre-encoded requests (HTTP/1.1, or HTTP/2 for gRPC; default: costs the shared "
+        "cores least), or a Python thread per client with http.client (REST) or a grpcio "
+        "channel (gRPC)",
     )
     p.add_argument("--skip-ours", action="store_true", help="baselines only")
     p.add_argument("--skip-faiss", action="store_true")
@@ -387,7 +392,7 @@ def run_ours(ds: Dataset, payloads: list[dict], args, results: Results, setup: d
                 print("[ours] gRPC queries (pre-serialized requests)", flush=True)
                 sweep(
                     "ours-grpc-raw",
-                    lambda ef, f: ours.grpc_target(ds, ef, f),
+                    lambda ef, f: ours.grpc_target(ds, ef, f, args.loadgen),
                     ds,
                     args,
                     results,
@@ -474,7 +479,7 @@ def pair_with_edge(ds: Dataset, args, results: Results, setup: dict, ours, edge)
     print("[paired] Tessera against qdrant-edge, alternating windows", flush=True)
     sides = [
         ("rest", "ours", lambda ef: ours.rest_target(ds, ef, None, args.loadgen)),
-        ("grpc", "ours-grpc-raw", lambda ef: ours.grpc_target(ds, ef, None)),
+        ("grpc", "ours-grpc-raw", lambda ef: ours.grpc_target(ds, ef, None, args.loadgen)),
     ]
     for key, system, make in sides:
         ref = operating_point(results, system, None, top, 0.95, args)
@@ -710,8 +715,8 @@ def report(
 
     if "ours-grpc-raw" in results.grid:
         w(
-            "Tessera over gRPC (`Points/Query` with pre-serialized requests, a channel and a "
-            "thread per client), beside the REST figures above"
+            "Tessera over gRPC (`Points/Query` with pre-serialized requests; "
+            f"{GRPC_LOADGEN_LABEL[args.loadgen]}), beside the REST figures above"
         )
         w("")
         w(

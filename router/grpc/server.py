@@ -1,10 +1,12 @@
 """The gRPC server: Qdrant's services on one port, plus the standard health and reflection
 services when their packages (grpcio-health-checking, grpcio-reflection) are installed.
 
-The server is grpc.aio on an event loop of its own thread. The hot RPCs (query, search) are
-coroutines that await the shard's search batcher on that loop, as the REST face does; every
-other RPC runs its blocking body in a worker pool. grpcio's threaded server hands each call
-across several threads, which made a query's latency (not CPU) the limit.
+Two servers share an event loop on a thread of their own. The public port is Tessera's own
+HTTP/2 front (router.grpc.front), which answers Qdrant's services itself: grpcio's Python
+layer cost ~240 µs of CPU per call, more than the search behind it. grpcio's aio server, on a
+loopback port, serves what the front passes on: health, reflection and the peer service. The
+hot RPCs (query, search) are coroutines that await the shard's search batcher on that loop, as
+the REST face does; every other RPC runs its blocking body in a worker pool.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from qdrant_client import grpc as pb
 
 from router.auth import ApiKey
 from router.grpc.api_key import ApiKeyInterceptor
+from router.grpc.front import GrpcFront, unary_handlers
 from router.grpc.services import CollectionsService, PointsService, QdrantService, SnapshotsService
 
 log = logging.getLogger(__name__)
@@ -77,17 +80,26 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 class GrpcServer:
-    """A running grpc.aio server and the thread of its event loop."""
+    """The public front (router.grpc.front) and grpcio's inner server, on the event loop of a
+    thread of their own."""
 
-    def __init__(self, setup: Callable[[grpc.aio.Server], Awaitable[None]], address: str,
-                 max_workers: int, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> None:
-        self._setup = setup
-        self._address = address
+    def __init__(self, qdrant_services: Sequence[tuple[str, Callable[[object], None]]],
+                 setup_inner: Callable[[grpc.aio.Server], Awaitable[None]], host: str,
+                 port: int, max_workers: int,
+                 interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                 api_key: str | None = None) -> None:
+        self._qdrant_services = qdrant_services
+        self._setup_inner = setup_inner
+        self._host = host
+        self._port = port
+        self._address = _address(host, port)
         self._interceptors = list(interceptors)
+        self._api_key = api_key
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
         self._loop = _new_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
         self._server: grpc.aio.Server | None = None
+        self._front: GrpcFront | None = None
         self._stopped = threading.Event()
 
     def _run(self) -> None:
@@ -101,20 +113,26 @@ class GrpcServer:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ]
+        direct, other_handlers = unary_handlers(self._qdrant_services)
         # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
         # handlers that are not coroutines: the peer service's, for one
         server = grpc.aio.server(
             migration_thread_pool=self._pool, options=options, interceptors=self._interceptors
         )
-        await self._setup(server)
-        try:
-            bound = server.add_insecure_port(self._address)
-        except RuntimeError as exc:
-            raise RuntimeError(f"cannot serve gRPC on {self._address}: {exc}") from exc
-        if not bound:
-            raise RuntimeError(f"cannot serve gRPC on {self._address}")
+        server.add_generic_rpc_handlers(other_handlers)
+        await self._setup_inner(server)
+        inner_port = server.add_insecure_port("127.0.0.1:0")
+        if not inner_port:
+            raise RuntimeError("cannot bind the inner gRPC server on a loopback port")
         await server.start()
         self._server = server
+        front = GrpcFront(direct, f"127.0.0.1:{inner_port}", MAX_MESSAGE_BYTES, self._api_key)
+        try:
+            await front.start(self._host, self._port)
+        except OSError as exc:
+            await server.stop(None)
+            raise RuntimeError(f"cannot serve gRPC on {self._address}: {exc}") from exc
+        self._front = front
 
     def start(self) -> None:
         self._thread.start()
@@ -131,12 +149,17 @@ class GrpcServer:
         if self._server is not None and not self._stopped.is_set():
             try:
                 asyncio.run_coroutine_threadsafe(
-                    self._server.stop(grace), self._loop
-                ).result(timeout=(grace or 0) + 10)
+                    self._stop(grace), self._loop
+                ).result(timeout=2 * (grace or 0) + 10)
             except Exception:  # a stuck call must not keep the process from exiting
                 log.exception("gRPC server did not stop cleanly")
         self._shutdown_loop()
         return self._stopped
+
+    async def _stop(self, grace: float | None) -> None:
+        if self._front is not None:
+            await self._front.stop(grace)
+        await self._server.stop(grace)
 
     def _shutdown_loop(self) -> None:
         if self._stopped.is_set():
@@ -155,18 +178,24 @@ def start_grpc_server(
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
     With ``api_key``, every call but the health checks must carry it."""
+    qdrant_services = [
+        ("qdrant.Collections",
+         lambda server: pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)),
+        ("qdrant.Points",
+         lambda server: pb.add_PointsServicer_to_server(PointsService(toc), server)),
+        ("qdrant.Qdrant", lambda server: pb.add_QdrantServicer_to_server(QdrantService(), server)),
+        ("qdrant.Snapshots",
+         lambda server: pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)),
+    ]
 
-    async def setup(server: grpc.aio.Server) -> None:
-        pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)
-        pb.add_PointsServicer_to_server(PointsService(toc), server)
-        pb.add_QdrantServicer_to_server(QdrantService(), server)
-        pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)
+    async def setup_inner(server: grpc.aio.Server) -> None:
         for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
             add_service(server)
         await _add_health(server)
         _add_reflection(server)
 
     interceptors = [ApiKeyInterceptor(ApiKey(api_key))] if api_key else []
-    server = GrpcServer(setup, _address(host, port), max_workers, interceptors)
+    server = GrpcServer(qdrant_services, setup_inner, host, port, max_workers, interceptors,
+                        api_key)
     server.start()
     return server

@@ -140,7 +140,8 @@ def vectors_output(config: ShardConfig, vectors: dict) -> pb.VectorsOutput:
 
 # -- points ------------------------------------------------------------------------------------
 def _record_kwargs(config: ShardConfig, record: PointRecord) -> dict:
-    kw: dict = {"id": point_id(record.id)}
+    pid = record.id
+    kw: dict = {"id": {"uuid": pid} if isinstance(pid, str) else {"num": int(pid)}}
     if record.payload:
         kw["payload"] = payload_kwargs(record.payload)
     if record.vectors is not None:
@@ -198,13 +199,15 @@ def retrieved_point(config: ShardConfig, record: PointRecord) -> pb.RetrievedPoi
     return pb.RetrievedPoint(**kw)
 
 
-def scored_point(config: ShardConfig, record: PointRecord) -> pb.ScoredPoint:
+def scored_point(config: ShardConfig, record: PointRecord) -> dict:
+    """A hit as ScoredPoint's fields: a message's repeated field takes such dicts, and
+    building the whole answer from plain dicts in one go is ~2× faster than from messages."""
     kw = _record_kwargs(config, record)
     kw["score"] = float(record.score or 0.0)
     kw["version"] = int(record.version)
     if record.order_value is not None:
         kw["order_value"] = order_value(record.order_value)
-    return pb.ScoredPoint(**kw)
+    return kw
 
 
 def update_result(result: UpdateResult) -> pb.UpdateResult:
@@ -541,7 +544,8 @@ def count_response(count: int, elapsed: float) -> pb.CountResponse:
     return pb.CountResponse(result=pb.CountResult(count=int(count)), time=elapsed)
 
 
-def scored_points(config: ShardConfig, records: Iterable[PointRecord]) -> list[pb.ScoredPoint]:
+def scored_points(config: ShardConfig, records: Iterable[PointRecord]) -> list[dict]:
+    """ScoredPoint fields of each hit, for a repeated ScoredPoint field."""
     return [scored_point(config, r) for r in records]
 
 

@@ -261,7 +261,7 @@ def test_named_dense_sparse_and_multi_vector_output():
         "s": (np.array([2, 9], dtype=np.uint32), np.array([0.5, 1.5], dtype=np.float32)),
     }
     record = PointRecord(str(uuid.UUID(int=1)), 4, payload=None, vectors=vectors, score=0.75)
-    msg = wire(to_grpc.scored_point(config, record))
+    msg = wire(pb.ScoredPoint(**to_grpc.scored_point(config, record)))
     _assert_no_deprecated_fields(msg.vectors)
     scored = GrpcToRest.convert_scored_point(msg)
     assert scored.id == str(uuid.UUID(int=1)) and scored.version == 4 and scored.score == 0.75
