@@ -44,6 +44,9 @@ def load_protos() -> tuple[Any, Any]:
 
 peer_pb2, peer_pb2_grpc = load_protos()
 
+#: The service's full name, as a gRPC path has it.
+PEER_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerShards"].full_name
+
 
 class PeerService(peer_pb2_grpc.PeerShardsServicer):
     def __init__(

@@ -70,7 +70,7 @@ def prepare_multi(name: str, params: DenseParams, raw: Any) -> np.ndarray:
     return matrix
 
 
-def _flat_float32(params: DenseParams, raw: list) -> np.ndarray | None:
+def _flat_float32(params: DenseParams, raw: list | np.ndarray) -> np.ndarray | None:
     """The common case in a few array operations: a flat list of numbers of the right length
     for a float32 vector, prepared exactly as `dist.prepare` would. None for anything else; the
     careful path then says precisely what is wrong."""
@@ -89,6 +89,12 @@ def _flat_float32(params: DenseParams, raw: list) -> np.ndarray | None:
 
 
 def prepare_dense(name: str, params: DenseParams, raw: Any) -> np.ndarray:
+    if type(raw) is np.ndarray:  # a query vector decoded straight into an array (gRPC)
+        if not params.multivector and params.storage_dtype == "float32":
+            array = _flat_float32(params, raw)
+            if array is not None:
+                return array
+        raw = raw.tolist()  # anything else: the careful path, with its precise errors
     if type(raw) is list and not params.multivector and params.storage_dtype == "float32":
         array = _flat_float32(params, raw)
         if array is not None:

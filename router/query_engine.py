@@ -96,6 +96,8 @@ def _vector_input(raw: Any, what: str) -> Any:
         )
     if is_point_id(raw):
         return parse_point_id(raw)
+    if isinstance(raw, np.ndarray):  # a gRPC query's vector (from_grpc.query_floats)
+        return raw.tolist()
     if isinstance(raw, (list, dict)):
         return raw
     raise FormatError(f"data did not match any variant of untagged enum VectorInput at `{what}`")

@@ -11,6 +11,7 @@ import functools
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 import orjson
 
 from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
@@ -387,7 +388,7 @@ def _query_vector(raw: Any) -> tuple[Any, Any]:
         raise BadRequest(f"query kind not supported yet: {kinds}")
     if isinstance(raw, (int, str)) and not isinstance(raw, bool):
         return None, parse_point_id(raw)
-    if isinstance(raw, list):
+    if isinstance(raw, (list, np.ndarray)):  # an array: a gRPC query's (from_grpc.query_floats)
         return raw, None
     raise FormatError("data did not match any variant of untagged enum QueryInterface")
 

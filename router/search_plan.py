@@ -73,6 +73,8 @@ def build_requests(collection: Collection, queries: list[Query]) -> list[SearchR
             quantization=q.quantization,
         )
         params = config.vectors.get(q.using)
+        if type(raw) is np.ndarray and (params is None or params.multivector):
+            raw = raw.tolist()  # a gRPC query's array: only a plain dense vector takes it as is
         if params is None:
             if q.using not in config.sparse_vectors:
                 raise WrongInput(f"Not existing vector name error: {q.using}")

@@ -14,7 +14,7 @@ import uvicorn
 from consensus.local import LocalConsensus
 from consensus.raft import RaftConsensus
 from node.optimizer import Optimizer
-from node.peer_service import PeerService, add_peer_service
+from node.peer_service import PEER_SERVICE, PeerService, add_peer_service
 from router.grpc.server import start_grpc_server
 from router.remote_replica import PeerChannels
 from router.rest import create_app
@@ -68,7 +68,7 @@ class Node:
         service = PeerService(
             self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index}
         )
-        return [lambda server: add_peer_service(server, service)]
+        return [(PEER_SERVICE, lambda server: add_peer_service(server, service))]
 
     def close(self) -> None:
         self.optimizer.stop()

@@ -187,6 +187,12 @@ def floats(values) -> list:
     return np.array(values, dtype=np.float32).tolist()
 
 
+def query_floats(values) -> np.ndarray:
+    """A plain nearest query's dense vector as float32 straight away: `Query.vector` takes an
+    array (router.search_plan), which spares a list of python floats per query."""
+    return np.array(values, dtype=np.float32)
+
+
 def _dense(d: pb.DenseVector) -> list:
     return floats(d.data)
 
@@ -932,6 +938,8 @@ def query(q: pb.Query) -> Any:
     """Query → REST ``query`` (QueryInterface): {"nearest": ...}, {"recommend": ...}, …"""
     kind, inner = _oneof(q, "variant")
     if kind == "nearest":
+        if inner.WhichOneof("variant") == "dense":
+            return {"nearest": query_floats(inner.dense.data)}
         return {"nearest": vector_input(inner)}
     if kind == "nearest_with_mmr":
         out: dict = {"nearest": vector_input(inner.nearest)}
@@ -1016,11 +1024,10 @@ def query_batch(req: pb.QueryBatchPoints) -> dict:
 
 def search_points(req: pb.SearchPoints) -> dict:
     """SearchPoints (deprecated) → the QueryRequest of the same nearest-neighbour search."""
-    data = floats(req.vector)
     if req.HasField("sparse_indices"):
-        target: Any = {"indices": list(req.sparse_indices.data), "values": data}
+        target: Any = {"indices": list(req.sparse_indices.data), "values": floats(req.vector)}
     else:
-        target = data
+        target = query_floats(req.vector)
     body: dict = {"query": {"nearest": target}, "limit": req.limit}
     _put(body, "using", _opt(req, "vector_name"))
     _put(body, "filter", optional_filter(req))
@@ -1131,11 +1138,10 @@ def discover_points(req: pb.DiscoverPoints) -> dict:
 
 def search_point_groups(req: pb.SearchPointGroups) -> dict:
     """SearchPointGroups (deprecated) → a SearchGroupsRequest body."""
-    data = floats(req.vector)
     if req.HasField("sparse_indices"):
-        target: Any = {"indices": list(req.sparse_indices.data), "values": data}
+        target: Any = {"indices": list(req.sparse_indices.data), "values": floats(req.vector)}
     else:
-        target = data
+        target = query_floats(req.vector)
     if req.HasField("vector_name"):
         target = {"name": req.vector_name, "vector": target}
     body: dict = {"vector": target, "limit": req.limit}

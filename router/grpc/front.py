@@ -1,13 +1,14 @@
-"""The public gRPC port: Qdrant's own services answered straight off the HTTP/2 connection,
-every other service (health, reflection, the internal peer service) passed to grpcio's server
+"""The public gRPC port: Qdrant's own services and the internal peer service answered straight
+off the HTTP/2 connection; every other service (health, reflection) passed to grpcio's server
 on a loopback port.
 
-Qdrant's services are all unary. Their generated handlers (deserializer, servicer method,
-serializer) are collected once; a call's one message is decoded, the servicer's coroutine is
-awaited on this event loop, and the answer is written back, with no grpcio on the way. The
-servicer methods only ever use ``context.abort``, which ``_Context`` provides. A call to any
-other path is forwarded as a raw byte stream, so grpcio keeps doing what it does well for the
-rare calls: streaming, interceptors, unknown methods.
+Qdrant's services and the peer service are all unary. Their generated handlers (deserializer,
+servicer method, serializer) are collected once; a call's one message is decoded, the
+servicer's coroutine is awaited on this event loop (a blocking servicer runs in the loop's
+executor), and the answer is written back, with no grpcio on the way. The servicers only
+ever use ``context.abort``, which ``_Context`` provides. A call to any other path is
+forwarded as a raw byte stream, so grpcio keeps doing what it does well for the rare calls:
+streaming, interceptors, unknown methods.
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ class _Collector:
         self.generic.append(grpc.method_handlers_generic_handler(service, handlers))
 
 
+class Method(NamedTuple):
+    handler: grpc.RpcMethodHandler
+    is_coroutine: bool  # else a blocking function, run in the loop's executor
+
+
 def unary_handlers(
     services: Iterable[tuple[str, Callable[[Any], None]]],
-) -> tuple[dict[str, grpc.RpcMethodHandler], list]:
+) -> tuple[dict[str, Method], list]:
     """``services``: (full service name, function that adds it to a server). Returns the
-    unary-unary coroutine handlers by path, and the generic handlers of everything else (to
-    register on grpcio's server)."""
-    direct: dict[str, grpc.RpcMethodHandler] = {}
+    unary-unary methods by path, and the generic handlers of everything else (to register on
+    grpcio's server)."""
+    direct: dict[str, Method] = {}
     rest: list = []
     pool = descriptor_pool.Default()
     for name, add in services:
@@ -70,9 +76,8 @@ def unary_handlers(
             )
             if handler is None:
                 continue
-            if (handler.unary_unary is not None
-                    and inspect.iscoroutinefunction(handler.unary_unary)):
-                direct[path] = handler
+            if handler.unary_unary is not None:
+                direct[path] = Method(handler, inspect.iscoroutinefunction(handler.unary_unary))
             else:
                 others[method.name] = handler
         if others:
@@ -89,23 +94,27 @@ class _Aborted(Exception):
 
 
 class _Context:
-    """The part of grpc.aio's ServicerContext that the servicers use."""
+    """The part of grpc's ServicerContext that the servicers use: the blocking form."""
 
     __slots__ = ("_stream",)
 
     def __init__(self, stream: Stream) -> None:
         self._stream = stream
 
-    async def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata=()):
+    def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata=()):
         raise _Aborted(code.value[0], details, trailing_metadata)
 
     def invocation_metadata(self):
         return tuple(self._stream.metadata())
 
-    def peer(self) -> str:
-        transport = self._stream.connection.transport
-        address = transport.get_extra_info("peername") if transport is not None else None
-        return f"ipv4:{address[0]}:{address[1]}" if address else ""
+
+class _AsyncContext(_Context):
+    """grpc.aio's form, for coroutine servicers."""
+
+    __slots__ = ()
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata=()):
+        raise _Aborted(code.value[0], details, trailing_metadata)
 
 
 def parse_timeout(value: bytes | None) -> float | None:
@@ -118,7 +127,7 @@ def parse_timeout(value: bytes | None) -> float | None:
 class GrpcFront:
     """Serves the public gRPC port on the running event loop."""
 
-    def __init__(self, direct: dict[str, grpc.RpcMethodHandler], inner_address: str,
+    def __init__(self, direct: dict[str, Method], inner_address: str,
                  max_message: int, api_key: str | None = None) -> None:
         self._direct = direct
         self._inner_address = inner_address
@@ -133,16 +142,12 @@ class GrpcFront:
         self._server = await loop.create_server(self._protocol, host or None, port,
                                                 reuse_address=True)
 
-    @property
-    def port(self) -> int:
-        return self._server.sockets[0].getsockname()[1]
-
     def _protocol(self) -> Http2Connection:
         return Http2Connection(self._on_stream, self._max_message, self._connections)
 
     def _on_stream(self, stream: Stream) -> None:
-        handler = self._direct.get(stream.path)
-        if handler is None:
+        method = self._direct.get(stream.path)
+        if method is None:
             self._forward(stream)
             return
         if self._api_key is not None and stream.path not in OPEN_METHODS:
@@ -153,25 +158,31 @@ class GrpcFront:
                 return
         messages: list[bytes] = []
         stream.on_message = messages.append
-        stream.on_end = lambda: self._call(stream, handler, messages)
+        stream.on_end = lambda: self._call(stream, method, messages)
 
-    def _call(self, stream: Stream, handler: grpc.RpcMethodHandler, messages: list) -> None:
+    def _call(self, stream: Stream, method: Method, messages: list) -> None:
         if len(messages) != 1:
             stream.connection.fail(stream, INTERNAL, "Expected exactly one request message")
             return
-        task = asyncio.get_running_loop().create_task(self._unary(stream, handler, messages[0]))
+        task = asyncio.get_running_loop().create_task(self._unary(stream, method, messages[0]))
         stream.on_reset = task.cancel
 
     @staticmethod
-    async def _unary(stream: Stream, handler: grpc.RpcMethodHandler, body: bytes) -> None:
+    async def _unary(stream: Stream, method: Method, body: bytes) -> None:
         connection = stream.connection
+        handler = method.handler
         try:
             request = handler.request_deserializer(body)
         except Exception as exc:  # what Qdrant (tonic) answers to a message it cannot decode
             connection.send_trailers(stream, INTERNAL, f"failed to decode Protobuf message: {exc}")
             return
         try:
-            response = await handler.unary_unary(request, _Context(stream))
+            if method.is_coroutine:
+                response = await handler.unary_unary(request, _AsyncContext(stream))
+            else:  # a blocking servicer (the peer service's): the loop's executor runs it
+                response = await asyncio.get_running_loop().run_in_executor(
+                    None, handler.unary_unary, request, _Context(stream)
+                )
             answer = handler.response_serializer(response)
         except _Aborted as exc:
             connection.send_trailers(stream, exc.code, exc.details, exc.metadata)

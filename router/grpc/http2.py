@@ -7,8 +7,8 @@ decompression to ``hpack``; a unary call costs ~50 µs.
 
 It knows frames, streams, flow control and gRPC's length-prefixed messages, nothing of
 services: each new stream goes to ``on_stream(stream)``, which installs the stream's
-``on_message`` / ``on_end`` / ``on_reset`` callbacks; answers go back through ``send_headers``,
-``send_message`` and ``send_trailers``.
+``on_message`` / ``on_end`` / ``on_reset`` callbacks; answers go back through ``respond`` (a
+whole unary answer) or ``send_headers``, ``send_message`` and ``send_trailers``.
 """
 
 from __future__ import annotations
@@ -258,10 +258,6 @@ class Http2Connection(asyncio.Protocol):
         self._blocked: dict[int, Stream] = {}  # streams whose backlog waits for window
         self._closing = False
         self.idle = asyncio.Event()
-
-    @property
-    def transport(self) -> asyncio.Transport | None:
-        return self._transport
 
     # -- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport) -> None:

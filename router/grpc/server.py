@@ -4,7 +4,7 @@ services when their packages (grpcio-health-checking, grpcio-reflection) are ins
 Two servers share an event loop on a thread of their own. The public port is Tessera's own
 HTTP/2 front (router.grpc.front), which answers Qdrant's services itself: grpcio's Python
 layer cost ~240 µs of CPU per call, more than the search behind it. grpcio's aio server, on a
-loopback port, serves what the front passes on: health, reflection and the peer service. The
+loopback port, serves what the front passes on: health and reflection. The
 hot RPCs (query, search) are coroutines that await the shard's search batcher on that loop, as
 the REST face does; every other RPC runs its blocking body in a worker pool.
 """
@@ -83,12 +83,12 @@ class GrpcServer:
     """The public front (router.grpc.front) and grpcio's inner server, on the event loop of a
     thread of their own."""
 
-    def __init__(self, qdrant_services: Sequence[tuple[str, Callable[[object], None]]],
+    def __init__(self, services: Sequence[tuple[str, Callable[[object], None]]],
                  setup_inner: Callable[[grpc.aio.Server], Awaitable[None]], host: str,
                  port: int, max_workers: int,
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
                  api_key: str | None = None) -> None:
-        self._qdrant_services = qdrant_services
+        self._services = services  # answered by the front
         self._setup_inner = setup_inner
         self._host = host
         self._port = port
@@ -113,7 +113,7 @@ class GrpcServer:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ]
-        direct, other_handlers = unary_handlers(self._qdrant_services)
+        direct, other_handlers = unary_handlers(self._services)
         # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
         # handlers that are not coroutines: the peer service's, for one
         server = grpc.aio.server(
@@ -177,8 +177,9 @@ def start_grpc_server(
 ) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
-    With ``api_key``, every call but the health checks must carry it."""
-    qdrant_services = [
+    ``extra_services``: (full service name, function adding it to a server) pairs. With
+    ``api_key``, every call but the health checks must carry it."""
+    services = [
         ("qdrant.Collections",
          lambda server: pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)),
         ("qdrant.Points",
@@ -186,16 +187,15 @@ def start_grpc_server(
         ("qdrant.Qdrant", lambda server: pb.add_QdrantServicer_to_server(QdrantService(), server)),
         ("qdrant.Snapshots",
          lambda server: pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)),
+        *extra_services,  # e.g. the internal peer service, in cluster mode
     ]
 
     async def setup_inner(server: grpc.aio.Server) -> None:
-        for add_service in extra_services:  # e.g. the internal peer service, in cluster mode
-            add_service(server)
         await _add_health(server)
         _add_reflection(server)
 
     interceptors = [ApiKeyInterceptor(ApiKey(api_key))] if api_key else []
-    server = GrpcServer(qdrant_services, setup_inner, host, port, max_workers, interceptors,
+    server = GrpcServer(services, setup_inner, host, port, max_workers, interceptors,
                         api_key)
     server.start()
     return server

@@ -55,7 +55,11 @@ def rest_json(model) -> dict:
 
 
 def as_f32(value):
-    """Floats compared as the float32 they are on the wire (vectors, float fields)."""
+    """Floats compared as the float32 they are on the wire (vectors, float fields). A plain
+    nearest query's vector arrives as a float32 array (from_grpc.query_floats)."""
+    if isinstance(value, np.ndarray):
+        assert value.dtype == np.float32 and value.ndim == 1
+        return [float(v) for v in value]
     if isinstance(value, dict):
         return {k: as_f32(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -555,13 +559,13 @@ def test_query_batch_and_search():
         with_payload=pb.WithPayloadSelector(enable=True),
         score_threshold=0.1,
     )
-    assert from_grpc.search_points(wire(search)) == {
+    assert as_f32(from_grpc.search_points(wire(search))) == as_f32({
         "query": {"nearest": [1.0, 0.5]},
         "limit": 3,
         "using": "a",
         "with_payload": True,
         "score_threshold": 0.1,
-    }
+    })
 
 
 def test_parsed_query_matches_rest_parse():
