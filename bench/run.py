@@ -606,8 +606,9 @@ def report(
         f"Settings: HNSW M={args.m} ef_construct={args.ef_construct}, cosine; top-10; "
         f"{args.duration:g} s windows × {args.repeats} (median), warm-up {args.warmup:g} s; "
         f"upload parallel={args.upload_parallel} batch={args.upload_batch}; REST load "
-        f"generator: {LOADGEN_LABEL[args.loadgen]}; whole run "
-        f"{wall:.0f} s"
+        f"generator: {LOADGEN_LABEL[args.loadgen]}"
+        + (f"; gRPC load generator: {GRPC_LOADGEN_LABEL[args.loadgen]}" if args.grpc else "")
+        + f"; whole run {wall:.0f} s"
     )
     w("")
 

@@ -204,6 +204,17 @@ def test_raw_frames_continuation_padding_ping_and_reset(node, collection, http):
                  + frame(DATA, 0x1, 7, body[:-1]))
         trailers, _ = raw.answer(7)
         assert trailers[b"grpc-status"] == str(grpc.StatusCode.INTERNAL.value[0]).encode()
+        # a message announced larger than 64 MiB is refused from its length prefix alone
+        raw.send(frame(HEADERS, 0x4, 9, raw.request_headers("/qdrant.Points/Query"))
+                 + frame(DATA, 0, 9, struct.pack(">BI", 0, 100_000_000) + b"abc"))
+        trailers, _ = raw.answer(9)
+        assert trailers[b"grpc-status"] == b"8"  # RESOURCE_EXHAUSTED
+        assert b"larger than max (100000000 vs. 67108864)" in trailers[b"grpc-message"]
+        # and the connection still serves calls
+        raw.send(frame(HEADERS, 0x4, 11, raw.request_headers("/qdrant.Points/Query"))
+                 + frame(DATA, 0x1, 11, body))
+        trailers, message = raw.answer(11)
+        assert trailers[b"grpc-status"] == b"0"
     finally:
         raw.close()
 
