@@ -114,8 +114,8 @@ class GrpcServer:
             ("grpc.so_reuseport", 0),
         ]
         direct, other_handlers = unary_handlers(self._services)
-        # the pool (also the loop's default executor, where the RPCs' blocking bodies run) runs
-        # handlers that are not coroutines: the peer service's, for one
+        # the pool is also the loop's default executor: the RPCs' blocking bodies and the peer
+        # service's blocking servicer run there
         server = grpc.aio.server(
             migration_thread_pool=self._pool, options=options, interceptors=self._interceptors
         )
