@@ -282,3 +282,54 @@ def test_api_key_on_answered_and_relayed_calls(fresh_node):
         answers = list(stub.ServerReflectionInfo(iter([ask]), timeout=10,
                                                  metadata=[("api-key", "sesame")]))
         assert answers[0].list_services_response.service
+
+
+def test_another_http2_implementation_h2(node):
+    """The `h2` library as the client (Huffman-coded headers, its own SETTINGS and flow
+    control): a call answered by the front and one relayed to grpcio."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    from grpc_health.v1 import health_pb2
+
+    sock = socket.create_connection((node.host, node.grpc_port), timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    calls = {
+        "/qdrant.Qdrant/HealthCheck": pb.HealthCheckRequest().SerializeToString(),
+        "/grpc.health.v1.Health/Check": health_pb2.HealthCheckRequest().SerializeToString(),
+    }
+    streams = {}
+    for path, message in calls.items():
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, [
+            (":method", "POST"), (":scheme", "http"), (":path", path),
+            (":authority", f"{node.host}:{node.grpc_port}"),
+            ("content-type", "application/grpc"), ("te", "trailers"),
+            ("user-agent", "h2-test/1.0 " + "u" * 40),
+        ])
+        conn.send_data(sid, grpc_body(message), end_stream=True)
+        streams[sid] = {"path": path, "data": b"", "trailers": None}
+    sock.sendall(conn.data_to_send())
+    try:
+        while any(s["trailers"] is None for s in streams.values()):
+            chunk = sock.recv(65536)
+            assert chunk, "the node closed the connection"
+            for event in conn.receive_data(chunk):
+                if isinstance(event, h2.events.DataReceived):
+                    streams[event.stream_id]["data"] += event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    streams[event.stream_id]["trailers"] = dict(event.headers)
+            sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+    by_path = {s["path"]: s for s in streams.values()}
+    own = by_path["/qdrant.Qdrant/HealthCheck"]
+    assert own["trailers"][b"grpc-status"] == b"0"
+    assert pb.HealthCheckReply.FromString(own["data"][5:]).title == "qdrant - vector search engine"
+    relayed = by_path["/grpc.health.v1.Health/Check"]
+    assert relayed["trailers"][b"grpc-status"] == b"0"
+    reply = health_pb2.HealthCheckResponse.FromString(relayed["data"][5:])
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
