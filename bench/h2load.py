@@ -138,9 +138,10 @@ class _H2Client(asyncio.Protocol):
         table = self.decoder.header_table.dynamic_entries
         before = tuple(table)
         headers = self.decoder.decode(block, raw=True)
-        if tuple(table) != before or len(self.decoded) >= 64:
+        unchanged = tuple(table) == before
+        if not unchanged or len(self.decoded) >= 64:
             self.decoded.clear()
-        if tuple(table) == before:
+        if unchanged:
             self.decoded[block] = headers
         return headers
 

@@ -89,16 +89,15 @@ def _flat_float32(params: DenseParams, raw: list | np.ndarray) -> np.ndarray | N
 
 
 def prepare_dense(name: str, params: DenseParams, raw: Any) -> np.ndarray:
-    if type(raw) is np.ndarray:  # a query vector decoded straight into an array (gRPC)
-        if not params.multivector and params.storage_dtype == "float32":
-            array = _flat_float32(params, raw)
-            if array is not None:
-                return array
-        raw = raw.tolist()  # anything else: the careful path, with its precise errors
-    if type(raw) is list and not params.multivector and params.storage_dtype == "float32":
+    # a list, or an array a query vector was decoded into (gRPC)
+    kind = type(raw)
+    if (kind is list or kind is np.ndarray) and not params.multivector \
+            and params.storage_dtype == "float32":
         array = _flat_float32(params, raw)
         if array is not None:
             return array
+    if kind is np.ndarray:
+        raw = raw.tolist()  # the careful path, with its precise errors, takes lists
     if params.multivector:
         return prepare_multi(name, params, raw)
     _inference_into_dense(name, raw)
