@@ -401,10 +401,15 @@ def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
         assert moved.p2p_port != old.p2p_port
         nodes[2] = moved
         moved.start().wait_ready(90)
-        wait_peers(nodes, 3)
+        wait_peers(nodes, 3)  # the old entry already counts: its new uri comes through Raft
+        new_uri = f"http://127.0.0.1:{moved.p2p_port}/"
+        wait_until(
+            lambda: cluster_status(nodes[0])["peers"].get(str(peer_id), {}).get("uri") == new_uri,
+            60, "the moved peer's new uri on peer 0",
+        )
         status = cluster_status(nodes[0])
         assert str(peer_id) in status["peers"]
-        assert status["peers"][str(peer_id)]["uri"] == f"http://127.0.0.1:{moved.p2p_port}/"
+        assert status["peers"][str(peer_id)]["uri"] == new_uri
         assert cluster_status(moved)["peer_id"] == peer_id
         for node in nodes:
             wait_until(lambda node=node: replicas_all_active(node, "r"), 60, "all Active")
