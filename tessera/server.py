@@ -15,11 +15,11 @@ from consensus.local import LocalConsensus
 from consensus.raft import RaftConsensus
 from node.optimizer import Optimizer
 from node.peer_service import PEER_SERVICE, PeerService, add_peer_service
-from router.grpc.server import start_grpc_server
-from router.remote_replica import PeerChannels
-from router.rest import create_app
-from router.rest.http_protocol import protocol_for
-from router.toc import TableOfContent
+from router.api.grpc.server import start_grpc_server
+from router.api.rest import create_app
+from router.api.rest.http_protocol import protocol_for
+from router.cluster.toc import TableOfContent
+from router.collection.remote_replica import PeerChannels
 from tessera.config import Settings
 
 log = logging.getLogger("tessera")

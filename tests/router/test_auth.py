@@ -1,8 +1,8 @@
-"""router.auth.ApiKey: where a request's key may come from, and what a refusal says."""
+"""router.api.auth.ApiKey: where a request's key may come from, and what a refusal says."""
 
 from __future__ import annotations
 
-from router.auth import INVALID, MISSING, ApiKey
+from router.api.auth import INVALID, MISSING, ApiKey
 
 
 def test_the_key_in_its_header_or_as_a_bearer_token():

@@ -1,4 +1,4 @@
-"""router.formula: parsing (errors and their kinds) and evaluation of each function."""
+"""router.query.formula: parsing (errors and their kinds) and evaluation of each function."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from node.errors import BadRequest, FormatError, ValidationFailed
-from router.formula import PointContext, evaluate, parse_formula
+from router.query.formula import PointContext, evaluate, parse_formula
 
 
 def ev(expr, payload=None, scores=(1.5,), conditions=None, defaults=None):

@@ -1,4 +1,4 @@
-"""router.fusion: RRF and DBSF on hand-made lists, against the definitions worked by hand."""
+"""router.query.fusion: RRF and DBSF on hand-made lists, against the definitions worked by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from node.shard_search import PointRecord
-from router import fusion
+from router.query import fusion
 
 
 def recs(*pairs) -> list[PointRecord]:

@@ -37,12 +37,13 @@ from node.errors import (
 )
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router import collection_config, request_models
-from router.collection import UpdateResult
-from router.grpc import from_grpc, to_grpc
-from router.grpc.services import PointsService, rpc, status_of
-from router.request_models import field_index as _field_index
-from router.rest.serialize import record_json
+from router.api.grpc import from_grpc, to_grpc
+from router.api.grpc.services import PointsService, rpc, status_of
+from router.api.rest.serialize import record_json
+from router.collection import config as collection_config
+from router.collection.collection import UpdateResult
+from router.operations import fields as request_fields
+from router.operations.updates import field_index as _field_index
 
 
 def wire(msg):
@@ -569,7 +570,7 @@ def test_query_batch_and_search():
 
 
 def test_parsed_query_matches_rest_parse():
-    from router.request_models import parse_query
+    from router.query.requests import parse_query
 
     for name in ("none", "nearest_dense", "nearest_id", "params", "payload_include"):
         body = rest_json(QUERIES[name])
@@ -1160,7 +1161,7 @@ def test_order_by_parses_as_over_rest(name):
     order = ORDER_BYS[name]
     req = wire(pb.ScrollPoints(order_by=RestToGrpc.convert_order_by(order)))
     body = from_grpc.scroll_points(req)
-    assert request_models.order_by(body["order_by"]) == request_models.order_by(rest_json(order))
+    assert request_fields.order_by(body["order_by"]) == request_fields.order_by(rest_json(order))
 
 
 def test_order_by_start_from_kinds():
@@ -1381,7 +1382,7 @@ def test_unexpected_exception_is_internal():
 
 
 def test_read_consistency_reaches_blocking_and_coroutine_bodies_and_is_reset():
-    from router import read_consistency
+    from router.collection import read_consistency
 
     class Service:
         @rpc

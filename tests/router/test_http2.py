@@ -1,4 +1,4 @@
-"""router.grpc.http2 on a real loopback socket: what the end-to-end tests cannot reach through
+"""router.api.grpc.http2 on a real loopback socket: what the end-to-end tests cannot reach through
 a node — refusing calls after GOAWAY, a connection error, and a window change that lets a
 waiting answer go on."""
 
@@ -9,7 +9,7 @@ import struct
 
 import hpack
 
-from router.grpc import http2
+from router.api.grpc import http2
 
 PREFACE = http2.PREFACE
 HEADERS_BLOCK = [

@@ -1,4 +1,4 @@
-"""The REST face's HTTP protocol (router/rest/http_protocol.py) on a real uvicorn server and real
+"""The REST face's HTTP protocol (router/api/rest/http_protocol.py) on a real uvicorn server and real
 sockets: plain keep-alive hot-path requests are answered without ASGI, everything unusual goes
 through ASGI, and either way every request gets its whole answer, in order.
 
@@ -18,8 +18,8 @@ import orjson
 import pytest
 import uvicorn
 
-from router.rest.front import Front
-from router.rest.http_protocol import protocol_for
+from router.api.rest.front import Front
+from router.api.rest.http_protocol import protocol_for
 
 HOT = "/collections/echo/points/query"
 

@@ -1,4 +1,4 @@
-"""router.loop_searches on a real shard: quick searches are answered on the asking event loop, in
+"""router.collection.loop_searches on a real shard: quick searches are answered on the asking event loop, in
 one shard call per loop turn, with the batcher's answers; everything else still goes to the
 batcher's thread."""
 
@@ -14,8 +14,8 @@ from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from node.shard_search import SearchRequest
-from router import wakeups
-from router.loop_searches import LoopSearches
+from router.collection import wakeups
+from router.collection.loop_searches import LoopSearches
 from tests.support.threads import held_elsewhere
 
 DIM = 8

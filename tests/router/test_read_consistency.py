@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from node.shard_search import PointRecord
-from router import read_consistency as rc
+from router.collection import read_consistency as rc
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_batched_search_answers_resolve_per_query():
 def test_grpc_read_consistency_field_maps_to_the_rest_values():
     from qdrant_client import grpc as pb
 
-    from router.grpc.services import _read_consistency
+    from router.api.grpc.services import _read_consistency
 
     def scroll(**kw):
         return pb.ScrollPoints(collection_name="c", **kw)

@@ -12,7 +12,7 @@ import pytest
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from node.vector_input import prepare_named
-from router.search_plan import Query, build_requests, score_records
+from router.collection.search_plan import Query, build_requests, score_records
 
 
 @pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid", "Manhattan"])

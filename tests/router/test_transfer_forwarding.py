@@ -7,7 +7,7 @@ import numpy as np
 
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
-from router.replica_set import LocalReplica
+from router.collection.replica_set import LocalReplica
 
 
 def _replica(path) -> LocalReplica:

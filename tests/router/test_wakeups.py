@@ -1,4 +1,4 @@
-"""router.wakeups: results of worker threads reach the event loop in one turn per burst."""
+"""router.collection.wakeups: results of worker threads reach the event loop in one turn per burst."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from router import wakeups
+from router.collection import wakeups
 
 
 def test_a_burst_of_results_wakes_the_loop_once_and_each_waiter_gets_its_own():

@@ -1,0 +1,47 @@
+"""The FastAPI application: routes of every face module, and Qdrant's error mapping."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.errors import TesseraError
+from router.api.auth import ApiKey
+from router.api.rest import collections, points, service
+from router.api.rest.front import Front
+from router.api.rest.responses import error, from_exception
+
+log = logging.getLogger(__name__)
+
+
+def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None) -> Front:
+    """The node's ASGI app: `Front` (API key, size limit, hot paths) in front of FastAPI."""
+    app = FastAPI(title="Tessera", docs_url="/docs", openapi_url="/openapi.json")
+    app.state.toc = toc
+
+    @app.exception_handler(TesseraError)
+    async def tessera_error(request: Request, exc: TesseraError) -> Response:
+        return from_exception(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return error(f"Format error in JSON body: {exc.errors()}", 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error(str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(f"Service internal error: {exc}", 500)
+
+    app.include_router(service.router)
+    app.include_router(collections.router)
+    app.include_router(points.router)
+    return Front(app, toc, max_request_size_mb, ApiKey(api_key) if api_key else None)

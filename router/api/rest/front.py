@@ -1,0 +1,147 @@
+"""The ASGI entry point: the API key, the request size limit, and the hot paths served without
+FastAPI.
+
+Query, query batch and upsert are most of a vector database's traffic. FastAPI's routing,
+dependency and middleware layers cost more per request than the search itself, so these paths are
+matched here by hand and answered with the same functions the FastAPI routes use; everything else
+(and every path not matched exactly) goes on to FastAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from node.errors import TesseraError
+from router.api import auth
+from router.api.auth import ApiKey
+from router.api.rest import points
+from router.api.rest.responses import dumps, status_of
+from router.collection import read_consistency
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "/collections/"
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+def _params(query: bytes) -> dict[str, str]:
+    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
+#: ``handler(raw_body, query_params)`` → the ``result`` of a hot path's answer.
+HotHandler = Callable[[bytes, dict], Awaitable[Any]]
+
+
+class Front:
+    def __init__(self, app, toc, max_request_size_mb: int, api_key: ApiKey | None = None) -> None:
+        self.app = app
+        self.toc = toc
+        self.limit = max_request_size_mb * 1024 * 1024
+        self.api_key = api_key
+
+    def refusal(self, path: str, headers) -> str | None:
+        """Why a request may not be served (a missing or wrong API key), or None."""
+        if self.api_key is None or path in auth.OPEN_PATHS:
+            return None
+        return self.api_key.refusal_of_headers(headers)
+
+    def hot_route(self, method: str, path: str) -> HotHandler | None:
+        """The handler of a hot path, or None for every other request (FastAPI's)."""
+        if not path.startswith(_PREFIX) or method not in ("POST", "PUT"):
+            return None
+        name, _, rest = path[len(_PREFIX):].partition("/")
+        if not name:
+            return None
+        toc = self.toc
+        if method == "POST" and rest == "points/query":
+            return lambda raw, _: points.query_result(toc, name, raw)
+        if method == "POST" and rest == "points/query/batch":
+            return lambda raw, _: points.query_batch_result(toc, name, raw)
+        if method == "PUT" and rest == "points":
+            return lambda raw, params: points.upsert_result(toc, name, raw, params)
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        refusal = self.refusal(scope["path"], scope["headers"])
+        if refusal is not None:  # Qdrant answers these in plain text
+            return await self._reply(send, 401, refusal.encode(), _TEXT)
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
+                return await self._reply(send, 413, self._error_body(
+                    f"Payload too large: request body is {int(value)} bytes, the limit is "
+                    f"{self.limit} bytes (service.max_request_size_mb)", 0.0))
+        query = scope.get("query_string", b"")
+        handler = self.hot_route(scope["method"], scope["path"])
+        if handler is not None:
+            raw = await self._body(receive)
+            status, body = await self.answer(handler, raw, query, scope["path"])
+            return await self._reply(send, status, body)
+        if b"consistency=" in query:
+            try:
+                read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
+            except TesseraError as exc:
+                return await self._reply(send, 400, self._error_body(exc.message, 0.0))
+        return await self.app(scope, receive, send)
+
+    async def answer(
+        self, handler: HotHandler, raw: bytes | None, query: bytes, path: str
+    ) -> tuple[int, bytes]:
+        """A hot path's status and JSON body for a request body (None: over the size limit).
+        Also used by the HTTP protocol, which serves these paths without ASGI."""
+        started = time.perf_counter()
+        try:
+            if raw is None:
+                return 413, self._error_body(
+                    f"Payload too large: the limit is {self.limit} bytes "
+                    "(service.max_request_size_mb)", started)
+            params = _params(query) if query else {}
+            if b"consistency=" in query:
+                try:
+                    read_consistency.current.set(read_consistency.parse(params.get("consistency")))
+                except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
+                    return 400, self._error_body(exc.message, 0.0)
+            result = await handler(raw, params)
+            elapsed = time.perf_counter() - started
+            return 200, dumps({"result": result, "status": "ok", "time": elapsed})
+        except TesseraError as exc:
+            return status_of(exc), self._error_body(exc.message, started)
+        except Exception as exc:  # the same answer FastAPI's handler gives
+            log.exception("unhandled error on %s", path)
+            return 500, self._error_body(f"Service internal error: {exc}", started)
+
+    async def _body(self, receive) -> bytes | None:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    def _error_body(message: str, started: float) -> bytes:
+        elapsed = time.perf_counter() - started if started else 0.0
+        return dumps({"status": {"error": message}, "time": elapsed})
+
+    @staticmethod
+    async def _reply(send, status: int, body: bytes, content_type: list = _JSON) -> None:
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": content_type + [(b"content-length", str(len(body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,64 @@
+"""Service endpoints: root, health probes, telemetry, cluster status of a standalone node."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from router.api.rest.responses import dumps, error, ok
+from router.observability.telemetry import telemetry as telemetry_report
+from router.version import TITLE, VERSION
+
+router = APIRouter()
+
+
+@router.get("/")
+async def root() -> Response:
+    body = {"title": TITLE, "version": VERSION, "commit": None}
+    return Response(dumps(body), media_type="application/json")
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return PlainTextResponse("healthz check passed")
+
+
+@router.get("/livez")
+async def livez() -> Response:
+    return PlainTextResponse("healthz check passed")
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    toc = request.app.state.toc
+    if not toc.ready():
+        return PlainTextResponse("some shards are not ready", status_code=503)
+    return PlainTextResponse("all shards are ready")
+
+
+@router.get("/telemetry")
+async def telemetry(request: Request) -> Response:
+    started = time.perf_counter()
+    raw = request.query_params.get("details_level", "0")
+    if not raw.isdigit():
+        return error(f"Query deserialize error: invalid digit found in string: {raw}", 400, started)
+    return ok(telemetry_report(request.app.state.toc, int(raw)), started)
+
+
+@router.delete("/cluster/peer/{peer_id}")
+async def remove_peer(peer_id: int, request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    started = time.perf_counter()
+    force = request.query_params.get("force", "false").lower() == "true"
+    toc = request.app.state.toc
+    return ok(await run_in_threadpool(toc.remove_peer, peer_id, force), started)
+
+
+@router.get("/cluster")
+async def cluster(request: Request) -> Response:
+    started = time.perf_counter()
+    return ok(request.app.state.toc.cluster_status(), started)

@@ -1,0 +1,275 @@
+"""What consensus asks of this peer, done outside Raft (../shared/spec/distributed.md §1.4, §1.7).
+
+A duty thread looks at this peer's replicas in the applied metadata and acts:
+- ``Initializing`` → the local shard exists: report it Active;
+- ``Dead`` → recover: empty the local copy, start a transfer (the replica turns ``Partial``, so
+  live writes reach it), stream every point from a healthy Active replica, finish (``Active``);
+- ``Partial`` with no copy running here (a restart interrupted it) → abort, so it recovers anew;
+- replicas that failed a write here are reported Dead, retried until consensus answers.
+Placement of new shards is ``router.cluster.placement``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Protocol
+
+from node.errors import TesseraError
+from router.collection.remote_replica import PeerChannels
+from router.collection.replica_set import LocalReplica, ReplicaSet
+
+log = logging.getLogger(__name__)
+
+#: Points per page of a shard transfer.
+TRANSFER_BATCH = 512
+
+
+class DutiesHost(Protocol):
+    """What the duties need of the table of contents (``router.cluster.toc.TableOfContent``):
+    this peer, consensus, the peer channels, and a way to find and renew local replicas."""
+
+    peer_id: int
+    consensus: Any
+    channels: PeerChannels | None
+    reconciled_index: int
+
+    def reconcile(self) -> None: ...
+
+    def replica_set(self, name: str, uuid_: str, shard_id: int) -> ReplicaSet | None: ...
+
+    def renew_local_replica(self, shard: ReplicaSet) -> LocalReplica: ...
+
+
+class ClusterDuties:
+    def __init__(self, toc: DutiesHost) -> None:
+        self.toc = toc
+        self.peer_id = toc.peer_id
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._dead_reports: dict[tuple, str] = {}  # (name, uuid, shard, peer) -> from_state
+        self._reports_lock = threading.Lock()
+        self._recovering: set[tuple[str, int]] = set()
+        self._activating: set[tuple[str, int]] = set()
+        self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def busy_with_own_replicas(self) -> bool:
+        """This peer knows one of its replicas needs refilling (reported, or being refilled)."""
+        with self._reports_lock:
+            reporting = any(peer == self.peer_id for (_, _, _, peer) in self._dead_reports)
+        return reporting or bool(self._recovering)
+
+    def report_dead(self, name: str, uuid_: str, shard_id: int, peer: int, state: str) -> None:
+        with self._reports_lock:
+            self._dead_reports[(name, uuid_, shard_id, peer)] = state
+        self.wake()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.toc.consensus.is_synced():
+                continue  # the state is still replaying: act on the present, not the past
+            try:
+                self._send_dead_reports()
+                self._tend_local_replicas()
+            except Exception:
+                log.exception("cluster duties failed; retrying")
+                time.sleep(0.5)
+
+    def _propose(self, op: dict):
+        return self.toc.consensus.propose(op, timeout=5.0)
+
+    def _send_dead_reports(self) -> None:
+        with self._reports_lock:
+            reports = dict(self._dead_reports)
+        for (name, uuid_, shard_id, peer), state in reports.items():
+            try:
+                result = self._propose({
+                    "type": "set_replica_state", "name": name, "uuid": uuid_,
+                    "shard_id": shard_id, "peer_id": peer, "state": "Dead",
+                    "from_state": state,
+                })
+            except Exception as exc:
+                log.info("reporting replica %s of %s/%s dead: %s", peer, name, shard_id, exc)
+                continue
+            log.info("replica %s of %s/%s reported Dead: %s", peer, name, shard_id,
+                     result.message or "ok")
+            with self._reports_lock:
+                self._dead_reports.pop((name, uuid_, shard_id, peer), None)
+        if reports:
+            self.toc.reconcile()
+
+    def _tend_local_replicas(self) -> None:
+        state = self.toc.consensus.state
+        me = str(self.peer_id)
+        for name, entry in state.collections.items():
+            transfers = entry.get("transfers", [])
+            for shard in entry["shards"]:
+                replica_state = shard["replicas"].get(me)
+                key = (entry["uuid"], shard["shard_id"])
+                if replica_state == "Initializing" and key not in self._activating:
+                    self._activating.add(key)
+                    threading.Thread(target=self._activate, args=(name, entry["uuid"],
+                                     shard["shard_id"]), daemon=True).start()
+                elif replica_state == "Dead" and key not in self._recovering:
+                    self._recovering.add(key)
+                    threading.Thread(target=self._recover, args=(name, entry["uuid"],
+                                     shard["shard_id"]), name=f"recover-{shard['shard_id']}",
+                                     daemon=True).start()
+                elif replica_state == "Partial" and key not in self._recovering:
+                    for t in transfers:
+                        if t["shard_id"] == shard["shard_id"] and str(t["to"]) == me:
+                            self._abort(name, entry["uuid"], t)
+
+    # -- duties ------------------------------------------------------------------------------
+    def _activate(self, name: str, uuid_: str, shard_id: int) -> None:
+        try:
+            self._propose({"type": "set_replica_state", "name": name, "uuid": uuid_,
+                           "shard_id": shard_id, "peer_id": self.peer_id, "state": "Active",
+                           "from_state": "Initializing"})
+            self.toc.reconcile()
+        except Exception as exc:
+            log.info("activating %s/%s: %s", name, shard_id, exc)
+        finally:
+            self._activating.discard((uuid_, shard_id))
+
+    def _abort(self, name: str, uuid_: str, transfer: dict) -> None:
+        try:
+            self._propose({"type": "abort_transfer", "name": name, "uuid": uuid_,
+                           "shard_id": transfer["shard_id"], "to": transfer["to"]})
+            self.toc.reconcile()
+        except Exception as exc:
+            log.info("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
+
+    def _recover(self, name: str, uuid_: str, shard_id: int) -> None:
+        """Refill this peer's Dead replica from an Active one (stream of records)."""
+        key = (uuid_, shard_id)
+        try:
+            self._recover_once(name, uuid_, shard_id)
+        except Exception as exc:
+            log.warning("recovery of %s/%s failed, will retry: %s", name, shard_id, exc)
+            time.sleep(1.0)
+        finally:
+            self._recovering.discard(key)
+            self.wake()
+
+    def _recover_once(self, name: str, uuid_: str, shard_id: int) -> None:
+        shard = self.toc.replica_set(name, uuid_, shard_id)
+        if shard is None or shard.local is None:
+            return
+        source_peer = None
+        for peer, state in sorted(shard.states.items()):
+            if peer == self.peer_id or state != "Active":
+                continue
+            try:
+                shard.replicas[peer].info()  # health check
+            except TesseraError:
+                continue
+            source_peer = peer
+            break
+        if source_peer is None:
+            log.info("no healthy Active replica to recover %s/%s from yet", name, shard_id)
+            time.sleep(1.0)
+            return
+        local = self.toc.renew_local_replica(shard)
+        local.touched = set()
+        try:
+            result = self._propose({"type": "start_transfer", "name": name, "uuid": uuid_,
+                                    "shard_id": shard_id, "from": source_peer,
+                                    "to": self.peer_id})
+            if not result.ok:
+                log.info("transfer of %s/%s not started: %s", name, shard_id, result.message)
+                return
+            self.toc.reconcile()
+            self.await_peers_synced(10.0)
+            source = shard.replicas[source_peer]
+            copied, offset = 0, None
+            while True:
+                page = source.scroll(None, offset, TRANSFER_BATCH + 1, True, True)
+                local.copy_in(page[:TRANSFER_BATCH])
+                copied += min(len(page), TRANSFER_BATCH)
+                if len(page) <= TRANSFER_BATCH:
+                    break
+                offset = page[TRANSFER_BATCH].id
+            self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
+                           "shard_id": shard_id, "to": self.peer_id})
+            log.info("recovered %s/%s from peer %s: %d points", name, shard_id, source_peer,
+                     copied)
+        except Exception:
+            try:
+                self._propose({"type": "abort_transfer", "name": name, "uuid": uuid_,
+                               "shard_id": shard_id, "to": self.peer_id})
+            except Exception:
+                pass
+            raise
+        finally:
+            local.touched = None
+            self.toc.reconcile()
+
+    # -- forwarding of writes from a transfer source --------------------------------------
+    def forwarding_failed(self, name: str, uuid_: str, transfer: dict | None) -> None:
+        """A write could not be passed on to the replica being filled: the copy is incomplete,
+        so the transfer is aborted (the target turns Dead and recovers again)."""
+        if transfer is None:
+            return
+
+        def abort() -> None:
+            try:
+                result = self._propose({"type": "abort_transfer", "name": name, "uuid": uuid_,
+                                        "shard_id": transfer["shard_id"], "to": transfer["to"]})
+                if not result.ok:  # it finished meanwhile: the copy it made is still short
+                    self._propose({"type": "set_replica_state", "name": name, "uuid": uuid_,
+                                   "shard_id": transfer["shard_id"], "peer_id": transfer["to"],
+                                   "state": "Dead", "from_state": "Active"})
+                self.toc.reconcile()
+            except Exception as exc:
+                log.warning("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
+
+        threading.Thread(target=abort, name="abort-transfer", daemon=True).start()
+
+    def stop_forwarding_when_synced(self, local: LocalReplica, target) -> None:
+        def stop() -> None:
+            self.await_peers_synced(10.0)
+            with local.shard.lock:
+                if local.forward_to is target:
+                    local.forward_to = None
+                    local.on_forward_failure = None
+
+        if getattr(target, "_stopping", False):
+            return
+        target._stopping = True
+        threading.Thread(target=stop, name="stop-forwarding", daemon=True).start()
+
+    # -- consensus sync ----------------------------------------------------------------------
+    def await_peers_synced(self, timeout: float) -> None:
+        """Until every reachable peer's collections reflect the metadata this peer's do
+        (Qdrant's await_consensus_sync); peers that do not answer are given up after the
+        timeout."""
+        target = self.toc.reconciled_index
+        deadline = time.monotonic() + timeout
+        live = set(self.toc.consensus.live_peers())  # a peer that is down cannot catch up
+        pending = {int(p): info.get("grpc") for p, info in self.toc.consensus.state.peers.items()
+                   if int(p) != self.peer_id and int(p) in live}
+        while pending and time.monotonic() < deadline:
+            for peer, address in list(pending.items()):
+                try:
+                    index = self.toc.channels.call(address, "", 0, "applied_index", timeout=1.0)
+                    if index >= target:
+                        del pending[peer]
+                except TesseraError:
+                    pass
+            if pending:
+                time.sleep(0.05)

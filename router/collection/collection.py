@@ -1,0 +1,406 @@
+"""One collection: its config, its shards (replica sets), routing of points, fan-out and merge.
+
+Every change gets the next operation number of the collection (its ``operation_id``); the change
+is validated on every shard it touches before any shard applies it, so a failing request writes
+nothing. Reads go to every shard and are merged exactly as one shard would order them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from consensus.state import key_text
+from node.errors import BadRequest, NotFound, WrongInput
+from node.ids import PointId, id_sort_key
+from node.shard_config import ShardConfig
+from node.shard_search import PointRecord
+from router.collection import search_plan, wakeups
+from router.collection.hashring import HashRing, shard_for
+from router.collection.replica_set import ReplicaSet
+from router.collection.search_plan import Query
+
+
+@dataclass
+class UpdateResult:
+    operation_id: int
+    status: str  # "completed" | "acknowledged"
+
+
+class Collection:
+    def __init__(
+        self,
+        name: str,
+        config: dict,
+        shards: list[ReplicaSet],
+        payload_schema: dict | None = None,
+        ring: bool = False,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.payload_schema = dict(payload_schema or {})
+        self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+        self.uuid: str | None = None
+        #: route ids with the hash ring (False: the modulo routing of older collections)
+        self.ring = ring
+        self._write_lock = threading.Lock()
+        self.set_shards(shards)
+        self._next_op = max((s.local.last_op() for s in shards if s.local is not None), default=0) + 1
+
+    def set_shards(self, shards: list[ReplicaSet]) -> None:
+        """The replica sets, in shard id order (custom sharding adds and drops them)."""
+        self.shards = sorted(shards, key=lambda s: s.shard_id)
+        self._by_id = {s.shard_id: s for s in self.shards}
+        groups: dict = {}
+        for shard in self.shards:
+            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+        self._groups = groups
+        self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+
+    def scoped(self, selector) -> Collection:
+        """This collection as a request with ``shard_key`` sees it (None: all shards)."""
+        return self if selector is None else ShardScope(self, selector)  # type: ignore[return-value]
+
+    @property
+    def custom_sharding(self) -> bool:
+        return self.config.get("params", {}).get("sharding_method") == "custom"
+
+    @property
+    def shard_number(self) -> int:
+        return len(self.shards)
+
+    def shard_by_id(self, shard_id: int) -> ReplicaSet | None:
+        return self._by_id.get(shard_id)
+
+    def _route(self, point_id: PointId, group: list[ReplicaSet]) -> ReplicaSet:
+        if len(group) == 1:
+            return group[0]
+        if self.ring:
+            return self._by_id[self._rings[_key_id(group[0].shard_key)].shard(point_id)]
+        return group[shard_for(point_id, len(group))]
+
+    def _locate(self, ids: list, selector=None) -> dict[int, list]:
+        """shard id → the ids (in order) to look for there: in each key group addressed, the
+        shard the id routes to."""
+        groups: dict = {}
+        for shard in self.read_targets(selector):
+            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+        located: dict[int, list] = {}
+        for group in groups.values():
+            full = self._groups[_key_id(group[0].shard_key)]
+            for point_id in ids:
+                shard = self._route(point_id, full)
+                if shard in group:
+                    located.setdefault(shard.shard_id, []).append(point_id)
+        return located
+
+    def _tag(self, shard: ReplicaSet, records: list[PointRecord]) -> list[PointRecord]:
+        """Points of custom-sharded collections say which shard key they live under."""
+        if shard.shard_key is not None:
+            for record in records:
+                record.shard_key = shard.shard_key
+        return records
+
+    # -- shard keys --------------------------------------------------------------------------
+    def _key_group(self, key) -> list[ReplicaSet]:
+        group = self._groups.get(_key_id(key))
+        if group is None:
+            raise BadRequest(f"Shard key {key_text(key)} not found")
+        return group
+
+    def _write_groups(self, shard_key) -> list[list[ReplicaSet]]:
+        """The shard groups a write goes to: one point lands in one shard of each group."""
+        if not self.custom_sharding:
+            return [self.shards]
+        if shard_key is None:
+            raise WrongInput("Shard key not specified")
+        keys = shard_key if isinstance(shard_key, list) else [shard_key]
+        return [self._key_group(k) for k in keys]
+
+    def read_targets(self, selector=None) -> list[ReplicaSet]:
+        """The shards a read addresses: all (custom: those with an Active replica), a key, a
+        list of keys, or ``{"target": …, "fallback": …}``."""
+        if selector is None:
+            if not self.custom_sharding:
+                return self.shards
+            return [s for s in self.shards if "Active" in s.states.values()]
+        if isinstance(selector, dict) and "target" in selector:
+            target = self.read_targets(selector["target"])
+            if all(s.readable() for s in target) or selector.get("fallback") is None:
+                return target
+            return self.read_targets(selector["fallback"])
+        keys = selector if isinstance(selector, list) else [selector]
+        out: list[ReplicaSet] = []
+        for key in keys:
+            out.extend(s for s in self._key_group(key) if s not in out)
+        return out
+
+    # -- writes ------------------------------------------------------------------------------
+    def update(self, op: dict, wait: bool, ordering: str = "weak") -> UpdateResult:
+        """Split an operation by shard, validate everywhere, then apply everywhere."""
+        parts = self._split(op)
+        with self._write_lock:
+            for shard, part in parts:
+                shard.check(part)
+            op_num = self._next_op
+            self._next_op += 1
+            for shard, part in parts:
+                shard.apply(op_num, part, wait, ordering)
+        return UpdateResult(op_num, "completed" if wait else "acknowledged")
+
+    def next_operation_id(self) -> int:
+        """Take an operation number for a change that is not a point write (an index)."""
+        with self._write_lock:
+            op_num = self._next_op
+            self._next_op += 1
+            return op_num
+
+    def update_batch(self, ops: list[dict], wait: bool, ordering: str = "weak") -> list[UpdateResult]:
+        return [self.update(op, wait, ordering) for op in ops]
+
+    def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
+        groups = self._write_groups(op.get("shard_key"))
+        op = {k: v for k, v in op.items() if k != "shard_key"}
+        parts: list[tuple[ReplicaSet, dict]] = []
+        for group in groups:
+            parts.extend(self._split_in(op, group))
+        return parts
+
+    def _split_in(self, op: dict, group: list[ReplicaSet]) -> list[tuple[ReplicaSet, dict]]:
+        if op["type"] == "upsert":
+            rows_of: dict[int, list[int]] = {}
+            for i, point_id in enumerate(op["ids"]):
+                rows_of.setdefault(self._route(point_id, group).shard_id, []).append(i)
+            if len(rows_of) == 1:
+                return [(self._by_id[next(iter(rows_of))], op)]
+            parts = []
+            for shard_id, rows in rows_of.items():
+                part = dict(op)
+                part["ids"] = [op["ids"][i] for i in rows]
+                part["vectors"] = [op["vectors"][i] for i in rows]
+                part["payloads"] = [op["payloads"][i] for i in rows]
+                parts.append((self._by_id[shard_id], part))
+            return parts
+        if op["type"] == "update_vectors":
+            groups_v: dict[int, list] = {}
+            for item in op["points"]:
+                groups_v.setdefault(self._route(item[0], group).shard_id, []).append(item)
+            return [(self._by_id[s], {**op, "points": pts}) for s, pts in groups_v.items()]
+        if op.get("ids") is not None:
+            groups_i: dict[int, list] = {}
+            for point_id in op["ids"]:
+                groups_i.setdefault(self._route(point_id, group).shard_id, []).append(point_id)
+            return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
+        return [(shard, op) for shard in group]
+
+    # -- reads -------------------------------------------------------------------------------
+    def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
+        unique = list(dict.fromkeys(ids))
+        found: dict = {}
+        for shard_id, shard_ids in self._locate(unique, shard_key).items():
+            shard = self._by_id[shard_id]
+            records = shard.read(lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector))
+            for record in self._tag(shard, records):
+                found.setdefault(record.id, record)
+        return [found[i] for i in unique if i in found]
+
+    def scroll(
+        self, filter_, offset: PointId | None, limit: int, with_payload, with_vector,
+        shard_key=None,
+    ) -> tuple[list[PointRecord], PointId | None]:
+        records: list[PointRecord] = []
+        for shard in self.read_targets(shard_key):
+            records.extend(self._tag(shard, shard.read(
+                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector))))
+        records.sort(key=lambda r: id_sort_key(r.id))
+        next_offset = records[limit].id if len(records) > limit else None
+        return records[:limit], next_offset
+
+    def count(self, filter_, shard_key=None) -> int:
+        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
+
+    def scroll_ordered(
+        self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
+    ) -> list[PointRecord]:
+        """Points in order of a payload key's values, merged across shards."""
+        records: list[PointRecord] = []
+        for shard in self.read_targets(shard_key):
+            records.extend(self._tag(shard, shard.read(
+                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector))))
+        descending = order_by.get("direction") == "desc"
+        records.sort(
+            key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id))
+        )
+        return records[:limit]
+
+    def facet(self, key: str, filter_, limit: int, shard_key=None) -> list[tuple]:
+        """The most frequent values of an indexed key among the allowed points."""
+        counts: dict = {}
+        for shard in self.read_targets(shard_key):
+            for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
+                counts[value] = counts.get(value, 0) + n
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
+        return ranked[:limit]
+
+    def query_vector(self, using: str, point_id: PointId, shard_key=None) -> np.ndarray:
+        """The stored vector `using` of a point, for a query by id."""
+        records = self.retrieve([point_id], False, [using], shard_key)
+        if not records:
+            raise NotFound(f"No point with id {point_id} found")
+        vectors = records[0].vectors or {}
+        if using not in vectors:
+            raise WrongInput(f"Vector '{using}' not found in point {point_id}")
+        return vectors[using]
+
+    def search(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
+        requests = search_plan.build_requests(self, queries)
+        targets = self.read_targets(shard_key)
+        futures = [shard.search_future(requests) for shard in targets]
+        answers = [self._tag_all(s, f.result()) for s, f in zip(targets, futures, strict=True)]
+        return search_plan.merge_results(self, queries, answers)
+
+    async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
+        """As `search`, awaiting the shards' answers instead of blocking a thread."""
+        if any(q.point_id is not None for q in queries) or self.shard_config.sparse_vectors:
+            # a query by id or with idf reads from shards first (maybe over the network):
+            # not on the event loop
+            requests = await asyncio.to_thread(search_plan.build_requests, self, queries)
+        else:
+            requests = search_plan.build_requests(self, queries)
+        targets = self.read_targets(shard_key)
+        if len(targets) == 1:  # one shard (the common case): no gathering to pay for
+            answers = [await wakeups.wrap(targets[0].search_future(requests))]
+        else:
+            futures = [wakeups.wrap(s.search_future(requests)) for s in targets]
+            answers = await asyncio.gather(*futures)
+        if self.custom_sharding:
+            answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
+        return search_plan.merge_results(self, queries, list(answers))
+
+    def _tag_all(self, shard: ReplicaSet, per_query: list) -> list:
+        if shard.shard_key is not None:
+            for records in per_query:
+                self._tag(shard, records)
+        return per_query
+
+    def cluster_info(self, peer_id: int, transfers: list[dict] | None = None) -> dict:
+        """GET /collections/{name}/cluster: this peer's shards and where the others are."""
+        local, remote = [], []
+        for shard in self.shards:
+            keyed = {"shard_key": shard.shard_key} if shard.shard_key is not None else {}
+            for peer, state in sorted(shard.states.items()):
+                if peer == peer_id and shard.local is not None:
+                    local.append({
+                        "shard_id": shard.shard_id, **keyed,
+                        "points_count": shard.local.info()["points_count"],
+                        "state": state,
+                    })
+                elif peer != peer_id:
+                    remote.append({"shard_id": shard.shard_id, **keyed, "peer_id": peer,
+                                   "state": state})
+        return {
+            "peer_id": peer_id,
+            "shard_count": len(self.shards),
+            "local_shards": local,
+            "remote_shards": remote,
+            "shard_transfers": [
+                {"shard_id": t["shard_id"], "to_shard_id": None, "from": t["from"],
+                 "to": t["to"], "sync": t["sync"], "method": t["method"]}
+                for t in transfers or []
+            ],
+        }
+
+    # -- status ------------------------------------------------------------------------------
+    def info(self) -> dict:
+        infos = [shard.read(lambda r: r.info()) for shard in self.shards]
+        optimizing = any(i["optimizing"] for i in infos)
+        return {
+            "status": "yellow" if optimizing else "green",
+            "optimizer_status": "ok",
+            "indexed_vectors_count": sum(i["indexed_vectors_count"] for i in infos),
+            "points_count": sum(i["points_count"] for i in infos),
+            "segments_count": sum(i["segments_count"] for i in infos),
+            "config": self.config,
+            "payload_schema": self._payload_schema_info(),
+        }
+
+    def _payload_schema_info(self) -> dict:
+        counts: dict[str, int] = {}
+        for shard in self.shards:
+            for key, n in shard.read(lambda r: r.payload_schema_counts()).items():
+                counts[key] = counts.get(key, 0) + n
+        out = {}
+        for key, schema in self.payload_schema.items():
+            info: dict = {"data_type": schema["type"]}
+            if len(schema) > 1 or schema.get("_given_as_object"):
+                info["params"] = {k: v for k, v in schema.items() if k != "_given_as_object"}
+            info["points"] = counts.get(key, 0)
+            out[key] = info
+        return out
+
+    def set_config(self, config: dict, payload_schema: dict | None = None) -> None:
+        self.config = config
+        self.payload_schema = dict(payload_schema or {})
+        self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+
+
+class ShardScope:
+    """A collection seen through a shard key selector: its reads address only the selected
+    shards; everything else is the collection's own."""
+
+    def __init__(self, collection: Collection, selector) -> None:
+        self._collection = collection
+        self.shard_selector = selector
+
+    def __getattr__(self, name: str):
+        return getattr(self._collection, name)
+
+    def scoped(self, selector):
+        return self._collection.scoped(selector)
+
+    def _key(self, shard_key):
+        return self.shard_selector if shard_key is None else shard_key
+
+    def retrieve(self, ids, with_payload, with_vector, shard_key=None):
+        return self._collection.retrieve(ids, with_payload, with_vector, self._key(shard_key))
+
+    def scroll(self, filter_, offset, limit, with_payload, with_vector, shard_key=None):
+        return self._collection.scroll(filter_, offset, limit, with_payload, with_vector,
+                                       self._key(shard_key))
+
+    def count(self, filter_, shard_key=None):
+        return self._collection.count(filter_, self._key(shard_key))
+
+    def scroll_ordered(self, filter_, order_by, limit, with_payload, with_vector,
+                       shard_key=None):
+        return self._collection.scroll_ordered(filter_, order_by, limit, with_payload,
+                                               with_vector, self._key(shard_key))
+
+    def facet(self, key, filter_, limit, shard_key=None):
+        return self._collection.facet(key, filter_, limit, self._key(shard_key))
+
+    def query_vector(self, using, point_id, shard_key=None):
+        return self._collection.query_vector(using, point_id, self._key(shard_key))
+
+    def search(self, queries, shard_key=None):
+        return self._collection.search(queries, self._key(shard_key))
+
+    async def search_async(self, queries, shard_key=None):
+        return await self._collection.search_async(queries, self._key(shard_key))
+
+
+def _key_id(key) -> tuple:
+    """Shard keys 1 and "1" are different keys: the type is part of the identity."""
+    return (type(key).__name__, key)
+
+
+def _facet_order(value) -> tuple:
+    """Ties in facet counts: values in ascending order, numbers before strings."""
+    if isinstance(value, bool):
+        return (0, int(value), "")
+    if isinstance(value, (int, float)):
+        return (1, value, "")
+    return (2, 0, str(value))

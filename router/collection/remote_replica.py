@@ -1,0 +1,158 @@
+"""A replica held by another node, reached through its peer gRPC service.
+
+It implements the ``Replica`` interface of ``router.collection.replica_set`` by sending each call to the
+peer; a peer that cannot be reached raises ``ReplicaUnavailable`` (transient: the replica set
+tries another replica, and disables this one for writes).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import grpc
+
+from node import wire
+from node.errors import ServiceError
+from node.peer_service import error_from_reply, peer_pb2, peer_pb2_grpc
+
+#: Seconds a call may take: reads and writes of one shard part are small; transfers page.
+CALL_TIMEOUT = 30.0
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class ReplicaUnavailable(ServiceError):
+    """The peer holding the replica did not answer (down, restarting, partitioned)."""
+
+
+class PeerChannels:
+    """One gRPC channel per peer address, shared by every remote replica on that peer."""
+
+    def __init__(self, api_key: str | None = None) -> None:
+        self._stubs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        # peers serve on their public gRPC port, so the cluster's API key goes with every call
+        self._metadata = (("api-key", api_key),) if api_key else None
+
+    def stub(self, address: str):
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                channel = grpc.insecure_channel(address, options=[
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 1000),
+                ])
+                stub = self._stubs[address] = peer_pb2_grpc.PeerShardsStub(channel)
+            return stub
+
+    def call(self, address: str, collection: str, shard_id: int, method: str, *args,
+             timeout: float = CALL_TIMEOUT, wait_for_ready: bool = False) -> Any:
+        """Call a peer. By default a peer that is not connected fails at once (a write must not
+        wait for a dead replica); ``wait_for_ready`` waits for the connection instead."""
+        request = peer_pb2.ShardCall(collection=collection, shard_id=shard_id, method=method,
+                                     args=wire.dumps(args))
+        try:
+            reply = self.stub(address).Call(request, timeout=timeout,
+                                            wait_for_ready=wait_for_ready,
+                                            metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise ReplicaUnavailable(f"peer {address} is unavailable: {exc.code().name}") from exc
+        return _result(reply)
+
+    def call_future(self, address: str, collection: str, shard_id: int, method: str,
+                    *args) -> Future:
+        request = peer_pb2.ShardCall(collection=collection, shard_id=shard_id, method=method,
+                                     args=wire.dumps(args))
+        out: Future = Future()
+        out.set_running_or_notify_cancel()  # in flight: a waiter giving up cannot cancel it
+        call = self.stub(address).Call.future(request, timeout=CALL_TIMEOUT,
+                                              metadata=self._metadata)
+
+        def done(call) -> None:
+            try:
+                out.set_result(_result(call.result()))
+            except grpc.RpcError as exc:
+                out.set_exception(ReplicaUnavailable(f"peer {address} is unavailable: "
+                                                     f"{exc.code().name}"))
+            except Exception as exc:
+                out.set_exception(exc)
+
+        call.add_done_callback(done)
+        return out
+
+
+def _result(reply) -> Any:
+    if reply.error_kind:
+        raise error_from_reply(reply.error_kind, reply.error)
+    return wire.loads(reply.result)
+
+
+class RemoteReplica:
+    """The replica of shard ``shard_id`` of collection ``uuid`` on peer ``peer_id``."""
+
+    def __init__(self, channels: PeerChannels, address: str, uuid: str, shard_id: int) -> None:
+        self.channels = channels
+        self.address = address
+        self.uuid = uuid
+        self.shard_id = shard_id
+
+    def _call(self, method: str, *args, timeout: float = CALL_TIMEOUT,
+              wait_for_ready: bool = False):
+        return self.channels.call(self.address, self.uuid, self.shard_id, method, *args,
+                                  timeout=timeout, wait_for_ready=wait_for_ready)
+
+    def check(self, op: dict) -> None:
+        self._call("check", op)
+
+    def apply(self, op_num: int, op: dict, wait: bool) -> None:
+        self._call("apply", op_num, op, wait)
+
+    def forward(self, op_num: int, op: dict, wait: bool) -> None:
+        """A write passed on by a transfer source: the target is alive (it is copying), so a
+        connection that is still being set up is waited for."""
+        self._call("apply", op_num, op, wait, timeout=10.0, wait_for_ready=True)
+
+    def coordinate(self, op_num: int, op: dict, wait: bool) -> None:
+        """Have the peer apply ``op`` to every replica (it leads medium/strong ordering)."""
+        self._call("coordinate", op_num, op, wait)
+
+    def retrieve(self, ids, with_payload, with_vector):
+        return self._call("retrieve", ids, with_payload, with_vector)
+
+    def scroll(self, filter_, start, limit, with_payload, with_vector):
+        return self._call("scroll", filter_, start, limit, with_payload, with_vector)
+
+    def count(self, filter_) -> int:
+        return self._call("count", filter_)
+
+    def scroll_ordered(self, filter_, order_by, limit, with_payload, with_vector):
+        return self._call("scroll_ordered", filter_, order_by, limit, with_payload, with_vector)
+
+    def facet(self, key: str, filter_) -> dict:
+        return self._call("facet", key, filter_)
+
+    def payload_schema_counts(self) -> dict:
+        return self._call("payload_schema_counts")
+
+    def search(self, requests):
+        return self._call("search", requests)
+
+    def search_future(self, requests) -> Future:
+        return self.channels.call_future(self.address, self.uuid, self.shard_id, "search",
+                                         requests)
+
+    def info(self) -> dict:
+        return self._call("info", timeout=5.0)
+
+    def sparse_stats(self, name: str, dims):
+        """Document frequencies of sparse dimensions, for the idf modifier."""
+        return self._call("sparse_stats", name, dims)
+
+    def last_op(self) -> int:
+        return self._call("last_op", timeout=5.0)
+
+    def close(self, drop: bool = False) -> None:
+        pass

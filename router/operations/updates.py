@@ -1,0 +1,227 @@
+"""Write requests (upsert, delete, vectors and payload updates, batches, field indexes) → the
+internal operations that ``Collection.update`` applies.
+
+Every builder checks its whole body before it returns, so an operation that reaches a collection
+is well formed; a write carries the shard key(s) it is addressed to (custom sharding).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from node.errors import BadRequest, FormatError, WrongInput
+from node.ids import parse_point_id
+from node.payload_index import parse_field_schema
+from node.shard_config import ShardConfig
+from node.vector_input import prepare_column, prepare_point_vectors
+from router.collection.collection import Collection
+from router.operations.fields import filter_, obj, payload, point_ids, shard_selector
+
+
+def upsert_op(config: ShardConfig, body: dict) -> dict:
+    """PointInsertOperations (points list or column batch) → an upsert operation."""
+    ids: list = []
+    vectors: list = []
+    payloads: list = []
+    if "points" in body and body["points"] is not None:
+        points = body["points"]
+        if not isinstance(points, list):
+            raise FormatError("invalid type: `points` must be a sequence")
+        for point in points:
+            if not isinstance(point, dict):
+                raise FormatError("invalid type: expected struct PointStruct")
+            if "id" not in point:
+                raise FormatError("missing field `id`")
+            ids.append(parse_point_id(point["id"]))
+            if "vector" not in point:
+                raise FormatError("missing field `vector`")
+            payloads.append(payload(point.get("payload")))
+        raws = [point["vector"] for point in points]
+        if "" in config.vectors and all(isinstance(raw, list) for raw in raws):
+            vectors = [{"": row} for row in prepare_column(config, "", raws)]
+        else:
+            vectors = [prepare_point_vectors(config, raw) for raw in raws]
+    elif "batch" in body and body["batch"] is not None:
+        batch = obj(body["batch"], "Batch")
+        if "ids" not in batch:
+            raise FormatError("missing field `ids`")
+        ids = point_ids(batch["ids"])
+        raw_vectors = batch.get("vectors")
+        if raw_vectors is None:
+            raise FormatError("missing field `vectors`")
+        n = len(ids)
+        if isinstance(raw_vectors, dict):
+            vectors = [{} for _ in range(n)]
+            for name, column in raw_vectors.items():
+                if not isinstance(column, list) or len(column) != n:
+                    raise FormatError(f"vectors `{name}` must have one entry per id")
+                present = [i for i, value in enumerate(column) if value is not None]
+                rows = prepare_column(config, name, [column[i] for i in present])
+                for i, row in zip(present, rows):
+                    vectors[i][name] = row
+        elif isinstance(raw_vectors, list):
+            if len(raw_vectors) != n:
+                raise FormatError("vectors must have one entry per id")
+            vectors = [{"": row} for row in prepare_column(config, "", raw_vectors)]
+        else:
+            raise FormatError("invalid type for `vectors`")
+        raw_payloads = batch.get("payloads")
+        if raw_payloads is None:
+            payloads = [None] * n
+        else:
+            if not isinstance(raw_payloads, list) or len(raw_payloads) != n:
+                raise FormatError("payloads must have one entry per id")
+            payloads = [payload(p) for p in raw_payloads]
+    else:
+        raise FormatError(
+            "data did not match any variant of untagged enum PointInsertOperations"
+        )
+    # the last occurrence of a repeated id wins, as if applied one after another
+    return {
+        "type": "upsert",
+        "ids": ids,
+        "vectors": vectors,
+        "payloads": payloads,
+        "update_filter": filter_(body.get("update_filter")),
+    }
+
+
+def selector(body: dict) -> dict:
+    """PointsSelector: {"points": [...]} or {"filter": {...}} → {"ids"} / {"filter"}."""
+    if body.get("points") is not None:
+        return {"ids": point_ids(body["points"])}
+    if body.get("filter") is not None:
+        return {"filter": filter_(body["filter"])}
+    raise FormatError("data did not match any variant of untagged enum PointsSelector")
+
+
+def optional_selector(body: dict) -> dict:
+    if body.get("points") is None and body.get("filter") is None:
+        raise FormatError("either `points` or `filter` is required")
+    return selector(body)
+
+
+def update_vectors_op(config: ShardConfig, body: dict) -> dict:
+    points = body.get("points")
+    if not isinstance(points, list):
+        raise FormatError("missing field `points`")
+    items = []
+    for point in points:
+        point = obj(point, "PointVectors")
+        if "id" not in point or "vector" not in point:
+            raise FormatError("missing field `id` or `vector`")
+        items.append((parse_point_id(point["id"]), prepare_point_vectors(config, point["vector"])))
+    return {
+        "type": "update_vectors",
+        "points": items,
+        "update_filter": filter_(body.get("update_filter")),
+    }
+
+
+def delete_vectors_op(config: ShardConfig, body: dict) -> dict:
+    names = body.get("vector")
+    if not isinstance(names, list):
+        raise FormatError("missing field `vector`")
+    for name in names:
+        if name not in config.vectors and name not in config.sparse_vectors:
+            raise WrongInput(f"Not existing vector name error: {name}")
+    return {"type": "delete_vectors", "names": names, **optional_selector(body)}
+
+
+def set_payload_op(body: dict, kind: str) -> dict:
+    value = body.get("payload")
+    if not isinstance(value, dict):
+        raise FormatError("missing field `payload`")
+    op = {"type": kind, "payload": value, **optional_selector(body)}
+    if kind == "set_payload" and body.get("key") is not None:
+        op["key"] = body["key"]
+    return op
+
+
+def delete_payload_op(body: dict) -> dict:
+    keys = body.get("keys")
+    if not isinstance(keys, list):
+        raise FormatError("missing field `keys`")
+    return {"type": "delete_payload", "keys": keys, **optional_selector(body)}
+
+
+def clear_payload_op(body: dict) -> dict:
+    return {"type": "clear_payload", **selector(body)}
+
+
+def delete_op(body: dict) -> dict:
+    return {"type": "delete", **selector(body)}
+
+
+BATCH_KINDS = {
+    "upsert": lambda c, b: upsert_op(c.shard_config, b),
+    "delete": lambda c, b: delete_op(b),
+    "set_payload": lambda c, b: set_payload_op(b, "set_payload"),
+    "overwrite_payload": lambda c, b: set_payload_op(b, "overwrite_payload"),
+    "delete_payload": lambda c, b: delete_payload_op(b),
+    "clear_payload": lambda c, b: clear_payload_op(b),
+    "update_vectors": lambda c, b: update_vectors_op(c.shard_config, b),
+    "delete_vectors": lambda c, b: delete_vectors_op(c.shard_config, b),
+}
+
+
+def batch_ops(collection: Collection, operations: Any) -> list[dict]:
+    """UpdateOperations.operations → a list of internal operations, in order."""
+    if not isinstance(operations, list):
+        raise FormatError("missing field `operations`")
+    ops = []
+    for item in operations:
+        item = obj(item, "UpdateOperation")
+        kinds = [k for k in item if k in BATCH_KINDS]
+        if len(kinds) != 1:
+            raise FormatError("data did not match any variant of untagged enum UpdateOperation")
+        kind = kinds[0]
+        inner = obj(item[kind], kind)
+        ops.append(keyed(BATCH_KINDS[kind](collection, inner), inner))
+    return ops
+
+
+def keyed(op: dict, body: dict) -> dict:
+    """A write operation carries the shard key(s) it is addressed to (custom sharding)."""
+    selector = shard_selector(body)
+    if isinstance(selector, dict):
+        raise FormatError("a write takes a shard key or a list of them, not a fallback")
+    if selector is not None:
+        op["shard_key"] = selector
+    return op
+
+
+def field_index(body: dict) -> tuple[str, dict]:
+    """CreateFieldIndex: field_name and field_schema → (field, schema). A schema given as an
+    object is remembered as such, so that collection info shows its params as Qdrant does."""
+    field = body.get("field_name")
+    if not isinstance(field, str) or not field:
+        raise FormatError("missing field `field_name`")
+    raw_schema = body.get("field_schema")
+    if raw_schema is None:
+        raise BadRequest(f"Can't auto-detect field type for `{field}`: field_schema is required")
+    schema = parse_field_schema(raw_schema)
+    if isinstance(raw_schema, dict):
+        schema["_given_as_object"] = True
+    return field, schema
+
+
+def _keyed_builder(build):
+    """A write-operation builder whose operation carries the body's shard key."""
+
+    @functools.wraps(build)
+    def with_key(*args):
+        body = args[0] if isinstance(args[0], dict) else args[1]
+        return keyed(build(*args), body)
+
+    return with_key
+
+
+upsert_op = _keyed_builder(upsert_op)
+update_vectors_op = _keyed_builder(update_vectors_op)
+delete_vectors_op = _keyed_builder(delete_vectors_op)
+set_payload_op = _keyed_builder(set_payload_op)
+delete_payload_op = _keyed_builder(delete_payload_op)
+clear_payload_op = _keyed_builder(clear_payload_op)
+delete_op = _keyed_builder(delete_op)

@@ -1,5 +1,0 @@
-"""Qdrant's REST API: a thin face over the table of contents and the collections."""
-
-from router.rest.app import create_app
-
-__all__ = ["create_app"]
