@@ -3,7 +3,7 @@
 #
 #   make run   [ARGS="--http-port 7000"]   one node: REST on 127.0.0.1:6333, data in ./storage
 #   make test  [PYTEST_ARGS="-k config"]   the whole test suite
-#   make lint                              ruff
+#   make lint                              ruff (pinned in pyproject.toml)
 #   make bench [ARGS=...]                  bench/run.py
 
 PYTHON ?= python3
@@ -25,11 +25,7 @@ test: $(TEST_STAMP)
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
-	@if $(VPY) -m ruff --version >/dev/null 2>&1; then \
-		$(VPY) -m ruff check . ; \
-	else \
-		echo "ruff is not installed in $(VENV); skipping lint"; \
-	fi
+	$(VPY) -m ruff check .
 
 bench: $(RUN_STAMP)
 	$(VPY) bench/run.py $(ARGS)

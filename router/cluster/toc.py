@@ -446,7 +446,8 @@ class TableOfContent:
 
     def update_collection(self, name: str, body: dict | None) -> bool:
         real = self.resolve_name(name)
-        config = collection_config.apply_update(self.consensus.state.collections[real]["config"], body)
+        current = self.consensus.state.collections[real]["config"]
+        config = collection_config.apply_update(current, body)
         _raise_for(self._propose({"type": "update_collection", "name": real, "config": config}))
         return True
 

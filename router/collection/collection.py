@@ -48,7 +48,8 @@ class Collection:
         self.ring = ring
         self._write_lock = threading.Lock()
         self.set_shards(shards)
-        self._next_op = max((s.local.last_op() for s in shards if s.local is not None), default=0) + 1
+        applied = (s.local.last_op() for s in shards if s.local is not None)
+        self._next_op = max(applied, default=0) + 1
 
     def set_shards(self, shards: list[ReplicaSet]) -> None:
         """The replica sets, in shard id order (custom sharding adds and drops them)."""
@@ -158,7 +159,9 @@ class Collection:
             self._next_op += 1
             return op_num
 
-    def update_batch(self, ops: list[dict], wait: bool, ordering: str = "weak") -> list[UpdateResult]:
+    def update_batch(
+        self, ops: list[dict], wait: bool, ordering: str = "weak"
+    ) -> list[UpdateResult]:
         return [self.update(op, wait, ordering) for op in ops]
 
     def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
@@ -202,7 +205,9 @@ class Collection:
         found: dict = {}
         for shard_id, shard_ids in self._locate(unique, shard_key).items():
             shard = self._by_id[shard_id]
-            records = shard.read(lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector))
+            records = shard.read(
+                lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)
+            )
             for record in self._tag(shard, records):
                 found.setdefault(record.id, record)
         return [found[i] for i in unique if i in found]

@@ -133,7 +133,9 @@ def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
         )
     out: dict = {"size": size, "distance": distance}
     if raw.get("hnsw_config") is not None:
-        out["hnsw_config"] = check_fields(raw["hnsw_config"], _HNSW_FIELDS, f"{path}.hnsw_config", errors)
+        out["hnsw_config"] = check_fields(
+            raw["hnsw_config"], _HNSW_FIELDS, f"{path}.hnsw_config", errors
+        )
     if raw.get("quantization_config") is not None:
         out["quantization_config"] = copy.deepcopy(raw["quantization_config"])
     if raw.get("on_disk") is not None:
@@ -198,7 +200,9 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
     params["shard_number"] = flat.get("shard_number", 1)
     if body.get("sharding_method") is not None:
         if body["sharding_method"] not in ("auto", "custom"):
-            raise FormatError(f"unknown variant `{body['sharding_method']}`, expected `auto` or `custom`")
+            raise FormatError(
+                f"unknown variant `{body['sharding_method']}`, expected `auto` or `custom`"
+            )
         params["sharding_method"] = body["sharding_method"]
     params["replication_factor"] = flat.get("replication_factor", 1)
     params["write_consistency_factor"] = flat.get("write_consistency_factor", 1)
@@ -209,11 +213,16 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
     sparse = _sparse_vectors(body.get("sparse_vectors"))
     if sparse is not None:
         params["sparse_vectors"] = sparse
-    hnsw = {**DEFAULT_HNSW, **check_fields(body.get("hnsw_config"), _HNSW_FIELDS, "hnsw_config", errors)}
+    hnsw = {
+        **DEFAULT_HNSW,
+        **check_fields(body.get("hnsw_config"), _HNSW_FIELDS, "hnsw_config", errors),
+    }
     optimizers = {
         **DEFAULT_OPTIMIZERS,
         **(default_optimizers or {}),
-        **check_fields(body.get("optimizers_config"), _OPTIMIZER_FIELDS, "optimizers_config", errors),
+        **check_fields(
+            body.get("optimizers_config"), _OPTIMIZER_FIELDS, "optimizers_config", errors
+        ),
     }
     wal = {**DEFAULT_WAL, **check_fields(body.get("wal_config"), _WAL_FIELDS, "wal_config", errors)}
     quantization = body.get("quantization_config", body.get("quantization"))
@@ -257,7 +266,9 @@ def apply_update(config: dict, body: Any) -> dict:
             if diff.get("hnsw_config") is not None:
                 target["hnsw_config"] = {
                     **target.get("hnsw_config", {}),
-                    **check_fields(diff["hnsw_config"], _HNSW_FIELDS, f"vectors.{name}.hnsw_config", errors),
+                    **check_fields(
+                        diff["hnsw_config"], _HNSW_FIELDS, f"vectors.{name}.hnsw_config", errors
+                    ),
                 }
             if diff.get("quantization_config") is not None:
                 target["quantization_config"] = copy.deepcopy(diff["quantization_config"])
@@ -268,7 +279,9 @@ def apply_update(config: dict, body: Any) -> dict:
         diff.pop("shard_number", None)
         params.update(diff)
     if body.get("hnsw_config") is not None:
-        new["hnsw_config"].update(check_fields(body["hnsw_config"], _HNSW_FIELDS, "hnsw_config", errors))
+        new["hnsw_config"].update(
+            check_fields(body["hnsw_config"], _HNSW_FIELDS, "hnsw_config", errors)
+        )
     if body.get("optimizers_config") is not None:
         new["optimizer_config"].update(
             check_fields(body["optimizers_config"], _OPTIMIZER_FIELDS, "optimizers_config", errors)
@@ -283,7 +296,10 @@ def apply_update(config: dict, body: Any) -> dict:
                 raise WrongInput(f"Not existing vector name error: {name}")
             sparse[name].update(diff)
     if body.get("strict_mode_config") is not None:
-        new["strict_mode_config"] = {**new.get("strict_mode_config", {}), **body["strict_mode_config"]}
+        new["strict_mode_config"] = {
+            **new.get("strict_mode_config", {}),
+            **body["strict_mode_config"],
+        }
     if body.get("metadata") is not None:
         if not isinstance(body["metadata"], dict):
             raise FormatError("invalid type for `metadata`: expected an object")

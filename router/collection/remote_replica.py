@@ -1,7 +1,7 @@
 """A replica held by another node, reached through its peer gRPC service.
 
-It implements the ``Replica`` interface of ``router.collection.replica_set`` by sending each call to the
-peer; a peer that cannot be reached raises ``ReplicaUnavailable`` (transient: the replica set
+It implements the ``Replica`` interface of ``router.collection.replica_set`` by sending each call
+to the peer; a peer that cannot be reached raises ``ReplicaUnavailable`` (transient: the replica set
 tries another replica, and disables this one for writes).
 """
 

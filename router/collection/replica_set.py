@@ -1,9 +1,10 @@
 """The copies of one shard, local or remote, behind one interface, and Qdrant's rules for them.
 
 A ``Replica`` is anything that can validate, apply and answer shard operations: ``LocalReplica``
-wraps a ``node.shard.LocalShard`` in this process, ``router.collection.remote_replica.RemoteReplica``
-reaches one on another peer. The ``ReplicaSet`` knows each replica's state (from consensus) and
-applies Qdrant's write and read rules (../shared/spec/distributed.md §1.5, §1.6):
+wraps a ``node.shard.LocalShard`` in this process,
+``router.collection.remote_replica.RemoteReplica`` reaches one on another peer. The
+``ReplicaSet`` knows each replica's state (from consensus) and applies Qdrant's write and read
+rules (../shared/spec/distributed.md §1.5, §1.6):
 
 - writes go to every updatable replica; ``write_consistency_factor`` of them must succeed, one
   of them Active; a replica that fails is disabled here at once and reported Dead;
@@ -166,8 +167,9 @@ class LocalReplica:
         return self.batcher.submit(requests).result()
 
     def search_future(self, requests) -> Future:
-        """Quick searches asked on an event loop are answered there (`router.collection.loop_searches`);
-        the others are coalesced into batched index calls on the batcher's thread."""
+        """Quick searches asked on an event loop are answered there
+        (`router.collection.loop_searches`); the others are coalesced into batched index calls
+        on the batcher's thread."""
         future = self.on_loop.submit(requests)
         return future if future is not None else self.batcher.submit(requests)
 

@@ -206,7 +206,10 @@ def merge_results(
 ) -> list[list[PointRecord]]:
     """Each shard's answers → one answer per query, ordered as one shard would order them."""
     if len(per_shard) == 1:
-        return [records[q.offset : q.offset + q.limit] for q, records in zip(queries, per_shard[0])]
+        return [
+            records[q.offset : q.offset + q.limit]
+            for q, records in zip(queries, per_shard[0], strict=True)
+        ]
     results = []
     for i, q in enumerate(queries):
         merged = [r for shard_results in per_shard for r in shard_results[i]]

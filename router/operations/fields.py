@@ -25,7 +25,9 @@ def obj(body: Any, what: str) -> dict:
     return body
 
 
-def uint(value: Any, name: str, default: int | None, minimum: int = 0, prefix: str = "") -> int | None:
+def uint(
+    value: Any, name: str, default: int | None, minimum: int = 0, prefix: str = ""
+) -> int | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -36,7 +38,9 @@ def uint(value: Any, name: str, default: int | None, minimum: int = 0, prefix: s
     if value < 0:
         raise FormatError(f"invalid value: integer `{value}`, expected usize at `{name}`")
     if value < minimum:
-        raise ValidationFailed(f"[{prefix}{name}: value {value} invalid, must be {minimum} or larger]")
+        raise ValidationFailed(
+            f"[{prefix}{name}: value {value} invalid, must be {minimum} or larger]"
+        )
     return value
 
 
@@ -55,7 +59,9 @@ def order_by(raw: Any) -> dict | None:
     if isinstance(raw, str):
         return {"key": raw, "direction": "asc", "start_from": None}
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
-        raise FormatError("invalid type for `order_by`: expected a key or {key, direction, start_from}")
+        raise FormatError(
+            "invalid type for `order_by`: expected a key or {key, direction, start_from}"
+        )
     direction = raw.get("direction") or "asc"
     if direction not in ("asc", "desc"):
         raise FormatError(f"unknown variant `{direction}`, expected `asc` or `desc`")

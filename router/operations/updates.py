@@ -58,7 +58,7 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
                     raise FormatError(f"vectors `{name}` must have one entry per id")
                 present = [i for i, value in enumerate(column) if value is not None]
                 rows = prepare_column(config, name, [column[i] for i in present])
-                for i, row in zip(present, rows):
+                for i, row in zip(present, rows, strict=True):
                     vectors[i][name] = row
         elif isinstance(raw_vectors, list):
             if len(raw_vectors) != n:

@@ -47,6 +47,15 @@ def _query_vector(raw: Any) -> tuple[Any, Any]:
     raise FormatError("data did not match any variant of untagged enum QueryInterface")
 
 
+def _score_threshold(body: dict) -> float | None:
+    threshold = body.get("score_threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+    ):
+        raise FormatError("invalid type for `score_threshold`")
+    return threshold
+
+
 def _needs_engine(body: dict) -> bool:
     """Whether a QueryRequest is more than a plain nearest-neighbour search or a listing."""
     if body.get("prefetch") or body.get("lookup_from") is not None:
@@ -75,9 +84,7 @@ def parse_query(body: Any, prefix: str = "internal.") -> Query | Request:
     using = body.get("using")
     if using is not None and not isinstance(using, str):
         raise FormatError("invalid type for `using`")
-    threshold = body.get("score_threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-        raise FormatError("invalid type for `score_threshold`")
+    threshold = _score_threshold(body)
     query = Query(
         using=using or "",
         filter=filter_(body.get("filter")),
@@ -118,9 +125,7 @@ def parse_search(body: Any) -> Query:
     params = body.get("params") or {}
     if not isinstance(params, dict):
         raise FormatError("invalid type for `params`")
-    threshold = body.get("score_threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-        raise FormatError("invalid type for `score_threshold`")
+    threshold = _score_threshold(body)
     return Query(
         using=using,
         vector=raw,
@@ -142,7 +147,9 @@ def _is_search(q: Any) -> bool:
 
 def _listing(collection: Collection, q: Query) -> list[PointRecord]:
     """A query without a `query`: points in id order, as scroll would list them, score 0."""
-    records, _ = collection.scroll(q.filter, None, q.offset + q.limit, q.with_payload, q.with_vector)
+    records, _ = collection.scroll(
+        q.filter, None, q.offset + q.limit, q.with_payload, q.with_vector
+    )
     for r in records:
         r.score = 0.0
     return records[q.offset :]

@@ -1,5 +1,5 @@
-"""The REST face's HTTP protocol (router/api/rest/http_protocol.py) on a real uvicorn server and real
-sockets: plain keep-alive hot-path requests are answered without ASGI, everything unusual goes
+"""The REST face's HTTP protocol (router/api/rest/http_protocol.py) on a real uvicorn server and
+real sockets: plain keep-alive hot-path requests are answered without ASGI, everything unusual goes
 through ASGI, and either way every request gets its whole answer, in order.
 
 The `Front` here routes one path to a handler that answers with what it received, so what is

@@ -1,6 +1,6 @@
-"""router.collection.loop_searches on a real shard: quick searches are answered on the asking event loop, in
-one shard call per loop turn, with the batcher's answers; everything else still goes to the
-batcher's thread."""
+"""router.collection.loop_searches on a real shard: quick searches are answered on the asking
+event loop, in one shard call per loop turn, with the batcher's answers; everything else still
+goes to the batcher's thread."""
 
 from __future__ import annotations
 

@@ -32,9 +32,12 @@ def test_scores_equal_search_scores(tmp_path, distance):
              "m": prepare_named(config, "m", rng.normal(size=(1 + pid % 3, 3)).tolist())}
         for name in ("s", "i"):
             idx = rng.choice(20, size=3, replace=False).tolist()
-            v[name] = prepare_named(config, name, {"indices": idx, "values": rng.normal(size=3).tolist()})
+            sparse = {"indices": idx, "values": rng.normal(size=3).tolist()}
+            v[name] = prepare_named(config, name, sparse)
         vectors.append(v)
-    shard.apply(1, {"type": "upsert", "ids": list(range(60)), "vectors": vectors, "payloads": [None] * 60})
+    shard.apply(
+        1, {"type": "upsert", "ids": list(range(60)), "vectors": vectors, "payloads": [None] * 60}
+    )
     replica = SimpleNamespace(sparse_stats=shard.sparse_stats)
     collection = SimpleNamespace(
         shard_config=config, shards=[SimpleNamespace(read=lambda call: call(replica))],
@@ -50,7 +53,7 @@ def test_scores_equal_search_scores(tmp_path, distance):
         found = {r.id: float(r.score) for r in shard.search([request])[0]}
         records = shard.retrieve(list(range(60)), False, [using])
         scores = score_records(collection, using, raw, records)
-        for record, score in zip(records, scores):
+        for record, score in zip(records, scores, strict=True):
             if record.id in found:
                 assert float(score) == pytest.approx(found[record.id], rel=1e-5, abs=1e-6), using
             else:  # sparse: no shared dimension

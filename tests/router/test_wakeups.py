@@ -1,4 +1,5 @@
-"""router.collection.wakeups: results of worker threads reach the event loop in one turn per burst."""
+"""router.collection.wakeups: results of worker threads reach the event loop in one turn per
+burst."""
 
 from __future__ import annotations
 

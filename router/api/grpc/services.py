@@ -3,11 +3,11 @@ thin face over the table of contents and the collections.
 
 Each RPC does what the matching REST handler does, with the same shared functions: convert the
 request into the REST body (``from_grpc``), turn that body into the internal operation or query
-(``router.operations``, ``router.query``, ``TableOfContent``), run it on the collection, and convert the result
-back (``to_grpc``). Errors are the shared error kinds, mapped to status codes the way Qdrant maps
-them, with the REST error text as details. The query and search RPCs are coroutines on the gRPC
-server's event loop (no blocking calls there); every other RPC body runs in its worker pool, so
-blocking calls are fine in those.
+(``router.operations``, ``router.query``, ``TableOfContent``), run it on the collection, and convert
+the result back (``to_grpc``). Errors are the shared error kinds, mapped to status codes the way
+Qdrant maps them, with the REST error text as details. The query and search RPCs are coroutines on
+the gRPC server's event loop (no blocking calls there); every other RPC body runs in its worker
+pool, so blocking calls are fine in those.
 """
 
 from __future__ import annotations
@@ -398,7 +398,9 @@ class PointsService(pb.PointsServicer):
     async def SearchBatch(self, request: pb.SearchBatchPoints, context) -> pb.SearchBatchResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        queries = [query_requests.parse_query(from_grpc.search_points(s)) for s in request.search_points]
+        queries = [
+            query_requests.parse_query(from_grpc.search_points(s)) for s in request.search_points
+        ]
         results = await query_requests.run_queries_async(collection, queries)
         return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
 

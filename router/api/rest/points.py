@@ -1,9 +1,10 @@
 """Points endpoints: writes, retrieval, scroll, count and the universal query.
 
-Bodies are parsed with orjson into internal operations (``router.operations``, ``router.query``); blocking work
-runs in the thread pool and searches are awaited from the shards' batchers, so the event loop
-never waits on a lock, FAISS or fsync. The hot paths (query, query batch, upsert) are plain
-functions of the raw body, which ``router.api.rest.front`` also calls without FastAPI in between.
+Bodies are parsed with orjson into internal operations (``router.operations``, ``router.query``);
+blocking work runs in the thread pool and searches are awaited from the shards' batchers, so the
+event loop never waits on a lock, FAISS or fsync. The hot paths (query, query batch, upsert) are
+plain functions of the raw body, which ``router.api.rest.front`` also calls without FastAPI in
+between.
 """
 
 from __future__ import annotations
