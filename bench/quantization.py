@@ -69,11 +69,15 @@ def measure(name: str, quantization: dict, base: np.ndarray, queries: np.ndarray
         for oversampling in (1.0, 2.0):
             params = {"rescore": True, "oversampling": oversampling}
             started = time.perf_counter()
-            found = [{r.id for r in shard.search([SearchRequest("", q, 10, quantization=params)])[0]}
-                     for q in prepared]
+            found = [
+                {r.id for r in shard.search([SearchRequest("", q, 10, quantization=params)])[0]}
+                for q in prepared
+            ]
             per_query = (time.perf_counter() - started) / len(prepared) * 1000
-            recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth)])
-            figures.append(f"recall@10 {recall:.3f} ({per_query:.1f} ms/q) at oversampling {oversampling:g}")
+            recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
+            figures.append(
+                f"recall@10 {recall:.3f} ({per_query:.1f} ms/q) at oversampling {oversampling:g}"
+            )
         original = base.shape[0] * base.shape[1] * 4
         memory = quantized.memory_bytes()
         print(f"{name:<20} {memory / 2**20:8.2f} MiB quantized vs {original / 2**20:7.2f} MiB "
@@ -95,7 +99,9 @@ def sign_data(n: int, dim: int, nq: int, seed: int = 3) -> tuple[np.ndarray, np.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset", nargs="?", help="directory in the minilm-75k layout")
     parser.add_argument("--points", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=100)
