@@ -37,9 +37,11 @@ from router.cluster.duties import ClusterDuties
 from router.cluster.placement import place_shards
 from router.collection import config as collection_config
 from router.collection.collection import Collection
+from router.collection.limits import DEFAULT as DEFAULT_LIMITS
+from router.collection.limits import Limits
 from router.collection.remote_replica import PeerChannels, RemoteReplica
 from router.collection.replica_set import LocalReplica, Replica, ReplicaEndpoint, ReplicaSet
-from router.operations.fields import shard_key_value
+from router.operations import shard_keys
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +58,6 @@ def _raise_for(result: OpResult) -> None:
     if result.error_kind == "wrong_input":
         raise WrongInput(result.message or "")
     raise BadRequest(result.message or "")
-
-
-def _positive(raw, name: str) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-        raise ValidationFailed(f"[{name}: value {raw} invalid, must be 1 or larger]")
-    return raw
 
 
 def validate_collection_name(name: str) -> None:
@@ -90,10 +84,13 @@ class TableOfContent:
         optimizer: Optimizer,
         channels: PeerChannels | None = None,
         default_optimizers: Mapping[str, Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.storage_path = storage_path
         #: optimizer settings of new collections that do not give their own (storage.optimizers)
         self.default_optimizers = dict(default_optimizers or {})
+        #: Tessera's bounds on what a request may ask for (config section ``limits``)
+        self.limits = limits
         self.collections_path = storage_path / "collections"
         self.collections_path.mkdir(parents=True, exist_ok=True)
         self.consensus = consensus
@@ -345,7 +342,7 @@ class TableOfContent:
     # -- metadata operations -----------------------------------------------------------------
     def create_collection(self, name: str, body: dict | None, timeout: float = 30.0) -> bool:
         validate_collection_name(name)
-        config = collection_config.parse_create(body, self.default_optimizers)
+        config = collection_config.parse_create(body, self.default_optimizers, self.limits)
         if name in self.consensus.state.collections:
             raise AlreadyExists(f"Collection `{name}` already exists!")
         if name in self.consensus.state.aliases:
@@ -379,22 +376,14 @@ class TableOfContent:
         real = self.resolve_name(name)
         entry = self.consensus.state.collections[real]
         params = entry["config"]["params"]
-        key = shard_key_value(body.get("shard_key"), "shard_key")
-        initial_state = body.get("initial_state")
-        if initial_state is not None and initial_state not in ("Active", "Partial"):
-            raise BadRequest("Initial state cannot be Dead, only Active or Partial are allowed"
-                             if initial_state == "Dead" else
-                             f"Initial state cannot be {initial_state}, only Active or Partial "
-                             "are allowed")
-        shards_number = _positive(body.get("shards_number"), "shards_number") or \
-            params.get("shard_number", 1)
+        request = shard_keys.parse_create(body, self.limits)
+        key, initial_state = request.key, request.initial_state
+        shards_number = request.shards_number or params.get("shard_number", 1)
         default_rf = 1 if initial_state is not None else params.get("replication_factor", 1)
-        replication = _positive(body.get("replication_factor"), "replication_factor") or default_rf
+        replication = request.replication_factor or default_rf
         known = sorted(int(p) for p in self.consensus.state.peers) or [self.peer_id]
-        pool = body.get("placement")
+        pool = request.placement
         if pool is not None:
-            if not isinstance(pool, list) or not pool:
-                raise BadRequest("Placement cannot be empty")
             for peer in pool:
                 if peer not in known:
                     raise BadRequest(f"Peer {peer} does not exist")
@@ -412,7 +401,7 @@ class TableOfContent:
 
     def drop_shard_key(self, name: str, body: dict) -> bool:
         real = self.resolve_name(name)
-        key = shard_key_value(body.get("shard_key"), "shard_key")
+        key = shard_keys.parse_drop(body)
         _raise_for(self._propose({"type": "drop_shard_key", "name": real, "key": key}))
         if self.cluster_enabled:
             self.duties.await_peers_synced(10.0)
@@ -447,7 +436,7 @@ class TableOfContent:
     def update_collection(self, name: str, body: dict | None) -> bool:
         real = self.resolve_name(name)
         current = self.consensus.state.collections[real]["config"]
-        config = collection_config.apply_update(current, body)
+        config = collection_config.apply_update(current, body, self.limits)
         _raise_for(self._propose({"type": "update_collection", "name": real, "config": config}))
         return True
 

@@ -14,19 +14,21 @@ from typing import Any
 
 from node.errors import FormatError, ValidationFailed, WrongInput
 from node.shard_config import DEFAULT_HNSW, DEFAULT_OPTIMIZERS
+from router.collection.limits import DEFAULT, MAX_DIMENSION, Limits, unsigned
 
 DISTANCES = ("Cosine", "Euclid", "Dot", "Manhattan")
 DATATYPES = ("float32", "uint8", "float16")
 DEFAULT_WAL = {"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1}
 
-# field -> (type, minimum, maximum)
+# field -> (type, minimum, maximum); an integer's maximum is a number, or the name of a field of
+# ``Limits`` (Tessera's bound); its width is u64 unless _U32 names it
 _HNSW_FIELDS = {
-    "m": (int, 0, None),
-    "ef_construct": (int, 4, None),
+    "m": (int, 0, "max_hnsw_m"),
+    "ef_construct": (int, 4, "max_ef_construct"),
     "full_scan_threshold": (int, 10, None),
     "max_indexing_threads": (int, 0, None),
     "on_disk": (bool, None, None),
-    "payload_m": (int, 0, None),
+    "payload_m": (int, 0, "max_hnsw_m"),
     "inline_storage": (bool, None, None),
 }
 _OPTIMIZER_FIELDS = {
@@ -46,13 +48,14 @@ _WAL_FIELDS = {
     "wal_retain_closed": (int, 0, None),
 }
 _PARAM_FIELDS = {
-    "shard_number": (int, 1, None),
+    "shard_number": (int, 1, "max_shards_per_collection"),
     "replication_factor": (int, 1, None),
     "write_consistency_factor": (int, 1, None),
     "read_fan_out_factor": (int, 0, None),
     "read_fan_out_delay_ms": (int, 0, None),
     "on_disk_payload": (bool, None, None),
 }
+_U32 = {"shard_number", "replication_factor", "write_consistency_factor", "read_fan_out_factor"}
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "a boolean", str: "a string"}
 
 
@@ -66,7 +69,9 @@ def _type_ok(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
-def check_fields(section: Any, fields: dict, path: str, errors: list[str]) -> dict:
+def check_fields(
+    section: Any, fields: dict, path: str, errors: list[str], limits: Limits = DEFAULT
+) -> dict:
     """Validated copy of a flat section: nulls dropped, unknown keys ignored."""
     if section is None:
         return {}
@@ -86,12 +91,25 @@ def check_fields(section: Any, fields: dict, path: str, errors: list[str]) -> di
                 f"invalid value: integer `{value}`, expected an unsigned integer at `{path}.{key}`"
             )
         name = f"{path}.{key}" if path else key
-        if lo is not None and value < lo:
-            errors.append(f"{name}: value {value} invalid, must be {lo} or larger")
-        if hi is not None and value > hi:
-            errors.append(f"{name}: value {value} invalid, must be {hi} or smaller")
+        if kind is int:
+            unsigned(value, "u32" if key in _U32 else "u64", name)
+        if isinstance(hi, str):
+            hi = getattr(limits, hi)
+        range_error(name, value, lo, hi, errors)
         out[key] = value
     return out
+
+
+def range_error(name: str, value: Any, lo: Any, hi: Any, errors: list[str]) -> None:
+    """Qdrant's words for a value out of range, added to ``errors``."""
+    if (lo is None or value >= lo) and (hi is None or value <= hi):
+        return
+    if lo is not None and hi is not None:
+        errors.append(f"{name}: value {value} invalid, must be from {lo} to {hi}")
+    elif lo is not None:
+        errors.append(f"{name}: value {value} invalid, must be {lo} or larger")
+    else:
+        errors.append(f"{name}: value {value} invalid, must be {hi} or smaller")
 
 
 def _describe(value: Any) -> str:
@@ -113,7 +131,7 @@ def raise_if_invalid(errors: list[str]) -> None:
         raise ValidationFailed("[" + ", ".join(errors) + "]")
 
 
-def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
+def _vector_params(raw: Any, path: str, errors: list[str], limits: Limits) -> dict:
     if not isinstance(raw, dict):
         raise FormatError(f"invalid type for `{path}`: expected vector params")
     if "size" not in raw or raw["size"] is None:
@@ -123,8 +141,8 @@ def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
     size = raw["size"]
     if not _type_ok(size, int) or size < 0:
         raise FormatError(f"invalid type: {_describe(size)}, expected u64 at `{path}.size`")
-    if size < 1:
-        errors.append(f"{path}.size: value {size} invalid, must be 1 or larger".lstrip("."))
+    unsigned(size, "u64", f"{path}.size")
+    range_error(f"{path}.size".lstrip("."), size, 1, MAX_DIMENSION, errors)
     distance = raw["distance"]
     if distance not in DISTANCES:
         raise FormatError(
@@ -134,10 +152,10 @@ def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
     out: dict = {"size": size, "distance": distance}
     if raw.get("hnsw_config") is not None:
         out["hnsw_config"] = check_fields(
-            raw["hnsw_config"], _HNSW_FIELDS, f"{path}.hnsw_config", errors
+            raw["hnsw_config"], _HNSW_FIELDS, f"{path}.hnsw_config", errors, limits
         )
     if raw.get("quantization_config") is not None:
-        out["quantization_config"] = copy.deepcopy(raw["quantization_config"])
+        out["quantization_config"] = _quantization(raw["quantization_config"], f"{path}.")
     if raw.get("on_disk") is not None:
         out["on_disk"] = bool(raw["on_disk"])
     datatype = raw.get("datatype")
@@ -163,14 +181,30 @@ def _vector_params(raw: Any, path: str, errors: list[str]) -> dict:
     return out
 
 
-def _vectors(raw: Any, errors: list[str]) -> dict:
+def _vectors(raw: Any, errors: list[str], limits: Limits) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise FormatError("invalid type for `vectors`: expected an object")
     if "size" in raw or "distance" in raw:
-        return _vector_params(raw, "vectors", errors)
-    return {name: _vector_params(v, f"vectors.{name}", errors) for name, v in raw.items()}
+        return _vector_params(raw, "vectors", errors, limits)
+    return {name: _vector_params(v, f"vectors.{name}", errors, limits) for name, v in raw.items()}
+
+
+def _quantization(raw: Any, path: str) -> dict:
+    """A QuantizationConfig is an object naming its method (scalar, product, binary); its
+    contents are checked where the shards build it."""
+    if not isinstance(raw, dict):
+        raise FormatError(
+            f"invalid type: {_describe(raw)}, expected an object at `{path}quantization_config`"
+        )
+    return copy.deepcopy(raw)
+
+
+def _object(raw: Any, path: str) -> dict:
+    if not isinstance(raw, dict):
+        raise FormatError(f"invalid type: {_describe(raw)}, expected an object at `{path}`")
+    return raw
 
 
 def _sparse_vectors(raw: Any) -> dict | None:
@@ -186,7 +220,9 @@ def _sparse_vectors(raw: Any) -> dict | None:
     return out
 
 
-def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None) -> dict:
+def parse_create(
+    body: Any, default_optimizers: Mapping[str, Any] | None = None, limits: Limits = DEFAULT
+) -> dict:
     """A create-collection body → the stored collection config (Qdrant's CollectionConfig).
     ``default_optimizers`` (the node's storage.optimizers) stand in for fields the body leaves
     out, as Qdrant's do."""
@@ -195,8 +231,8 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
     if not isinstance(body, dict):
         raise FormatError("invalid type: expected struct CreateCollection")
     errors: list[str] = []
-    params: dict = {"vectors": _vectors(body.get("vectors"), errors)}
-    flat = check_fields(body, _PARAM_FIELDS, "", errors)
+    params: dict = {"vectors": _vectors(body.get("vectors"), errors, limits)}
+    flat = check_fields(body, _PARAM_FIELDS, "", errors, limits)
     params["shard_number"] = flat.get("shard_number", 1)
     if body.get("sharding_method") is not None:
         if body["sharding_method"] not in ("auto", "custom"):
@@ -215,7 +251,7 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
         params["sparse_vectors"] = sparse
     hnsw = {
         **DEFAULT_HNSW,
-        **check_fields(body.get("hnsw_config"), _HNSW_FIELDS, "hnsw_config", errors),
+        **check_fields(body.get("hnsw_config"), _HNSW_FIELDS, "hnsw_config", errors, limits),
     }
     optimizers = {
         **DEFAULT_OPTIMIZERS,
@@ -226,7 +262,11 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
     }
     wal = {**DEFAULT_WAL, **check_fields(body.get("wal_config"), _WAL_FIELDS, "wal_config", errors)}
     quantization = body.get("quantization_config", body.get("quantization"))
+    if quantization is not None:
+        quantization = _quantization(quantization, "")
     strict = body.get("strict_mode_config")
+    if strict is not None:
+        _object(strict, "strict_mode_config")
     raise_if_invalid(errors)
     if not params["vectors"] and not sparse:
         pass  # Qdrant allows a collection without dense vectors
@@ -245,7 +285,7 @@ def parse_create(body: Any, default_optimizers: Mapping[str, Any] | None = None)
     return config
 
 
-def apply_update(config: dict, body: Any) -> dict:
+def apply_update(config: dict, body: Any, limits: Limits = DEFAULT) -> dict:
     """A PATCH body applied to a stored config; returns the new config."""
     if body is None:
         body = {}
@@ -257,7 +297,7 @@ def apply_update(config: dict, body: Any) -> dict:
     if body.get("vectors") is not None:
         vectors = params["vectors"]
         named = not ("size" in vectors and "distance" in vectors)
-        for name, diff in body["vectors"].items():
+        for name, diff in _object(body["vectors"], "vectors").items():
             target = vectors.get(name) if named else (vectors if name == "" else None)
             if target is None:
                 raise WrongInput(f"Not existing vector name error: {name}")
@@ -267,20 +307,27 @@ def apply_update(config: dict, body: Any) -> dict:
                 target["hnsw_config"] = {
                     **target.get("hnsw_config", {}),
                     **check_fields(
-                        diff["hnsw_config"], _HNSW_FIELDS, f"vectors.{name}.hnsw_config", errors
+                        diff["hnsw_config"],
+                        _HNSW_FIELDS,
+                        f"vectors.{name}.hnsw_config",
+                        errors,
+                        limits,
                     ),
                 }
             if diff.get("quantization_config") is not None:
-                target["quantization_config"] = copy.deepcopy(diff["quantization_config"])
+                q = diff["quantization_config"]
+                target["quantization_config"] = (
+                    q if q == "Disabled" else _quantization(q, f"vectors.{name}.")
+                )
             if diff.get("on_disk") is not None:
                 target["on_disk"] = bool(diff["on_disk"])
     if body.get("params") is not None:
-        diff = check_fields(body["params"], _PARAM_FIELDS, "params", errors)
+        diff = check_fields(body["params"], _PARAM_FIELDS, "params", errors, limits)
         diff.pop("shard_number", None)
         params.update(diff)
     if body.get("hnsw_config") is not None:
         new["hnsw_config"].update(
-            check_fields(body["hnsw_config"], _HNSW_FIELDS, "hnsw_config", errors)
+            check_fields(body["hnsw_config"], _HNSW_FIELDS, "hnsw_config", errors, limits)
         )
     if body.get("optimizers_config") is not None:
         new["optimizer_config"].update(
@@ -288,7 +335,7 @@ def apply_update(config: dict, body: Any) -> dict:
         )
     if body.get("quantization_config") is not None:
         q = body["quantization_config"]
-        new["quantization_config"] = None if q == "Disabled" else copy.deepcopy(q)
+        new["quantization_config"] = None if q == "Disabled" else _quantization(q, "")
     if body.get("sparse_vectors") is not None:
         sparse = params.setdefault("sparse_vectors", {})
         for name, diff in (_sparse_vectors(body["sparse_vectors"]) or {}).items():
@@ -298,7 +345,7 @@ def apply_update(config: dict, body: Any) -> dict:
     if body.get("strict_mode_config") is not None:
         new["strict_mode_config"] = {
             **new.get("strict_mode_config", {}),
-            **body["strict_mode_config"],
+            **_object(body["strict_mode_config"], "strict_mode_config"),
         }
     if body.get("metadata") is not None:
         if not isinstance(body["metadata"], dict):

@@ -89,15 +89,21 @@ def with_payload(raw: Any, default: bool) -> Any:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, list):
-        return ("include", [str(k) for k in raw])
+        return ("include", names(raw, "with_payload"))
     if isinstance(raw, dict):
-        if "include" in raw:
-            keys = raw["include"]
-            return ("include", keys if isinstance(keys, list) else [keys])
-        if "exclude" in raw:
-            keys = raw["exclude"]
-            return ("exclude", keys if isinstance(keys, list) else [keys])
+        for kind in ("include", "exclude"):
+            if kind in raw:
+                keys = raw[kind]
+                keys = keys if isinstance(keys, list) else [keys]
+                return (kind, names(keys, f"with_payload.{kind}"))
     raise FormatError("invalid type for `with_payload`")
+
+
+def names(raw: Any, where: str) -> list[str]:
+    """A list of names (payload keys, vector names): every item a string."""
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise FormatError(f"invalid type: expected a sequence of strings at `{where}`")
+    return raw
 
 
 def with_vector(raw: Any, default: bool = False) -> Any:

@@ -16,7 +16,7 @@ from node.payload_index import parse_field_schema
 from node.shard_config import ShardConfig
 from node.vector_input import prepare_column, prepare_point_vectors
 from router.collection.collection import Collection
-from router.operations.fields import filter_, obj, payload, point_ids, shard_selector
+from router.operations.fields import filter_, names, obj, payload, point_ids, shard_selector
 
 
 def upsert_op(config: ShardConfig, body: dict) -> dict:
@@ -120,13 +120,13 @@ def update_vectors_op(config: ShardConfig, body: dict) -> dict:
 
 
 def delete_vectors_op(config: ShardConfig, body: dict) -> dict:
-    names = body.get("vector")
-    if not isinstance(names, list):
+    if body.get("vector") is None:
         raise FormatError("missing field `vector`")
-    for name in names:
+    vector_names = names(body["vector"], "vector")
+    for name in vector_names:
         if name not in config.vectors and name not in config.sparse_vectors:
             raise WrongInput(f"Not existing vector name error: {name}")
-    return {"type": "delete_vectors", "names": names, **optional_selector(body)}
+    return {"type": "delete_vectors", "names": vector_names, **optional_selector(body)}
 
 
 def set_payload_op(body: dict, kind: str) -> dict:
@@ -135,14 +135,16 @@ def set_payload_op(body: dict, kind: str) -> dict:
         raise FormatError("missing field `payload`")
     op = {"type": kind, "payload": value, **optional_selector(body)}
     if kind == "set_payload" and body.get("key") is not None:
+        if not isinstance(body["key"], str):
+            raise FormatError("invalid type: expected a string at `key`")
         op["key"] = body["key"]
     return op
 
 
 def delete_payload_op(body: dict) -> dict:
-    keys = body.get("keys")
-    if not isinstance(keys, list):
+    if body.get("keys") is None:
         raise FormatError("missing field `keys`")
+    keys = names(body["keys"], "keys")
     return {"type": "delete_payload", "keys": keys, **optional_selector(body)}
 
 

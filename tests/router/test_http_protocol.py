@@ -9,6 +9,7 @@ tested is the protocol, not the search behind it (tests/e2e covers that on a rea
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -103,8 +104,18 @@ def served() -> Iterator[Served]:
         s.stop()
 
 
-def _request(path: str, body: bytes = b"", *, version: str = "1.1", extra: str = "") -> bytes:
-    head = f"POST {path} HTTP/{version}\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+def _request(
+    path: str,
+    body: bytes = b"",
+    *,
+    version: str = "1.1",
+    extra: str = "",
+    content_type: str = "application/json",
+) -> bytes:
+    head = (
+        f"POST {path} HTTP/{version}\r\nHost: t\r\nContent-Length: {len(body)}\r\n"
+        f"Content-Type: {content_type}\r\n{extra}\r\n"
+    )
     return head.encode() + body
 
 
@@ -175,7 +186,8 @@ def test_unusual_requests_go_through_asgi_with_the_same_answer(served, extra, ve
 
 
 def test_a_chunked_body_goes_through_asgi(served):
-    head = f"POST {HOT} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    head = (f"POST {HOT} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            "Content-Type: application/json\r\n\r\n").encode()
     with served.connect() as sock:
         sock.sendall(head + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
         status, _, body = _read_response(sock, bytearray())
@@ -198,7 +210,9 @@ def test_a_failing_handler_is_500_and_the_connection_serves_on(served):
         sock.sendall(_request(HOT, b"boom") + _request(HOT, b"ok"))
         status, _, body = _read_response(sock, buffer)
         assert status == 500
-        assert orjson.loads(body)["status"]["error"] == "Service internal error: the handler failed"
+        message = orjson.loads(body)["status"]["error"]
+        assert re.fullmatch(r"Service internal error: the handler failed \(request id [0-9a-f]{16}\)",
+                            message), message
         status, _, body = _read_response(sock, buffer)
         assert status == 200 and orjson.loads(body)["result"]["head"] == "ok"
 
@@ -249,3 +263,17 @@ def test_shutdown_answers_the_request_in_flight_then_closes(served):
         assert status == 200 and orjson.loads(body)["result"]["head"] == "last"
         assert headers["connection"] == "close"
         assert sock.recv(65536) == b""
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_refused_before_any_handler(served, content_type):
+    """Qdrant's JSON endpoints refuse a body sent as another content type (400); the handler
+    never sees it, and the connection serves on."""
+    with served.connect() as sock:
+        buffer = bytearray()
+        sock.sendall(_request(HOT, b"boom", content_type=content_type) + _request(HOT, b"ok"))
+        status, _, body = _read_response(sock, buffer)
+        assert status == 400
+        assert orjson.loads(body)["status"]["error"] == "Format error in JSON body: Content type error"
+        status, _, body = _read_response(sock, buffer)
+        assert status == 200 and orjson.loads(body)["result"]["head"] == "ok"

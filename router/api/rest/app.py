@@ -13,8 +13,9 @@ from starlette.responses import Response
 from node.errors import TesseraError
 from router.api.auth import ApiKey
 from router.api.rest import collections, points, service
+from router.api.rest.body_shapes import shape_problem
 from router.api.rest.front import Front
-from router.api.rest.responses import error, from_exception
+from router.api.rest.responses import error, from_exception, internal_error_message
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,15 @@ def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None) -
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error(f"Service internal error: {exc}", 500)
+        """The last resort: a body of a shape the parsers did not foresee is still the client's
+        error (400, naming the field); anything else is ours (500, with a request id)."""
+        where = f"{request.method} {request.url.path}"
+        route = getattr(request.scope.get("route"), "path", None)
+        problem = shape_problem(request.method, route, getattr(request.state, "body", None))
+        if problem is not None:
+            log.warning("a body of the wrong shape reached %s: %s", where, problem, exc_info=exc)
+            return error(f"Format error in JSON body: {problem}", 400)
+        return error(internal_error_message(exc, where), 500)
 
     app.include_router(service.router)
     app.include_router(collections.router)

@@ -19,7 +19,9 @@ from node.errors import TesseraError
 from router.api import auth
 from router.api.auth import ApiKey
 from router.api.rest import points
-from router.api.rest.responses import dumps, status_of
+from router.api.rest.body_shapes import shape_problem
+from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type
+from router.api.rest.responses import dumps, internal_error_message, status_of
 from router.collection import read_consistency
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 _PREFIX = "/collections/"
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+#: the hot paths, after /collections/{name}/, and their methods
+_HOT_METHODS = {"points/query": "POST", "points/query/batch": "POST", "points": "PUT"}
+#: requests that may carry a body, and so must say it is JSON
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
 
 def _params(query: bytes) -> dict[str, str]:
@@ -57,14 +63,14 @@ class Front:
         name, _, rest = path[len(_PREFIX):].partition("/")
         if not name:
             return None
+        if _HOT_METHODS.get(rest) != method:
+            return None
         toc = self.toc
-        if method == "POST" and rest == "points/query":
+        if rest == "points/query":
             return lambda raw, _: points.query_result(toc, name, raw)
-        if method == "POST" and rest == "points/query/batch":
+        if rest == "points/query/batch":
             return lambda raw, _: points.query_batch_result(toc, name, raw)
-        if method == "PUT" and rest == "points":
-            return lambda raw, params: points.upsert_result(toc, name, raw, params)
-        return None
+        return lambda raw, params: points.upsert_result(toc, name, raw, params)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -72,11 +78,21 @@ class Front:
         refusal = self.refusal(scope["path"], scope["headers"])
         if refusal is not None:  # Qdrant answers these in plain text
             return await self._reply(send, 401, refusal.encode(), _TEXT)
+        content_type = None
+        has_body = False
         for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
-                return await self._reply(send, 413, self._error_body(
-                    f"Payload too large: request body is {int(value)} bytes, the limit is "
-                    f"{self.limit} bytes (service.max_request_size_mb)", 0.0))
+            if key == b"content-length":
+                if value.isdigit() and int(value) > self.limit:
+                    return await self._reply(send, 413, self._error_body(
+                        f"Payload too large: request body is {int(value)} bytes, the limit is "
+                        f"{self.limit} bytes (service.max_request_size_mb)", 0.0))
+                has_body = value != b"0"
+            elif key == b"transfer-encoding":
+                has_body = True
+            elif key == b"content-type":
+                content_type = value
+        if has_body and scope["method"] in _BODY_METHODS and not is_json_content_type(content_type):
+            return await self._reply(send, 400, self._error_body(CONTENT_TYPE_ERROR.message, 0.0))
         query = scope.get("query_string", b"")
         handler = self.hot_route(scope["method"], scope["path"])
         if handler is not None:
@@ -112,9 +128,14 @@ class Front:
             return 200, dumps({"result": result, "status": "ok", "time": elapsed})
         except TesseraError as exc:
             return status_of(exc), self._error_body(exc.message, started)
-        except Exception as exc:  # the same answer FastAPI's handler gives
-            log.exception("unhandled error on %s", path)
-            return 500, self._error_body(f"Service internal error: {exc}", started)
+        except Exception as exc:  # the same answers as FastAPI's last-resort handler
+            rest = path[len(_PREFIX):].partition("/")[2]
+            method = _HOT_METHODS.get(rest, "POST")
+            problem = shape_problem(method, f"{_PREFIX}{{name}}/{rest}", raw)
+            if problem is not None:
+                log.warning("a body of the wrong shape reached %s: %s", path, problem, exc_info=exc)
+                return 400, self._error_body(f"Format error in JSON body: {problem}", started)
+            return 500, self._error_body(internal_error_message(exc, path), started)
 
     async def _body(self, receive) -> bytes | None:
         chunks = []

@@ -23,6 +23,7 @@ import asyncio
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from router.api.rest.front import Front, HotHandler
+from router.api.rest.parsing import is_json_content_type
 
 
 class CoalescingTransport:
@@ -144,13 +145,18 @@ class FrontProtocol(CoalescingHttpToolsProtocol):
         if handler is None:
             return None
         length = None
+        json_body = False
         for name, value in self.headers:
             if name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
                 return None
+            elif name == b"content-type":
+                json_body = is_json_content_type(value)
         if length is None or not length.isdigit() or int(length) > self.front.limit:
             return None  # the ASGI path answers these (413, or reads a chunked body)
+        if not json_body and length != b"0":
+            return None  # and the 400 for a body that is not JSON
         if self.front.refusal(route, self.headers) is not None:
             return None  # and the 401s
         return _HotRequest(handler, query.partition(b"#")[0], route)

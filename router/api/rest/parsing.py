@@ -1,4 +1,5 @@
-"""HTTP-only request details: the JSON body and the query parameters of write endpoints."""
+"""HTTP-only request details: the JSON body (and its content type) and the query parameters of
+write endpoints."""
 
 from __future__ import annotations
 
@@ -11,8 +12,31 @@ from starlette.requests import Request
 from node.errors import FormatError
 
 
+async def raw_body(request: Request) -> bytes:
+    """The request's body, kept on ``request.state`` for the last-resort error handler."""
+    raw = await request.body()
+    request.state.body = raw
+    return raw
+
+
 async def json_body(request: Request, required: bool = True) -> Any:
-    return parse_json(await request.body(), required)
+    return parse_json(await raw_body(request), required)
+
+
+def is_json_content_type(value: bytes | str | None) -> bool:
+    """Whether a Content-Type names JSON (``application/json``, ``text/json``, ``…+json``), as
+    Qdrant's JSON bodies require."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        value = value.encode("latin-1")
+    mime = value.split(b";", 1)[0].strip().lower()
+    subtype = mime.partition(b"/")[2]
+    return subtype == b"json" or subtype.endswith(b"+json")
+
+
+#: Qdrant's answer to a JSON endpoint's body sent as something else (a 400)
+CONTENT_TYPE_ERROR = FormatError("Content type error")
 
 
 def parse_json(raw: bytes, required: bool = True) -> Any:

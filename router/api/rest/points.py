@@ -64,7 +64,7 @@ async def upsert_result(toc, name: str, raw: bytes, params) -> dict:
 async def upsert_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     result = await upsert_result(
-        request.app.state.toc, name, await request.body(), request.query_params
+        request.app.state.toc, name, await parsing.raw_body(request), request.query_params
     )
     return ok(result, started)
 
@@ -192,13 +192,15 @@ async def query_batch_result(toc, name: str, raw: bytes) -> list:
 @router.post("/collections/{name}/points/query")
 async def query_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    return ok(await query_result(request.app.state.toc, name, await request.body()), started)
+    raw = await parsing.raw_body(request)
+    return ok(await query_result(request.app.state.toc, name, raw), started)
 
 
 @router.post("/collections/{name}/points/query/batch")
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
-    return ok(await query_batch_result(request.app.state.toc, name, await request.body()), started)
+    raw = await parsing.raw_body(request)
+    return ok(await query_batch_result(request.app.state.toc, name, raw), started)
 
 
 # -- legacy search (Qdrant <= 1.12; older clients and many integrations still call it) ----------
