@@ -8,11 +8,10 @@ the canonical text form is plain string order.
 from __future__ import annotations
 
 import uuid
-from typing import Union
 
 from node.errors import FormatError
 
-PointId = Union[int, str]
+PointId = int | str
 
 U64_MAX = 2**64 - 1
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
@@ -164,7 +165,11 @@ class FieldIndex:
         if t == GEO:
             out = []
             for v in values:
-                if isinstance(v, dict) and _number(v.get("lon")) is not None and _number(v.get("lat")) is not None:
+                if (
+                    isinstance(v, dict)
+                    and _number(v.get("lon")) is not None
+                    and _number(v.get("lat")) is not None
+                ):
                     out.append((float(v["lon"]), float(v["lat"])))
             return tuple(out)
         if t == TEXT:
@@ -224,7 +229,7 @@ class FieldIndex:
         self._sorted = None
         self._geo = None
 
-    def remap(self, mapping: dict[int, int]) -> "FieldIndex":
+    def remap(self, mapping: dict[int, int]) -> FieldIndex:
         """The same index over new offsets (after vacuum); offsets not in mapping are dropped."""
         fresh = FieldIndex(self.key, self.schema)
         for old, values in self._values.items():
@@ -284,10 +289,18 @@ class FieldIndex:
             )
         return self._sorted
 
-    def range_offsets(self, lo: float | None, lo_incl: bool, hi: float | None, hi_incl: bool) -> np.ndarray:
+    def range_offsets(
+        self, lo: float | None, lo_incl: bool, hi: float | None, hi_incl: bool
+    ) -> np.ndarray:
         values, offsets = self._sorted_values()
-        start = 0 if lo is None else np.searchsorted(values, lo, side="left" if lo_incl else "right")
-        end = len(values) if hi is None else np.searchsorted(values, hi, side="right" if hi_incl else "left")
+        start = (
+            0 if lo is None else np.searchsorted(values, lo, side="left" if lo_incl else "right")
+        )
+        end = (
+            len(values)
+            if hi is None
+            else np.searchsorted(values, hi, side="right" if hi_incl else "left")
+        )
         return np.unique(offsets[start:end])
 
     def _geo_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -295,7 +308,11 @@ class FieldIndex:
             offsets = [o for o, vs in self._values.items() for _ in vs]
             lons = [p[0] for vs in self._values.values() for p in vs]
             lats = [p[1] for vs in self._values.values() for p in vs]
-            self._geo = (np.asarray(offsets, np.int64), np.asarray(lons, np.float64), np.asarray(lats, np.float64))
+            self._geo = (
+                np.asarray(offsets, np.int64),
+                np.asarray(lons, np.float64),
+                np.asarray(lats, np.float64),
+            )
         return self._geo
 
     def facet_values(self) -> dict:
@@ -318,7 +335,11 @@ class FieldIndex:
         extra = set(condition) - {"key", "match", "range", "geo_bounding_box", "geo_radius"}
         if extra:
             return None
-        parts = [k for k in ("match", "range", "geo_bounding_box", "geo_radius") if k in condition and condition[k] is not None]
+        parts = [
+            k
+            for k in ("match", "range", "geo_bounding_box", "geo_radius")
+            if k in condition and condition[k] is not None
+        ]
         if len(parts) != 1:
             return None
         kind = parts[0]
@@ -342,7 +363,11 @@ class FieldIndex:
                 values = spec["any"]
                 if t == KEYWORD and all(isinstance(v, str) for v in values):
                     return self._union(values)
-                if t == INTEGER and all(_is_int(v) for v in values) and self.schema.get("lookup", True):
+                if (
+                    t == INTEGER
+                    and all(_is_int(v) for v in values)
+                    and self.schema.get("lookup", True)
+                ):
                     return self._union(values)
                 return None
             if t == TEXT and len(spec) == 1 and isinstance(spec.get("text"), str):
@@ -375,10 +400,14 @@ class FieldIndex:
                 return None
             lo, lo_incl = (conv["gte"], True) if "gte" in conv else (conv.get("gt"), False)
             if "gte" in conv and "gt" in conv:
-                lo, lo_incl = (conv["gt"], False) if conv["gt"] >= conv["gte"] else (conv["gte"], True)
+                lo, lo_incl = (
+                    (conv["gt"], False) if conv["gt"] >= conv["gte"] else (conv["gte"], True)
+                )
             hi, hi_incl = (conv["lte"], True) if "lte" in conv else (conv.get("lt"), False)
             if "lte" in conv and "lt" in conv:
-                hi, hi_incl = (conv["lt"], False) if conv["lt"] <= conv["lte"] else (conv["lte"], True)
+                hi, hi_incl = (
+                    (conv["lt"], False) if conv["lt"] <= conv["lte"] else (conv["lte"], True)
+                )
             if any(isinstance(x, float) and math.isnan(x) for x in (lo, hi) if x is not None):
                 return None
             return self.range_offsets(lo, lo_incl, hi, hi_incl)
@@ -388,7 +417,12 @@ class FieldIndex:
         try:
             if kind == "geo_bounding_box":
                 tl, br = spec["top_left"], spec["bottom_right"]
-                left, top, right, bottom = float(tl["lon"]), float(tl["lat"]), float(br["lon"]), float(br["lat"])
+                left, top, right, bottom = (
+                    float(tl["lon"]),
+                    float(tl["lat"]),
+                    float(br["lon"]),
+                    float(br["lat"]),
+                )
                 in_lat = (lats < top) & (lats > bottom)
                 if left <= right:
                     in_lon = (lons > left) & (lons < right)
@@ -400,7 +434,10 @@ class FieldIndex:
         except (KeyError, TypeError, ValueError):
             return None
         lon1, lat1 = np.radians(lons), np.radians(lats)
-        a = np.sin((lat1 - lat0) / 2) ** 2 + np.cos(lat0) * np.cos(lat1) * np.sin((lon1 - lon0) / 2) ** 2
+        a = (
+            np.sin((lat1 - lat0) / 2) ** 2
+            + np.cos(lat0) * np.cos(lat1) * np.sin((lon1 - lon0) / 2) ** 2
+        )
         meters = 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
         return np.unique(offsets[meters < radius])
 

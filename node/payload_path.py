@@ -300,10 +300,11 @@ def _set_value(rest: Path, dest: Any, src: dict) -> Any:
 def set_by_path(payload: dict, key: PathLike | None, value: dict) -> dict:
     """Set-payload: merge ``value`` into ``payload`` (in place) at ``key``; returns ``payload``.
 
-    Without a key (``None``) the top level is merged; ``""`` is an invalid key. With a key, the object at the key is merged into,
-    created when missing; a non-object on the way (or at the key) is replaced by an object; a
-    ``[]`` step updates every element of an existing array (and turns a non-array into ``[]``);
-    an index step updates an existing element only. A ``null`` in ``value`` deletes that key.
+    Without a key (``None``) the top level is merged; ``""`` is an invalid key. With a key, the
+    object at the key is merged into, created when missing; a non-object on the way (or at the
+    key) is replaced by an object; a ``[]`` step updates every element of an existing array (and
+    turns a non-array into ``[]``); an index step updates an existing element only. A ``null``
+    in ``value`` deletes that key.
     """
     if key is None:
         return merge_payload(payload, value)

@@ -80,7 +80,9 @@ class PeerService(peer_pb2_grpc.PeerShardsServicer):
             return peer_pb2.ShardReply(error_kind=type(exc).__name__, error=exc.detail)
         except Exception as exc:  # an unexpected failure is a service error for the caller
             log.exception("peer call %s failed", request.method)
-            return peer_pb2.ShardReply(error_kind="ServiceError", error=f"{type(exc).__name__}: {exc}")
+            return peer_pb2.ShardReply(
+                error_kind="ServiceError", error=f"{type(exc).__name__}: {exc}"
+            )
 
 
 def add_peer_service(server: grpc.Server, service: PeerService) -> None:

@@ -10,7 +10,8 @@ result never depends on the plan: it equals evaluating the whole filter on every
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import orjson
@@ -102,7 +103,9 @@ class FilterPlanner:
         index = self.fields.get(key) if isinstance(key, str) else None
         return index.answer(condition) if index is not None else None
 
-    def _index_candidates(self, filter_: dict, id_to_offset: dict) -> tuple[np.ndarray | None, bool]:
+    def _index_candidates(
+        self, filter_: dict, id_to_offset: dict
+    ) -> tuple[np.ndarray | None, bool]:
         """(offsets the indexed part allows, or None; whether a point-by-point check remains)."""
         if set(filter_) - {"must", "should", "must_not", "min_should"}:
             return None, True

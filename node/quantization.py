@@ -149,7 +149,7 @@ class Quantized:
             if self.distance == dist.EUCLID:
                 scores = np.sqrt(np.maximum(scores, 0))
             out = []
-            for row_scores, row_labels in zip(scores, labels):
+            for row_scores, row_labels in zip(scores, labels, strict=True):
                 keep = row_labels >= 0
                 out.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
             return out

@@ -80,7 +80,7 @@ class ShardConfig:
         return {**self.hnsw, **{k: v for k, v in own.items() if v is not None}}
 
     @classmethod
-    def from_collection(cls, config: dict, payload_schema: dict | None = None) -> "ShardConfig":
+    def from_collection(cls, config: dict, payload_schema: dict | None = None) -> ShardConfig:
         params = config["params"]
         vectors_cfg = params.get("vectors") or {}
         if "size" in vectors_cfg and "distance" in vectors_cfg:

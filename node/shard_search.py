@@ -78,7 +78,7 @@ class ShardSearch:
                 groups.setdefault(key, []).append(i)
             for members in groups.values():
                 answers = self._search_group([requests[i] for i in members])
-                for i, records in zip(members, answers):
+                for i, records in zip(members, answers, strict=True):
                     results[i] = records
             return results
 
@@ -164,7 +164,7 @@ class ShardSearch:
             )
             offsets, scores = candidates[best], all_scores[best]
         records = []
-        for offset, score in zip(offsets, scores):
+        for offset, score in zip(offsets, scores, strict=True):
             if request.score_threshold is not None and not _passes(
                 score, request.score_threshold, distance
             ):
@@ -189,7 +189,9 @@ class ShardSearch:
             if len(outside) == 0:
                 return hits
             extra = exact_search(store.data, params.distance, queries, k, outside)
-            return [merge_hits([h, e], k, params.distance) for h, e in zip(hits, extra)]
+            return [
+                merge_hits([h, e], k, params.distance) for h, e in zip(hits, extra, strict=True)
+            ]
         if kind == "quantized":  # Qdrant searches quantized vectors, then rescores
             _, rescore, oversampling = search_params(request.quantization)
             return self._quantized_nearest(
@@ -213,7 +215,8 @@ class ShardSearch:
             return graph_hits
         tail_hits = exact_search(store.data, params.distance, queries, k, tail)
         return [
-            merge_hits([g, t], k, params.distance) for g, t in zip(graph_hits, tail_hits)
+            merge_hits([g, t], k, params.distance)
+            for g, t in zip(graph_hits, tail_hits, strict=True)
         ]
 
     def _plan(self, name: str, request: SearchRequest, allowed: int, k: int) -> tuple[str, Any]:

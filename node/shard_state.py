@@ -146,7 +146,7 @@ class ShardState:
             os.close(fd)
 
     @classmethod
-    def load(cls, directory: Path, vector_names: list[str]) -> "ShardState":
+    def load(cls, directory: Path, vector_names: list[str]) -> ShardState:
         path = directory / STATE_FILE
         if not path.exists():
             return cls(vector_names=list(vector_names))

@@ -51,7 +51,7 @@ class SparseIndex:
         weights = values.astype(np.float32)
         if self.datatype == "float16":
             weights = weights.astype(np.float16).astype(np.float32)
-        for dim, weight in zip(indices.tolist(), weights.tolist()):
+        for dim, weight in zip(indices.tolist(), weights.tolist(), strict=True):
             posting = self.postings.get(dim)
             if posting is None:
                 posting = self.postings[dim] = _Posting()
@@ -87,7 +87,9 @@ class SparseIndex:
         """(score per offset [0, size), mask of offsets sharing a dimension with the query)."""
         scores = np.zeros(size, dtype=np.float32)
         touched = np.zeros(size, dtype=np.bool_)
-        for dim, weight in zip(np.asarray(indices).tolist(), np.asarray(values, np.float32)):
+        for dim, weight in zip(
+            np.asarray(indices).tolist(), np.asarray(values, np.float32), strict=True
+        ):
             posting = self.postings.get(int(dim))
             if posting is None:
                 continue

@@ -129,7 +129,7 @@ def _rescored(
     if distance not in (dist.COSINE, dist.DOT):
         return [
             exact_search(stored, distance, query[None, :], k, np.sort(offsets[row[row >= 0]]))[0]
-            for query, row in zip(queries, labels)
+            for query, row in zip(queries, labels, strict=True)
         ]
     candidates = offsets[np.maximum(labels, 0)]
     complete = bool((labels >= 0).all())  # FAISS found 2k for every query: the usual case

@@ -89,7 +89,7 @@ class HnswGraph:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, distance: str) -> "HnswGraph | None":
+    def load(cls, path: Path, distance: str) -> HnswGraph | None:
         """The saved graph, or None if the file cannot be read (it is then rebuilt)."""
         try:
             return cls(faiss.read_index(str(path)), distance)
@@ -103,7 +103,7 @@ class HnswGraph:
             offsets = labels.astype(np.int64, copy=False)
             return [SearchHits(o, s) for o, s in zip(offsets, scores, strict=True)]
         hits = []
-        for row_scores, row_labels in zip(scores, labels):
+        for row_scores, row_labels in zip(scores, labels, strict=True):
             keep = row_labels >= 0
             hits.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
         return hits

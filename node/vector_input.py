@@ -145,7 +145,9 @@ def prepare_sparse(raw: Any, query: bool = False) -> tuple[np.ndarray, np.ndarra
         indices = np.asarray(raw["indices"], dtype=np.int64)
         values = np.asarray(raw["values"], dtype=np.float32)
     except (TypeError, ValueError):
-        raise FormatError("invalid sparse vector: indices must be integers, values numbers") from None
+        raise FormatError(
+            "invalid sparse vector: indices must be integers, values numbers"
+        ) from None
     if indices.ndim != 1 or values.ndim != 1:
         raise FormatError("invalid sparse vector: indices and values must be sequences")
     if len(indices) and (indices.min() < 0 or indices.max() >= 2**32):
