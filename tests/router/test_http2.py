@@ -9,9 +9,9 @@ import struct
 
 import hpack
 
-from router.api.grpc import http2
+from router.api.grpc import http2, http2_frames
 
-PREFACE = http2.PREFACE
+PREFACE = http2_frames.PREFACE
 HEADERS_BLOCK = [
     (":method", "POST"), (":scheme", "http"), (":path", "/test.Echo/Call"),
     (":authority", "localhost"), ("content-type", "application/grpc"), ("te", "trailers"),
@@ -29,8 +29,9 @@ class Client:
     def request(self, stream_id: int, message: bytes = b"", end: bool = True) -> bytes:
         block = self.encoder.encode(HEADERS_BLOCK)
         data = struct.pack(">BI", 0, len(message)) + message
-        return (http2.frame(http2.HEADERS, http2.END_HEADERS, stream_id, block)
-                + http2.frame(http2.DATA, http2.END_STREAM if end else 0, stream_id, data))
+        return (http2_frames.frame(http2_frames.HEADERS, http2_frames.END_HEADERS, stream_id, block)
+                + http2_frames.frame(http2_frames.DATA, http2_frames.END_STREAM if end else 0,
+                                     stream_id, data))
 
     async def frame(self, timeout: float = 5) -> tuple[int, int, int, bytes] | None:
         """The next frame, or None when the connection is closed."""
@@ -58,7 +59,7 @@ class Client:
             except asyncio.TimeoutError:
                 return data
             assert got is not None
-            if got[0] == http2.DATA and got[2] == stream_id:
+            if got[0] == http2_frames.DATA and got[2] == stream_id:
                 data += got[3]
 
 
@@ -71,9 +72,9 @@ async def _serve(on_stream, settings: bytes = b""):
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     client = Client(reader, writer)
-    client.send(PREFACE, http2.frame(http2.SETTINGS, 0, 0, settings))
-    await client.until(http2.SETTINGS)  # the server's own settings
-    await client.until(http2.SETTINGS)  # its ACK of ours: from here on they apply
+    client.send(PREFACE, http2_frames.frame(http2_frames.SETTINGS, 0, 0, settings))
+    await client.until(http2_frames.SETTINGS)  # the server's own settings
+    await client.until(http2_frames.SETTINGS)  # its ACK of ours: from here on they apply
     return server, connections, client
 
 
@@ -100,16 +101,16 @@ def test_after_goaway_new_calls_are_refused_and_calls_in_flight_finish():
             await asyncio.sleep(0.01)
         (connection,) = connections
         connection.shut_down()
-        _, goaway = await client.until(http2.GOAWAY)
+        _, goaway = await client.until(http2_frames.GOAWAY)
         last_stream, code = struct.unpack(">II", goaway[:8])
-        assert (last_stream, code) == (1, http2.NO_ERROR)
+        assert (last_stream, code) == (1, http2_frames.NO_ERROR)
         client.send(client.request(3))
-        _, reset = await client.until(http2.RST_STREAM, 3)
-        assert struct.unpack(">I", reset)[0] == http2.REFUSED_STREAM
+        _, reset = await client.until(http2_frames.RST_STREAM, 3)
+        assert struct.unpack(">I", reset)[0] == http2_frames.REFUSED_STREAM
         assert len(held) == 1  # stream 3 never reached the application
         assert not connection.idle.is_set()
         connection.respond(held[0], b"late")  # the call in flight still gets its answer
-        _, body = await client.until(http2.DATA, 1)
+        _, body = await client.until(http2_frames.DATA, 1)
         assert body[5:] == b"late"
         await asyncio.wait_for(connection.idle.wait(), 5)
         client.writer.close()
@@ -123,10 +124,10 @@ def test_a_frame_between_headers_and_continuation_closes_the_connection():
         on_stream, streams = _echo()
         server, _, client = await _serve(on_stream)
         block = client.encoder.encode(HEADERS_BLOCK)
-        client.send(http2.frame(http2.HEADERS, 0, 1, block[:4]),  # no END_HEADERS
-                    http2.frame(http2.PING, 0, 0, b"12345678"))
-        _, goaway = await client.until(http2.GOAWAY)
-        assert struct.unpack(">II", goaway[:8])[1] == http2.PROTOCOL_ERROR
+        client.send(http2_frames.frame(http2_frames.HEADERS, 0, 1, block[:4]),  # no END_HEADERS
+                    http2_frames.frame(http2_frames.PING, 0, 0, b"12345678"))
+        _, goaway = await client.until(http2_frames.GOAWAY)
+        assert struct.unpack(">II", goaway[:8])[1] == http2_frames.PROTOCOL_ERROR
         while await client.frame() is not None:  # then the node closes the socket
             pass
         assert streams == []
@@ -139,13 +140,13 @@ def test_a_larger_initial_window_lets_a_waiting_answer_go_on():
     async def main():
         answer = bytes(range(256)) * 4  # 1 KiB
         on_stream, _ = _echo(answer)
-        small = struct.pack(">HI", http2.SETTINGS_INITIAL_WINDOW_SIZE, 100)
+        small = struct.pack(">HI", http2_frames.SETTINGS_INITIAL_WINDOW_SIZE, 100)
         server, _, client = await _serve(on_stream, settings=small)
         client.send(client.request(1))
         first = await client.data_of(1, timeout=0.5)
         assert len(first) == 100  # the stream's window, and no more
-        bigger = struct.pack(">HI", http2.SETTINGS_INITIAL_WINDOW_SIZE, 1 << 16)
-        client.send(http2.frame(http2.SETTINGS, 0, 0, bigger))
+        bigger = struct.pack(">HI", http2_frames.SETTINGS_INITIAL_WINDOW_SIZE, 1 << 16)
+        client.send(http2_frames.frame(http2_frames.SETTINGS, 0, 0, bigger))
         rest = await client.data_of(1, timeout=0.5)
         assert first + rest == struct.pack(">BI", 0, len(answer)) + answer
         client.writer.close()

@@ -23,7 +23,9 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from router.api.auth import OPEN_METHODS, ApiKey
-from router.api.grpc.http2 import INTERNAL, UNKNOWN, Http2Connection, Stream
+from router.api.grpc.http2 import Http2Connection
+from router.api.grpc.http2_frames import INTERNAL, UNKNOWN
+from router.api.grpc.http2_streams import Stream
 
 log = logging.getLogger(__name__)
 

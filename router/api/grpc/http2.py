@@ -9,49 +9,60 @@ It knows frames, streams, flow control and gRPC's length-prefixed messages, noth
 services: each new stream goes to ``on_stream(stream)``, which installs the stream's
 ``on_message`` / ``on_end`` / ``on_reset`` callbacks; answers go back through ``respond`` (a
 whole unary answer) or ``send_headers``, ``send_message`` and ``send_trailers``.
+
+This module is the connection: the state machine of its frames and streams, and flow control.
+What goes on the wire (frames, header blocks, the protocols' numbers) is ``http2_frames``'s; one
+call's request side (its headers, its messages reassembled) is ``http2_streams.Stream``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import struct
-import zlib
-from collections import deque
 from collections.abc import Callable
-from urllib.parse import quote
 
 import hpack
 
+from router.api.grpc.http2_frames import (
+    _MESSAGE_HEAD,
+    _OK_TRAILERS,
+    _RESPONSE_HEADERS,
+    ACK,
+    COMPRESSION_ERROR,
+    CONTINUATION,
+    DATA,
+    DEFAULT_FRAME,
+    DEFAULT_WINDOW,
+    END_HEADERS,
+    END_STREAM,
+    FLOW_CONTROL_ERROR,
+    FRAME_SIZE_ERROR,
+    GOAWAY,
+    HEADERS,
+    INTERNAL,
+    MAX_FRAME_IN,
+    MAX_WINDOW,
+    NO_ERROR,
+    PADDED,
+    PING,
+    PREFACE,
+    PRIORITY_FLAG,
+    PROTOCOL_ERROR,
+    PUSH_PROMISE,
+    REFUSED_STREAM,
+    RST_STREAM,
+    SETTINGS,
+    SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_FRAME_SIZE,
+    WINDOW_UPDATE,
+    frame,
+    metadata_block,
+    trailers_block,
+)
+from router.api.grpc.http2_streams import Stream, StreamError
+
 log = logging.getLogger(__name__)
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
-    CONTINUATION = range(10)
-END_STREAM = ACK = 0x1
-END_HEADERS = 0x4
-PADDED = 0x8
-PRIORITY_FLAG = 0x20
-
-NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0, 1, 2, 3
-FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR = 6, 7, 9
-
-SETTINGS_HEADER_TABLE_SIZE, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE = 1, 4, 5
-
-MAX_WINDOW = 2**31 - 1
-DEFAULT_WINDOW = 65_535
-DEFAULT_FRAME = 16_384
-#: Frames we accept: the default size (SETTINGS_MAX_FRAME_SIZE is never raised).
-MAX_FRAME_IN = DEFAULT_FRAME
-
-# gRPC status codes used by the transport itself
-OK, CANCELLED, UNKNOWN, INTERNAL, UNIMPLEMENTED, RESOURCE_EXHAUSTED = 0, 1, 2, 13, 12, 8
-
-_FRAME_HEAD = struct.Struct(">BHBBI")
-_MESSAGE_HEAD = struct.Struct(">BI")
-_STATUS_200 = b"\x88"  # :status 200, static table entry 8
 
 
 class ConnectionError_(Exception):
@@ -60,178 +71,6 @@ class ConnectionError_(Exception):
     def __init__(self, code: int, why: str) -> None:
         super().__init__(why)
         self.code = code
-
-
-def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    size = len(payload)
-    return _FRAME_HEAD.pack(size >> 16, size & 0xFFFF, kind, flags, stream_id) + payload
-
-
-def _literal(name: bytes, value: bytes) -> bytes:
-    """One header as an HPACK literal without indexing, new name, no Huffman coding."""
-    return b"\x00" + _length(name) + name + _length(value) + value
-
-
-def _length(text: bytes) -> bytes:
-    """An HPACK string length (7-bit prefix integer, Huffman bit clear)."""
-    size = len(text)
-    if size < 127:
-        return bytes((size,))
-    out = bytearray((127,))
-    size -= 127
-    while size >= 128:
-        out.append((size & 0x7F) | 0x80)
-        size >>= 7
-    out.append(size)
-    return bytes(out)
-
-
-_RESPONSE_HEADERS = _STATUS_200 + _literal(b"content-type", b"application/grpc")
-
-
-def grpc_message(text: str) -> bytes:
-    """``grpc-message``'s percent-encoding: printable ASCII but '%' as is, the rest %XX."""
-    return quote(text, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~", encoding="utf-8").encode()
-
-
-def metadata_block(metadata) -> bytes:
-    """Custom metadata as header literals; ``-bin`` keys carry base64 (unpadded) values."""
-    out = []
-    for key, value in metadata or ():
-        name = key.lower().encode() if isinstance(key, str) else key.lower()
-        if name.endswith(b"-bin"):
-            raw = value if isinstance(value, bytes) else value.encode()
-            value = base64.b64encode(raw).rstrip(b"=")
-        elif isinstance(value, str):
-            value = value.encode()
-        out.append(_literal(name, value))
-    return b"".join(out)
-
-
-def trailers_block(code: int, details: str = "", metadata=()) -> bytes:
-    block = _literal(b"grpc-status", str(int(code)).encode())
-    if details:
-        block += _literal(b"grpc-message", grpc_message(details))
-    return block + metadata_block(metadata)
-
-
-class Stream:
-    """One call. ``headers`` are the request's (name, value) byte pairs, pseudo-headers
-    included; the callbacks are the application's."""
-
-    __slots__ = (
-        "id", "path", "headers", "encoding", "on_message", "on_end", "on_reset", "out_window",
-        "backlog", "remote_closed", "local_closed", "_chunks", "_have", "_need", "received",
-        "max_message", "connection", "headers_sent",
-    )
-
-    def __init__(self, connection: Http2Connection, stream_id: int, headers: list,
-                 window: int, max_message: int) -> None:
-        self.connection = connection
-        self.id = stream_id
-        self.headers = headers
-        self.path = ""
-        self.encoding = b"identity"
-        for name, value in headers:
-            if name == b":path":
-                self.path = value.decode("utf-8", "replace")
-            elif name == b"grpc-encoding":
-                self.encoding = value
-        self.on_message: Callable[[bytes], None] | None = None
-        self.on_end: Callable[[], None] | None = None
-        self.on_reset: Callable[[], None] | None = None
-        self.out_window = window
-        self.backlog: deque[tuple[int, bytes, int]] = deque()
-        self.remote_closed = False
-        self.local_closed = False
-        self.headers_sent = False
-        self.received = 0  # bytes since the last WINDOW_UPDATE of this stream
-        self.max_message = max_message
-        self._chunks: list[bytes] = []
-        self._have = 0
-        self._need: int | None = None
-
-    def metadata(self) -> list[tuple[str, str | bytes]]:
-        """The custom metadata: not pseudo-headers nor gRPC's own; ``-bin`` values decoded."""
-        out = []
-        for name, value in self.headers:
-            if name.startswith(b":") or name in _RESERVED:
-                continue
-            key = name.decode("latin-1")
-            if key.endswith("-bin"):
-                out.append((key, base64.b64decode(value + b"=" * (-len(value) % 4))))
-            else:
-                out.append((key, value.decode("latin-1")))
-        return out
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    def feed(self, data: bytes) -> None:
-        """Request bytes: whole length-prefixed messages go to ``on_message``."""
-        self._chunks.append(data)
-        self._have += len(data)
-        while True:
-            if self._need is None:
-                if self._have < 5:
-                    return
-                joined = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-                self._chunks = [joined]
-                size = _MESSAGE_HEAD.unpack_from(joined)[1]
-                if size > self.max_message:
-                    raise StreamError(
-                        RESOURCE_EXHAUSTED,
-                        f"Received message larger than max ({size} vs. {self.max_message})",
-                    )
-                self._need = 5 + size
-            if self._have < self._need:
-                return
-            joined = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-            compressed, need = joined[0], self._need
-            message = joined[5:need]
-            rest = joined[need:]
-            self._chunks = [rest] if rest else []
-            self._have = len(rest)
-            self._need = None
-            if compressed:
-                message = self._decompress(message)
-            if self.on_message is not None:
-                self.on_message(message)
-
-    def _decompress(self, message: bytes) -> bytes:
-        try:
-            if self.encoding == b"gzip":
-                return zlib.decompress(message, 16 + zlib.MAX_WBITS)
-            if self.encoding == b"deflate":
-                return zlib.decompress(message)
-        except zlib.error as exc:
-            raise StreamError(INTERNAL, f"Failed to decompress the message: {exc}") from None
-        if self.encoding == b"identity":
-            raise StreamError(INTERNAL, "A compressed message without grpc-encoding")
-        raise StreamError(UNIMPLEMENTED, f"Unsupported grpc-encoding {self.encoding.decode()!r}")
-
-    def leftover(self) -> bool:
-        """Whether a partial message was left when the client ended its side."""
-        return self._have > 0
-
-
-class StreamError(Exception):
-    """A call that must end now with gRPC status ``code``."""
-
-    def __init__(self, code: int, details: str) -> None:
-        super().__init__(details)
-        self.code = code
-        self.details = details
-
-
-#: Request headers that are the transport's, not the call's metadata.
-_RESERVED = frozenset({
-    b"te", b"content-type", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding",
-    b"user-agent", b"host", b"grpc-message-type", b"content-length",
-})
 
 
 class Http2Connection(asyncio.Protocol):
@@ -646,6 +485,3 @@ class Http2Connection(asyncio.Protocol):
         if self._transport is not None:
             self._flush()
             self._transport.close()
-
-
-_OK_TRAILERS = trailers_block(OK)
