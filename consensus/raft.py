@@ -356,9 +356,13 @@ class RaftConsensus:
         return {
             "term": status.get("raft_term", 0),
             "commit": status.get("commit_idx", 0),
-            "pending_operations": max(0, status.get("commit_idx", 0) - status.get("last_applied", 0)),
+            "pending_operations": max(
+                0, status.get("commit_idx", 0) - status.get("last_applied", 0)
+            ),
             "leader": leader_id,
-            "role": {0: "Follower", 1: "Candidate", 2: "Leader"}.get(status.get("state"), "Follower"),
+            "role": {0: "Follower", 1: "Candidate", 2: "Leader"}.get(
+                status.get("state"), "Follower"
+            ),
             "is_voter": True,
         }
 

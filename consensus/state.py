@@ -109,7 +109,9 @@ class MetadataState:
         replicas = self._replicas(op)
         peer = str(op["peer_id"])
         if replicas is None or peer not in replicas:
-            return OpResult(False, "bad_request", f"Replica {peer} of shard {op['shard_id']} not found")
+            return OpResult(
+                False, "bad_request", f"Replica {peer} of shard {op['shard_id']} not found"
+            )
         current = replicas[peer]
         if op.get("from_state") is not None and current != op["from_state"]:
             return OpResult(
@@ -132,12 +134,16 @@ class MetadataState:
         replicas = self._replicas(op)
         source, target = str(op["from"]), str(op["to"])
         if replicas is None or target not in replicas:
-            return OpResult(False, "bad_request", f"Shard {op['shard_id']} of {op['name']} does not exist")
+            return OpResult(
+                False, "bad_request", f"Shard {op['shard_id']} of {op['name']} does not exist"
+            )
         if replicas.get(source) != "Active":
             return OpResult(False, "bad_request", f"Transfer source {source} is not Active")
         transfers = self.collections[op["name"]].setdefault("transfers", [])
         if any(t["shard_id"] == op["shard_id"] and str(t["to"]) == target for t in transfers):
-            return OpResult(False, "bad_request", "A transfer of this shard to this peer is running")
+            return OpResult(
+                False, "bad_request", "A transfer of this shard to this peer is running"
+            )
         transfers.append({
             "shard_id": op["shard_id"], "from": int(source), "to": int(target),
             "sync": True, "method": "stream_records",
@@ -174,7 +180,8 @@ class MetadataState:
             return OpResult(
                 False,
                 "wrong_input",
-                f"Can't create collection with name {name}. Alias with the same name already exists",
+                f"Can't create collection with name {name}. "
+                "Alias with the same name already exists",
             )
         placement = op.get("placement")
         if placement is None:  # one node: every shard on the proposing peer

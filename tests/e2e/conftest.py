@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import httpx
@@ -34,7 +34,11 @@ READY_TIMEOUT = float(os.environ.get("TESSERA_E2E_READY_TIMEOUT", "30"))
 # TODO(grpc): make this ["rest", "grpc"] once the node serves gRPC on QDRANT__SERVICE__GRPC_PORT;
 # the `client` fixture already builds `node.client(prefer_grpc=True)` (grpc_port = node.grpc_port).
 # Until then it can be tried with TESSERA_E2E_TRANSPORTS=rest,grpc.
-TRANSPORTS = [t.strip() for t in os.environ.get("TESSERA_E2E_TRANSPORTS", "rest,grpc").split(",") if t.strip()]
+TRANSPORTS = [
+    t.strip()
+    for t in os.environ.get("TESSERA_E2E_TRANSPORTS", "rest,grpc").split(",")
+    if t.strip()
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

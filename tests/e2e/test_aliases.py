@@ -47,7 +47,10 @@ def test_create_list_rename_delete(http, two_collections, make_name):
     a, b = two_collections
     al1, al2, al3 = make_name("al"), make_name("al"), make_name("al")
 
-    assert ok(change_aliases(http, create_alias(al1, a), create_alias(al2, a), create_alias(al3, b))) is True
+    created = change_aliases(
+        http, create_alias(al1, a), create_alias(al2, a), create_alias(al3, b)
+    )
+    assert ok(created) is True
     everything = aliases_of(http)
     assert {(al1, a), (al2, a), (al3, b)} <= everything
     assert aliases_of(http, a) == {(al1, a), (al2, a)}
@@ -72,7 +75,8 @@ def test_alias_switch_is_atomic_batch(http, two_collections, make_name):
     ok(change_aliases(http, delete_alias(al), create_alias(al, b)))
     assert (al, b) in aliases_of(http)
     assert (al, a) not in aliases_of(http)
-    assert ok(http.get(f"/collections/{al}"))["config"]["params"]["vectors"] == {"size": 2, "distance": "Dot"}
+    vectors = ok(http.get(f"/collections/{al}"))["config"]["params"]["vectors"]
+    assert vectors == {"size": 2, "distance": "Dot"}
 
 
 def test_client_alias_operations(client, two_collections, make_name):
@@ -80,21 +84,28 @@ def test_client_alias_operations(client, two_collections, make_name):
     al, renamed = make_name("al"), make_name("al")
     assert client.update_collection_aliases(
         change_aliases_operations=[
-            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=a, alias_name=al))
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=a, alias_name=al)
+            )
         ]
     )
     listed = {(x.alias_name, x.collection_name) for x in client.get_aliases().aliases}
     assert (al, a) in listed
-    assert {(x.alias_name, x.collection_name) for x in client.get_collection_aliases(a).aliases} == {(al, a)}
+    of_a = client.get_collection_aliases(a).aliases
+    assert {(x.alias_name, x.collection_name) for x in of_a} == {(al, a)}
 
     client.update_collection_aliases(
         change_aliases_operations=[
-            models.RenameAliasOperation(rename_alias=models.RenameAlias(old_alias_name=al, new_alias_name=renamed))
+            models.RenameAliasOperation(
+                rename_alias=models.RenameAlias(old_alias_name=al, new_alias_name=renamed)
+            )
         ]
     )
     assert {x.alias_name for x in client.get_collection_aliases(a).aliases} == {renamed}
     client.update_collection_aliases(
-        change_aliases_operations=[models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=renamed))]
+        change_aliases_operations=[
+            models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=renamed))
+        ]
     )
     assert client.get_collection_aliases(a).aliases == []
 
@@ -105,10 +116,12 @@ def test_every_collection_endpoint_accepts_alias(http, client, collection_name, 
     ok(change_aliases(http, create_alias(al, collection_name)))
 
     # collection info through the alias is the collection's info
-    assert ok(http.get(f"/collections/{al}"))["config"] == ok(http.get(f"/collections/{collection_name}"))["config"]
+    through_alias = ok(http.get(f"/collections/{al}"))["config"]
+    assert through_alias == ok(http.get(f"/collections/{collection_name}"))["config"]
 
     # writes through the alias land in the collection
-    api.upsert(http, al, [{"id": i, "vector": [1.0, float(i)], "payload": {"i": i}} for i in range(1, 6)])
+    api.upsert(http, al, [{"id": i, "vector": [1.0, float(i)], "payload": {"i": i}}
+                          for i in range(1, 6)])
     assert api.count(http, collection_name) == 5
     assert api.count(http, al) == 5
 
@@ -121,7 +134,8 @@ def test_every_collection_endpoint_accepts_alias(http, client, collection_name, 
     assert ok(http.get(f"/collections/{al}/points/4"))["payload"] == {"i": 4}
 
     # payload / delete through the alias
-    api.post_update(http, f"/collections/{al}/points/payload", {"payload": {"tag": "x"}, "points": [1]})
+    api.post_update(http, f"/collections/{al}/points/payload",
+                    {"payload": {"tag": "x"}, "points": [1]})
     assert api.retrieve(http, collection_name, [1])[0]["payload"] == {"i": 1, "tag": "x"}
     api.post_update(http, f"/collections/{al}/points/delete", {"points": [5]})
     assert api.count(http, collection_name) == 4
@@ -150,7 +164,8 @@ def test_creating_collection_named_like_alias_fails(http, collection_name, make_
     error(
         resp,
         400,
-        message=f"Wrong input: Can't create collection with name {al}. Alias with the same name already exists",
+        message=f"Wrong input: Can't create collection with name {al}. "
+        "Alias with the same name already exists",
     )
     # the alias still resolves to the original collection
     assert (al, collection_name) in aliases_of(http)
@@ -158,7 +173,8 @@ def test_creating_collection_named_like_alias_fails(http, collection_name, make_
 
 def test_alias_to_missing_collection_is_404(http, make_name):
     missing, al = make_name("missing"), make_name("al")
-    error(change_aliases(http, create_alias(al, missing)), 404, message=f"Not found: Collection `{missing}` doesn't exist!")
+    error(change_aliases(http, create_alias(al, missing)), 404,
+          message=f"Not found: Collection `{missing}` doesn't exist!")
     assert al not in {name for name, _ in aliases_of(http)}
 
 
@@ -179,7 +195,8 @@ def test_delete_missing_alias(http, make_name):
 
 def test_aliases_of_missing_collection_is_404(http, make_name):
     missing = make_name("missing")
-    error(http.get(f"/collections/{missing}/aliases"), 404, message=f"Not found: Collection `{missing}` doesn't exist!")
+    error(http.get(f"/collections/{missing}/aliases"), 404,
+          message=f"Not found: Collection `{missing}` doesn't exist!")
 
 
 def test_deleted_alias_no_longer_resolves(http, collection_name, make_name):
@@ -187,7 +204,8 @@ def test_deleted_alias_no_longer_resolves(http, collection_name, make_name):
     al = make_name("al")
     ok(change_aliases(http, create_alias(al, collection_name)))
     ok(change_aliases(http, delete_alias(al)))
-    error(http.get(f"/collections/{al}"), 404, message=f"Not found: Collection `{al}` doesn't exist!")
+    error(http.get(f"/collections/{al}"), 404,
+          message=f"Not found: Collection `{al}` doesn't exist!")
     error(http.post(f"/collections/{al}/points/query", json={"query": [1, 1]}), 404)
 
 

@@ -64,7 +64,8 @@ def ref_doc(text: str, avg_len: float = AVG) -> dict[int, float]:
     out = {}
     for token in set(tokens):
         tf = tokens.count(token)
-        out[ref_id(token)] = float(np.float32(tf * (K + 1) / (tf + K * (1 - B + B * len(tokens) / avg_len))))
+        weight = tf * (K + 1) / (tf + K * (1 - B + B * len(tokens) / avg_len))
+        out[ref_id(token)] = float(np.float32(weight))
     return out
 
 
@@ -83,7 +84,8 @@ def ref_rank(docs: dict[int, dict[int, float]], query: dict[int, float], idf: bo
     for pid, doc in docs.items():
         shared = [dim for dim in doc if dim in weights]
         if shared:
-            out.append((pid, float(sum(np.float32(weights[d]) * np.float32(doc[d]) for d in sorted(shared)))))
+            score = sum(np.float32(weights[d]) * np.float32(doc[d]) for d in sorted(shared))
+            out.append((pid, float(score)))
     out.sort(key=lambda p: (-p[1], p[0]))
     return out
 
@@ -91,9 +93,10 @@ def ref_rank(docs: dict[int, dict[int, float]], query: dict[int, float], idf: bo
 def assert_same(got, expected, k):
     expected = expected[:k]
     assert [p for p, _ in got] == [p for p, _ in expected] or all(
-        math.isclose(a[1], b[1], rel_tol=1e-5) for a, b in zip(got, expected)), (got, expected)
+        math.isclose(a[1], b[1], rel_tol=1e-5)
+        for a, b in zip(got, expected, strict=False)), (got, expected)
     assert len(got) == len(expected)
-    for (_, gs), (_, es) in zip(got, expected):
+    for (_, gs), (_, es) in zip(got, expected, strict=True):
         assert math.isclose(gs, es, rel_tol=1e-5, abs_tol=1e-6), (got, expected)
 
 
@@ -122,7 +125,9 @@ def corpus(node):
 
 
 def test_tokens_follow_the_documented_pipeline():
-    assert ref_tokens("The Best chocolate-chip Cookies, baked!") == ["best", "chocol", "chip", "cooki", "bake"]
+    assert ref_tokens("The Best chocolate-chip Cookies, baked!") == [
+        "best", "chocol", "chip", "cooki", "bake"
+    ]
 
 
 def test_stored_document_vectors_equal_reference(http, corpus):
@@ -142,8 +147,10 @@ def test_query_by_document_equals_reference_http(http, corpus):
         assert_same([(p["id"], p["score"]) for p in points], ref_rank(docs, ref_query(text)), 5)
         # without the idf modifier: plain dot product of query (1.0 per token) and document
         points = api.query(http, corpus, {
-            "query": {"nearest": {"text": text, "model": "qdrant/bm25"}}, "using": "raw", "limit": 5})
-        assert_same([(p["id"], p["score"]) for p in points], ref_rank(docs, ref_query(text), idf=False), 5)
+            "query": {"nearest": {"text": text, "model": "qdrant/bm25"}},
+            "using": "raw", "limit": 5})
+        assert_same([(p["id"], p["score"]) for p in points],
+                    ref_rank(docs, ref_query(text), idf=False), 5)
 
 
 def test_query_by_document_equals_reference_client(bm25_client, corpus):
@@ -155,8 +162,9 @@ def test_query_by_document_equals_reference_client(bm25_client, corpus):
 
 
 def test_upsert_documents_through_client(bm25_client, collection_name, transport):
-    bm25_client.create_collection(collection_name, vectors_config={},
-                                  sparse_vectors_config={"s": models.SparseVectorParams(modifier=models.Modifier.IDF)})
+    bm25_client.create_collection(
+        collection_name, vectors_config={},
+        sparse_vectors_config={"s": models.SparseVectorParams(modifier=models.Modifier.IDF)})
     bm25_client.upsert(collection_name, points=[
         models.PointStruct(id=i + 1, vector={"s": models.Document(text=d, model="qdrant/bm25",
                                                                    options={"avg_len": 5.0})})
@@ -166,9 +174,11 @@ def test_upsert_documents_through_client(bm25_client, collection_name, transport
     stored = bm25_client.retrieve(collection_name, [1], with_vectors=True)[0].vector["s"]
     assert stored.indices == sorted(docs[1])
     assert np.allclose(stored.values, [docs[1][i] for i in sorted(docs[1])], rtol=1e-6)
-    res = bm25_client.query_points(collection_name, query=models.Document(text="chocolate cookies", model="qdrant/bm25"),
-                                   using="s", limit=3)
-    assert_same([(p.id, p.score) for p in res.points], ref_rank(docs, ref_query("chocolate cookies")), 3)
+    res = bm25_client.query_points(
+        collection_name, query=models.Document(text="chocolate cookies", model="qdrant/bm25"),
+        using="s", limit=3)
+    assert_same([(p.id, p.score) for p in res.points],
+                ref_rank(docs, ref_query("chocolate cookies")), 3)
 
 
 def test_unknown_model_and_dense_target_refused(http, corpus, collection_name):

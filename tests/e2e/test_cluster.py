@@ -142,7 +142,8 @@ def test_five_nodes_join_under_one_leader_and_serve_one_database(tmp_path):
                                            with_payload=True).points
                 answers.append([(h.id, round(h.score, 5), h.payload["i"]) for h in hits])
         assert all(a == answers[0] for a in answers)
-        expected = sorted(points, key=lambda p: -sum(a * b for a, b in zip(p["vector"], query)))
+        expected = sorted(
+            points, key=lambda p: -sum(a * b for a, b in zip(p["vector"], query, strict=True)))
         assert [a[0] for a in answers[0]] == [p["id"] for p in expected[:15]]
         for counts in _replica_counts(nodes, "spread").values():
             assert len(counts) == 1, "replicas of a shard disagree"

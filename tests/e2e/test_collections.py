@@ -17,6 +17,11 @@ def config_of(http, name) -> dict:
     return collection_info(http, name)["config"]
 
 
+def patch_ok(http, name, body):
+    """PATCH /collections/{name} with ``body``; the answer's ``result``."""
+    return ok(http.patch(f"/collections/{name}", json=body))
+
+
 # ---------------------------------------------------------------------------- info shape
 
 
@@ -92,7 +97,9 @@ def test_points_count_follows_upserts(http, collection_name):
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_create_each_distance(http, collection_name, distance):
     create_collection(http, collection_name, {"vectors": {"size": 3, "distance": distance}})
-    assert config_of(http, collection_name)["params"]["vectors"] == {"size": 3, "distance": distance}
+    assert config_of(http, collection_name)["params"]["vectors"] == {
+        "size": 3, "distance": distance
+    }
 
 
 def test_create_named_vectors_echoed_exactly(http, collection_name):
@@ -112,9 +119,12 @@ def test_create_datatype(http, collection_name, datatype):
     create_collection(http, collection_name, {"vectors": vectors})
     assert config_of(http, collection_name)["params"]["vectors"] == vectors
     # Values exactly representable in every datatype come back unchanged.
-    api.upsert(http, collection_name, [{"id": 1, "vector": [0, 1, 2, 255] if datatype == "uint8" else [0.5, 1, 2, 3]}])
+    vector = [0, 1, 2, 255] if datatype == "uint8" else [0.5, 1, 2, 3]
+    api.upsert(http, collection_name, [{"id": 1, "vector": vector}])
     (rec,) = api.retrieve(http, collection_name, [1])
-    assert rec["vector"] == ([0.0, 1.0, 2.0, 255.0] if datatype == "uint8" else [0.5, 1.0, 2.0, 3.0])
+    assert rec["vector"] == (
+        [0.0, 1.0, 2.0, 255.0] if datatype == "uint8" else [0.5, 1.0, 2.0, 3.0]
+    )
 
 
 @pytest.mark.parametrize("on_disk", [True, False])
@@ -160,7 +170,8 @@ def test_create_sharding_and_replication_params(http, collection_name):
 
 def test_create_with_metadata(http, collection_name):
     metadata = {"owner": "tests", "n": 1, "nested": {"list": [1, "two", None]}}
-    create_collection(http, collection_name, {"vectors": {"size": 4, "distance": "Dot"}, "metadata": metadata})
+    create_collection(http, collection_name,
+                      {"vectors": {"size": 4, "distance": "Dot"}, "metadata": metadata})
     assert config_of(http, collection_name)["metadata"] == metadata
 
 
@@ -200,7 +211,8 @@ def test_create_with_quantization_alias_accepted(http, collection_name):
 
 def test_create_with_quantization_config_echoed(http, collection_name):
     quant = {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
-    create_collection(http, collection_name, {"vectors": {"size": 4, "distance": "Dot"}, "quantization_config": quant})
+    create_collection(http, collection_name,
+                      {"vectors": {"size": 4, "distance": "Dot"}, "quantization_config": quant})
     assert config_of(http, collection_name)["quantization_config"] == quant
 
 
@@ -247,7 +259,9 @@ def test_create_via_client_with_everything(client, http, collection_name):
     assert info.config.wal_config.wal_capacity_mb == 8
     assert info.config.metadata == {"k": "v"}
     # and the raw echo of the vector params has no extra keys
-    assert config_of(http, collection_name)["params"]["vectors"] == {"a": {"size": 4, "distance": "Euclid"}}
+    assert config_of(http, collection_name)["params"]["vectors"] == {
+        "a": {"size": 4, "distance": "Euclid"}
+    }
 
 
 # ---------------------------------------------------------------------------- list / exists
@@ -295,12 +309,16 @@ def test_delete_collection(http, client, collection_name):
 
 def test_create_twice_is_409(http, client, transport, collection_name):
     create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}})
-    resp = http.put(f"/collections/{collection_name}", json={"vectors": {"size": 3, "distance": "Dot"}})
+    resp = http.put(f"/collections/{collection_name}",
+                    json={"vectors": {"size": 3, "distance": "Dot"}})
     error(resp, 409, contains=[collection_name, "already exists"])
     # each transport reports the conflict its own way: HTTP 409, gRPC ALREADY_EXISTS
     expected = grpc.RpcError if transport == "grpc" else UnexpectedResponse
     with pytest.raises(expected) as exc:
-        client.create_collection(collection_name, vectors_config=models.VectorParams(size=3, distance=models.Distance.DOT))
+        client.create_collection(
+            collection_name,
+            vectors_config=models.VectorParams(size=3, distance=models.Distance.DOT),
+        )
     if transport == "grpc":
         assert exc.value.code() == grpc.StatusCode.ALREADY_EXISTS
         assert "already exists" in exc.value.details()
@@ -312,12 +330,14 @@ def test_create_twice_is_409(http, client, transport, collection_name):
 
 def test_get_missing_collection_is_404(http, make_name):
     name = make_name("missing")
-    error(http.get(f"/collections/{name}"), 404, message=f"Not found: Collection `{name}` doesn't exist!")
+    error(http.get(f"/collections/{name}"), 404,
+          message=f"Not found: Collection `{name}` doesn't exist!")
 
 
 def test_patch_missing_collection_is_404(http, make_name):
     name = make_name("missing")
-    resp = http.patch(f"/collections/{name}", json={"optimizers_config": {"indexing_threshold": 100}})
+    resp = http.patch(f"/collections/{name}",
+                      json={"optimizers_config": {"indexing_threshold": 100}})
     error(resp, 404, message=f"Not found: Collection `{name}` doesn't exist!")
 
 
@@ -328,13 +348,15 @@ def test_patch_optimizers_hnsw_params(http, collection_name):
     create_collection(
         http,
         collection_name,
-        {"vectors": {"size": 4, "distance": "Dot"}, "hnsw_config": {"m": 12}, "on_disk_payload": True},
+        {"vectors": {"size": 4, "distance": "Dot"}, "hnsw_config": {"m": 12},
+         "on_disk_payload": True},
     )
     before = config_of(http, collection_name)
 
-    assert ok(http.patch(f"/collections/{collection_name}", json={"optimizers_config": {"indexing_threshold": 4321}})) is True
-    assert ok(http.patch(f"/collections/{collection_name}", json={"hnsw_config": {"ef_construct": 123}})) is True
-    assert ok(http.patch(f"/collections/{collection_name}", json={"params": {"on_disk_payload": False}})) is True
+    assert patch_ok(http, collection_name,
+                    {"optimizers_config": {"indexing_threshold": 4321}}) is True
+    assert patch_ok(http, collection_name, {"hnsw_config": {"ef_construct": 123}}) is True
+    assert patch_ok(http, collection_name, {"params": {"on_disk_payload": False}}) is True
 
     after = config_of(http, collection_name)
     assert after["optimizer_config"]["indexing_threshold"] == 4321
@@ -342,9 +364,11 @@ def test_patch_optimizers_hnsw_params(http, collection_name):
     assert after["hnsw_config"]["m"] == 12  # untouched fields keep their values
     assert after["params"]["on_disk_payload"] is False
     # nothing else moved
-    for key in ("deleted_threshold", "vacuum_min_vector_number", "default_segment_number", "flush_interval_sec"):
+    for key in ("deleted_threshold", "vacuum_min_vector_number", "default_segment_number",
+                "flush_interval_sec"):
         assert after["optimizer_config"][key] == before["optimizer_config"][key]
-    assert after["hnsw_config"]["full_scan_threshold"] == before["hnsw_config"]["full_scan_threshold"]
+    full_scan_threshold = before["hnsw_config"]["full_scan_threshold"]
+    assert after["hnsw_config"]["full_scan_threshold"] == full_scan_threshold
     assert after["params"]["vectors"] == before["params"]["vectors"]
     assert after["wal_config"] == before["wal_config"]
 
@@ -362,42 +386,53 @@ def test_patch_per_vector_settings_named(http, client, collection_name):
     create_collection(
         http,
         collection_name,
-        {"vectors": {"a": {"size": 4, "distance": "Dot"}, "b": {"size": 2, "distance": "Euclid", "hnsw_config": {"m": 4}}}},
+        {"vectors": {"a": {"size": 4, "distance": "Dot"},
+                     "b": {"size": 2, "distance": "Euclid", "hnsw_config": {"m": 4}}}},
     )
     client.update_collection(
         collection_name,
-        vectors_config={"b": models.VectorParamsDiff(hnsw_config=models.HnswConfigDiff(ef_construct=40), on_disk=True)},
+        vectors_config={"b": models.VectorParamsDiff(
+            hnsw_config=models.HnswConfigDiff(ef_construct=40), on_disk=True)},
     )
     vectors = config_of(http, collection_name)["params"]["vectors"]
     assert vectors["a"] == {"size": 4, "distance": "Dot"}
-    assert vectors["b"] == {"size": 2, "distance": "Euclid", "hnsw_config": {"m": 4, "ef_construct": 40}, "on_disk": True}
+    assert vectors["b"] == {"size": 2, "distance": "Euclid",
+                            "hnsw_config": {"m": 4, "ef_construct": 40}, "on_disk": True}
 
 
 def test_patch_unknown_vector_name_is_400(http, collection_name):
     create_collection(http, collection_name, {"vectors": {"a": {"size": 4, "distance": "Dot"}}})
-    resp = http.patch(f"/collections/{collection_name}", json={"vectors": {"zzz": {"on_disk": True}}})
+    resp = http.patch(f"/collections/{collection_name}",
+                      json={"vectors": {"zzz": {"on_disk": True}}})
     error(resp, 400, prefix="Wrong input: ")
-    assert config_of(http, collection_name)["params"]["vectors"] == {"a": {"size": 4, "distance": "Dot"}}
+    assert config_of(http, collection_name)["params"]["vectors"] == {
+        "a": {"size": 4, "distance": "Dot"}
+    }
 
 
 def test_patch_metadata_merges(http, client, collection_name):
     create_collection(
-        http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}, "metadata": {"a": 1, "b": {"x": 1}}}
+        http, collection_name,
+        {"vectors": {"size": 2, "distance": "Dot"}, "metadata": {"a": 1, "b": {"x": 1}}},
     )
-    assert ok(http.patch(f"/collections/{collection_name}", json={"metadata": {"b": {"y": 2}, "c": "new"}})) is True
+    assert patch_ok(http, collection_name, {"metadata": {"b": {"y": 2}, "c": "new"}}) is True
     assert config_of(http, collection_name)["metadata"] == {"a": 1, "b": {"y": 2}, "c": "new"}
     client.update_collection(collection_name, metadata={"a": 5})
-    assert client.get_collection(collection_name).config.metadata == {"a": 5, "b": {"y": 2}, "c": "new"}
+    assert client.get_collection(collection_name).config.metadata == {
+        "a": 5, "b": {"y": 2}, "c": "new"
+    }
 
 
 def test_patch_metadata_on_collection_without_metadata(http, collection_name):
     create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}})
-    assert ok(http.patch(f"/collections/{collection_name}", json={"metadata": {"k": [1, 2]}})) is True
+    assert patch_ok(http, collection_name, {"metadata": {"k": [1, 2]}}) is True
     assert config_of(http, collection_name)["metadata"] == {"k": [1, 2]}
 
 
 def test_patch_via_client(client, collection_name):
-    client.create_collection(collection_name, vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT))
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT)
+    )
     assert client.update_collection(
         collection_name,
         optimizers_config=models.OptimizersConfigDiff(indexing_threshold=2000),
@@ -412,8 +447,10 @@ def test_patch_via_client(client, collection_name):
 
 def test_patch_keeps_points(http, collection_name):
     create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}})
-    api.upsert(http, collection_name, [{"id": i, "vector": [i, 0.5], "payload": {"i": i}} for i in range(10)])
-    ok(http.patch(f"/collections/{collection_name}", json={"hnsw_config": {"m": 4}, "optimizers_config": {"indexing_threshold": 10}}))
+    api.upsert(http, collection_name,
+               [{"id": i, "vector": [i, 0.5], "payload": {"i": i}} for i in range(10)])
+    patch_ok(http, collection_name,
+             {"hnsw_config": {"m": 4}, "optimizers_config": {"indexing_threshold": 10}})
     assert api.count(http, collection_name) == 10
     recs = api.retrieve(http, collection_name, [3])
     assert recs[0]["payload"] == {"i": 3}

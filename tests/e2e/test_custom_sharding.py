@@ -43,7 +43,8 @@ def test_reads_address_keys_and_points_carry_their_key(client, sharded):
     assert [(p.id, p.shard_key) for p in got] == [(1, "cats")]
 
     hits = client.query_points(sharded, query=_vec(29), limit=3, shard_key_selector="cats").points
-    expected = sorted(range(10), key=lambda i: -sum(a * b for a, b in zip(_vec(i), _vec(29))))
+    expected = sorted(
+        range(10), key=lambda i: -sum(a * b for a, b in zip(_vec(i), _vec(29), strict=True)))
     assert [h.id for h in hits] == expected[:3]
     assert {h.shard_key for h in hits} == {"cats"}
     everywhere = client.query_points(sharded, query=_vec(29), limit=3).points

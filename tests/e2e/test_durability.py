@@ -11,7 +11,10 @@ from tests.support.api import create_collection, ok
 
 pytestmark = pytest.mark.durability
 
-VECTORS = {"dense": {"size": 4, "distance": "Cosine"}, "dist": {"size": 3, "distance": "Euclid", "on_disk": True}}
+VECTORS = {
+    "dense": {"size": 4, "distance": "Cosine"},
+    "dist": {"size": 3, "distance": "Euclid", "on_disk": True},
+}
 
 
 def full_state(http, name):
@@ -30,7 +33,8 @@ def test_acknowledged_writes_survive_kill_9(fresh_node):
         "optimizers_config": {"indexing_threshold": 5000},
         "metadata": {"purpose": "durability"},
     })
-    ok(http.post("/collections/aliases", json={"actions": [{"create_alias": {"alias_name": "durable_alias", "collection_name": name}}]}))
+    alias = {"create_alias": {"alias_name": "durable_alias", "collection_name": name}}
+    ok(http.post("/collections/aliases", json={"actions": [alias]}))
 
     rng = np.random.default_rng(8)
     model: dict[int, dict] = {}
@@ -40,12 +44,14 @@ def test_acknowledged_writes_survive_kill_9(fresh_node):
             dense = rng.normal(size=4).astype(np.float32)
             dist = rng.normal(size=3).astype(np.float32)
             payload = {"i": i, "batch": batch, "tags": ["x", str(i)], "nested": {"f": i / 7}}
-            points.append({"id": i, "vector": {"dense": dense.tolist(), "dist": dist.tolist()}, "payload": payload})
+            points.append({"id": i, "vector": {"dense": dense.tolist(), "dist": dist.tolist()},
+                           "payload": payload})
             model[i] = {"payload": payload, "dense": dense, "dist": dist}
         api.upsert(http, name, points, wait=True)
 
     # updates of every kind, all acknowledged with wait=true
-    api.post_update(http, f"/collections/{name}/points/payload", {"payload": {"updated": True}, "points": list(range(0, 200, 5))})
+    api.post_update(http, f"/collections/{name}/points/payload",
+                    {"payload": {"updated": True}, "points": list(range(0, 200, 5))})
     for i in range(0, 200, 5):
         model[i]["payload"] = {**model[i]["payload"], "updated": True}
     api.update_ok(http.put(f"/collections/{name}/points/payload", params={"wait": "true"},
@@ -56,17 +62,21 @@ def test_acknowledged_writes_survive_kill_9(fresh_node):
     for i in range(1, 200, 9):
         model.pop(i, None)
     api.post_update(http, f"/collections/{name}/points/delete",
-                    {"filter": {"must": [{"key": "batch", "match": {"value": 3}}, {"key": "tags", "match": {"value": "x"}}],
+                    {"filter": {"must": [{"key": "batch", "match": {"value": 3}},
+                                         {"key": "tags", "match": {"value": "x"}}],
                                 "must_not": [{"has_id": [150, 151]}]}})
-    for i in [i for i, m in model.items() if m["payload"].get("batch") == 3 and i not in (150, 151)]:
+    for i in [i for i, m in model.items()
+              if m["payload"].get("batch") == 3 and i not in (150, 151)]:
         model.pop(i)
     new_dist = np.array([9.5, -1.25, 0.0], dtype=np.float32)
     api.update_ok(http.put(f"/collections/{name}/points/vectors", params={"wait": "true"},
                            json={"points": [{"id": 11, "vector": {"dist": new_dist.tolist()}}]}))
     model[11]["dist"] = new_dist
-    api.post_update(http, f"/collections/{name}/points/vectors/delete", {"points": [12], "vector": ["dense"]})
+    api.post_update(http, f"/collections/{name}/points/vectors/delete",
+                    {"points": [12], "vector": ["dense"]})
     model[12]["dense"] = None
-    ok(http.patch(f"/collections/{name}", json={"metadata": {"patched": True}, "hnsw_config": {"ef_construct": 77}}))
+    ok(http.patch(f"/collections/{name}",
+                  json={"metadata": {"patched": True}, "hnsw_config": {"ef_construct": 77}}))
 
     before_state = full_state(http, name)
     before_info = ok(http.get(f"/collections/{name}"))
@@ -104,7 +114,8 @@ def check_against_model(state, model):
         if m["dense"] is None:
             assert "dense" not in vec
         else:
-            expected = m["dense"] / np.linalg.norm(m["dense"].astype(np.float64))  # Cosine: normalised
+            # Cosine: normalised
+            expected = m["dense"] / np.linalg.norm(m["dense"].astype(np.float64))
             np.testing.assert_allclose(vec["dense"], expected, rtol=1e-5, atol=1e-6)
         assert np.array_equal(np.asarray(vec["dist"], dtype=np.float32), m["dist"])
 
@@ -116,15 +127,18 @@ def test_kill_right_after_wait_true_write(fresh_node):
     create_collection(node.http, name, {"vectors": {"size": 2, "distance": "Dot"}})
     node.kill()
     node.restart()
-    assert ok(node.http.get(f"/collections/{name}"))["config"]["params"]["vectors"] == {"size": 2, "distance": "Dot"}
+    vectors = ok(node.http.get(f"/collections/{name}"))["config"]["params"]["vectors"]
+    assert vectors == {"size": 2, "distance": "Dot"}
 
-    api.upsert(node.http, name, [{"id": i, "vector": [i, 1], "payload": {"i": i}} for i in range(100)], wait=True)
+    api.upsert(node.http, name,
+               [{"id": i, "vector": [i, 1], "payload": {"i": i}} for i in range(100)], wait=True)
     node.kill()
     node.restart()
     assert api.count(node.http, name) == 100
     assert api.retrieve(node.http, name, [42])[0]["payload"] == {"i": 42}
 
-    api.post_update(node.http, f"/collections/{name}/points/payload", {"payload": {"late": True}, "points": [7]})
+    api.post_update(node.http, f"/collections/{name}/points/payload",
+                    {"payload": {"late": True}, "points": [7]})
     node.kill()
     node.restart()
     assert api.retrieve(node.http, name, [7])[0]["payload"] == {"i": 7, "late": True}
@@ -151,10 +165,11 @@ def test_operation_ids_continue_after_restart(fresh_node):
     last = None
     for i in range(5):
         last = api.upsert(node.http, name, [{"id": i, "vector": [1, i]}])["operation_id"]
-    versions_before = {h["id"]: h["version"] for h in api.query(node.http, name, {"query": [1, 1], "limit": 10})}
+    everything = {"query": [1, 1], "limit": 10}
+    versions_before = {h["id"]: h["version"] for h in api.query(node.http, name, everything)}
     node.kill()
     node.restart()
-    versions_after = {h["id"]: h["version"] for h in api.query(node.http, name, {"query": [1, 1], "limit": 10})}
+    versions_after = {h["id"]: h["version"] for h in api.query(node.http, name, everything)}
     assert versions_after == versions_before
     nxt = api.upsert(node.http, name, [{"id": 99, "vector": [1, 1]}])["operation_id"]
     assert nxt > last

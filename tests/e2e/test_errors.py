@@ -14,7 +14,8 @@ DIM_ERROR = "Wrong input: Vector dimension error: expected dim: 4, got 3"
 @pytest.fixture
 def dense(http, collection_name):
     create_collection(http, collection_name, {"vectors": {"size": 4, "distance": "Dot"}})
-    api.upsert(http, collection_name, [{"id": i, "vector": [i, 1, 1, 1], "payload": {"v": i}} for i in range(1, 6)])
+    api.upsert(http, collection_name,
+               [{"id": i, "vector": [i, 1, 1, 1], "payload": {"v": i}} for i in range(1, 6)])
     return collection_name
 
 
@@ -49,7 +50,8 @@ def test_wrong_dimension_in_column_batch(http, dense):
 
 
 def test_wrong_dimension_on_query_and_update_vectors(http, dense):
-    error(http.post(f"/collections/{dense}/points/query", json={"query": [1, 2, 3]}), 400, message=DIM_ERROR)
+    error(http.post(f"/collections/{dense}/points/query", json={"query": [1, 2, 3]}), 400,
+          message=DIM_ERROR)
     before = snapshot_state(http, dense)
     resp = http.put(f"/collections/{dense}/points/vectors", params={"wait": "true"},
                     json={"points": [{"id": 1, "vector": [1, 2, 3]}]})
@@ -62,7 +64,8 @@ def test_unknown_vector_name(http, named):
     resp = http.put(f"/collections/{named}/points", params={"wait": "true"},
                     json={"points": [{"id": 2, "vector": {"image": [1, 2, 3, 4]}}]})
     error(resp, 400, message="Wrong input: Not existing vector name error: image")
-    resp = http.post(f"/collections/{named}/points/query", json={"query": [1, 2, 3, 4], "using": "image"})
+    resp = http.post(f"/collections/{named}/points/query",
+                     json={"query": [1, 2, 3, 4], "using": "image"})
     error(resp, 400, message="Wrong input: Not existing vector name error: image")
     assert snapshot_state(http, named) == before
 
@@ -78,15 +81,18 @@ def test_invalid_id(http, dense):
     resp = http.put(f"/collections/{dense}/points", params={"wait": "true"},
                     json={"points": [{"id": "definitely-not-a-uuid", "vector": [1, 2, 3, 4]}]})
     error(resp, 400)
-    resp = http.post(f"/collections/{dense}/points/delete", params={"wait": "true"}, json={"points": [-5]})
+    resp = http.post(f"/collections/{dense}/points/delete", params={"wait": "true"},
+                     json={"points": [-5]})
     error(resp, 400)
     assert snapshot_state(http, dense) == before
 
 
-# ---------------------------------------------------------------------------- malformed bodies (400)
+# ---------------------------------------------------------------------- malformed bodies (400)
 
 
-@pytest.mark.parametrize("raw", [b'{"points": [', b"not json at all", b'{"points": [{"id": 1, "vector": [1,2,3,4]}]}}'])
+@pytest.mark.parametrize(
+    "raw", [b'{"points": [', b"not json at all", b'{"points": [{"id": 1, "vector": [1,2,3,4]}]}}']
+)
 def test_malformed_json(http, dense, raw):
     before = snapshot_state(http, dense)
     resp = http.put(f"/collections/{dense}/points", params={"wait": "true"}, content=raw,
@@ -128,8 +134,10 @@ def test_filter_rejects_unknown_keys(http, dense):
     # Filter is one of the few schemas with additionalProperties: false
     before = snapshot_state(http, dense)
     flt = {"must": [{"key": "v", "match": {"value": 1}}], "muts": []}
-    error(http.post(f"/collections/{dense}/points/count", json={"filter": flt}), 400, prefix="Format error in JSON body: ")
-    error(http.post(f"/collections/{dense}/points/delete", params={"wait": "true"}, json={"filter": flt}), 400)
+    error(http.post(f"/collections/{dense}/points/count", json={"filter": flt}), 400,
+          prefix="Format error in JSON body: ")
+    error(http.post(f"/collections/{dense}/points/delete", params={"wait": "true"},
+                    json={"filter": flt}), 400)
     assert snapshot_state(http, dense) == before
 
 
@@ -138,26 +146,31 @@ def test_filter_rejects_unknown_keys(http, dense):
 
 def test_condition_with_only_key_is_422(http, dense):
     before = snapshot_state(http, dense)
-    resp = http.post(f"/collections/{dense}/points/count", json={"filter": {"must": [{"key": "v"}]}})
+    key_only = {"must": [{"key": "v"}]}
+    resp = http.post(f"/collections/{dense}/points/count", json={"filter": key_only})
     error(resp, 422, prefix="Validation error in JSON body: ")
-    resp = http.post(f"/collections/{dense}/points/delete", params={"wait": "true"}, json={"filter": {"must": [{"key": "v"}]}})
+    resp = http.post(f"/collections/{dense}/points/delete", params={"wait": "true"},
+                     json={"filter": key_only})
     error(resp, 422, prefix="Validation error in JSON body: ")
     assert snapshot_state(http, dense) == before
 
 
 def test_query_limit_zero_is_422(http, dense):
     resp = http.post(f"/collections/{dense}/points/query", json={"query": [1, 2, 3, 4], "limit": 0})
-    error(resp, 422, message="Validation error in JSON body: [internal.limit: value 0 invalid, must be 1 or larger]")
+    error(resp, 422, message="Validation error in JSON body: "
+                             "[internal.limit: value 0 invalid, must be 1 or larger]")
 
 
 def test_scroll_limit_zero_is_422(http, dense):
     resp = http.post(f"/collections/{dense}/points/scroll", json={"limit": 0})
-    error(resp, 422, prefix="Validation error in JSON body: [", contains=["limit", "value 0 invalid, must be 1 or larger"])
+    error(resp, 422, prefix="Validation error in JSON body: [",
+          contains=["limit", "value 0 invalid, must be 1 or larger"])
 
 
 def test_create_shard_number_zero_is_422(http, make_name):
     name = make_name()
-    resp = http.put(f"/collections/{name}", json={"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 0})
+    resp = http.put(f"/collections/{name}",
+                    json={"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 0})
     error(resp, 422, prefix="Validation error in JSON body: [",
           contains=["shard_number", "value 0 invalid, must be 1 or larger"])
     assert ok(http.get(f"/collections/{name}/exists")) == {"exists": False}
@@ -165,7 +178,8 @@ def test_create_shard_number_zero_is_422(http, make_name):
 
 def test_create_ef_construct_zero_is_422(http, make_name):
     name = make_name()
-    resp = http.put(f"/collections/{name}", json={"vectors": {"size": 4, "distance": "Dot"}, "hnsw_config": {"ef_construct": 0}})
+    resp = http.put(f"/collections/{name}", json={"vectors": {"size": 4, "distance": "Dot"},
+                                                  "hnsw_config": {"ef_construct": 0}})
     error(resp, 422, prefix="Validation error in JSON body: [",
           contains=["ef_construct", "value 0 invalid, must be 4 or larger"])
     assert ok(http.get(f"/collections/{name}/exists")) == {"exists": False}
@@ -185,7 +199,7 @@ def test_create_unknown_distance_is_400(http, make_name):
     assert ok(http.get(f"/collections/{name}/exists")) == {"exists": False}
 
 
-# ---------------------------------------------------------------------------- unknown collection (404)
+# -------------------------------------------------------------------- unknown collection (404)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +229,7 @@ def test_unknown_collection_is_404(http, make_name, method, path, body):
     assert ok(http.get(f"/collections/{name}/exists")) == {"exists": False}
 
 
-# ---------------------------------------------------------------------------- atomicity of a rejected batch
+# -------------------------------------------------------------- atomicity of a rejected batch
 
 
 def test_batch_with_one_bad_point_writes_none(http, dense):
@@ -226,7 +240,8 @@ def test_batch_with_one_bad_point_writes_none(http, dense):
         {"id": 101, "vector": [1, 2, 3]},                                     # bad: wrong dimension
         {"id": 102, "vector": [1, 2, 3, 4]},
     ]
-    resp = http.put(f"/collections/{dense}/points", params={"wait": "true"}, json={"points": points})
+    resp = http.put(f"/collections/{dense}/points", params={"wait": "true"},
+                    json={"points": points})
     error(resp, 400, message=DIM_ERROR)
     assert api.count(http, dense) == 5
     assert snapshot_state(http, dense) == before
@@ -235,7 +250,8 @@ def test_batch_with_one_bad_point_writes_none(http, dense):
 
 def test_error_responses_keep_server_healthy(http, dense):
     for _ in range(20):
-        http.put(f"/collections/{dense}/points", content=b"{", headers={"Content-Type": "application/json"})
+        http.put(f"/collections/{dense}/points", content=b"{",
+                 headers={"Content-Type": "application/json"})
     assert http.get("/readyz").status_code == 200
     assert api.count(http, dense) == 5
 

@@ -78,7 +78,9 @@ WITH_PARAMS = {
         lowercase=True,
         min_token_len=2,
         max_token_len=20,
-        stemmer=models.SnowballParams(type=models.Snowball.SNOWBALL, language=models.SnowballLanguage.ENGLISH),
+        stemmer=models.SnowballParams(
+            type=models.Snowball.SNOWBALL, language=models.SnowballLanguage.ENGLISH
+        ),
     ),
     "flag_p": models.BoolIndexParams(type="bool", on_disk=False),
     "ts_p": models.DatetimeIndexParams(type="datetime", is_principal=True),

@@ -41,7 +41,8 @@ def indexed(node):
     })
     client = node.client()
     try:
-        client.upload_collection(name, vectors=data, ids=list(range(N)), batch_size=1000, parallel=1, wait=True)
+        client.upload_collection(name, vectors=data, ids=list(range(N)), batch_size=1000,
+                                 parallel=1, wait=True)
         assert api.count(http, name) == N
 
         deadline = time.monotonic() + INDEX_TIMEOUT
@@ -53,7 +54,8 @@ def indexed(node):
             time.sleep(0.5)
         else:
             pytest.fail(f"collection not green with indexed vectors after {INDEX_TIMEOUT} s: "
-                        f"status={info and info['status']} indexed={info and info.get('indexed_vectors_count')}")
+                        f"status={info and info['status']} "
+                        f"indexed={info and info.get('indexed_vectors_count')}")
         assert info["points_count"] == N
         assert info["optimizer_status"] == "ok"
         ids = list(range(N))
@@ -72,15 +74,16 @@ def test_indexing_reported(indexed):
 
 def test_exact_search_is_brute_force(http, indexed):
     name, queries, truth, _ = indexed
-    for q, ranking in zip(queries, truth):
-        points = api.query(http, name, {"query": q.tolist(), "limit": K, "params": {"exact": True}})
+    for q, ranking in zip(queries, truth, strict=True):
+        points = api.query(http, name,
+                           {"query": q.tolist(), "limit": K, "params": {"exact": True}})
         oracle.assert_ranking([(p["id"], p["score"]) for p in points], ranking, K, "Cosine")
 
 
 def test_default_search_recall(http, client, indexed):
     name, queries, truth, _ = indexed
     recalls = []
-    for q, ranking in zip(queries, truth):
+    for q, ranking in zip(queries, truth, strict=True):
         points = api.query(http, name, {"query": q.tolist(), "limit": K})
         assert len(points) == K
         got = [p["id"] for p in points]
@@ -103,17 +106,21 @@ def test_graph_search_when_the_planner_uses_it(http, indexed):
     worth of 20k x 128 vectors is below 10,000 KB). With one segment the graph is searched:
     a narrow beam then loses recall (so the graph really answers) and a wide one reaches 0.95."""
     name, queries, truth, _ = indexed
-    ok(http.patch(f"/collections/{name}", json={"optimizers_config": {"default_segment_number": 1}}))
+    ok(http.patch(f"/collections/{name}",
+                  json={"optimizers_config": {"default_segment_number": 1}}))
     try:
         def mean_recall(ef):
             recalls = []
-            for q, ranking in zip(queries, truth):
-                points = api.query(http, name, {"query": q.tolist(), "limit": K, "params": {"hnsw_ef": ef}})
-                recalls.append(oracle.recall([p["id"] for p in points], [h.id for h in ranking[:K]]))
+            for q, ranking in zip(queries, truth, strict=True):
+                points = api.query(http, name,
+                                   {"query": q.tolist(), "limit": K, "params": {"hnsw_ef": ef}})
+                recalls.append(oracle.recall([p["id"] for p in points],
+                                             [h.id for h in ranking[:K]]))
             return float(np.mean(recalls))
 
         narrow, wide = mean_recall(16), mean_recall(1024)
         assert narrow < 0.9, f"ef=16 gave recall {narrow:.3f}: the graph was not searched"
         assert wide >= 0.95, f"ef=1024 gave recall {wide:.3f}"
     finally:
-        ok(http.patch(f"/collections/{name}", json={"optimizers_config": {"default_segment_number": 0}}))
+        ok(http.patch(f"/collections/{name}",
+                      json={"optimizers_config": {"default_segment_number": 0}}))

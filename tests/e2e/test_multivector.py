@@ -74,10 +74,11 @@ class MultiData:
 def assert_same(got, expected, k):
     expected = expected[:k]
     assert len(got) == len(expected), (got, expected)
-    for (gid, gs), (eid, es) in zip(got, expected):
+    for (gid, gs), (eid, es) in zip(got, expected, strict=True):
         assert math.isclose(gs, es, rel_tol=1e-4, abs_tol=1e-4), (got, expected)
         if gid != eid:
-            assert any(p == gid and math.isclose(s, es, rel_tol=1e-4, abs_tol=1e-4) for p, s in expected)
+            assert any(p == gid and math.isclose(s, es, rel_tol=1e-4, abs_tol=1e-4)
+                       for p, s in expected)
 
 
 def _make(http, distance: str, datatype: str = "float32") -> MultiData:
@@ -85,8 +86,10 @@ def _make(http, distance: str, datatype: str = "float32") -> MultiData:
     params = {"size": DIM, "distance": distance, "multivector_config": {"comparator": "max_sim"}}
     if datatype != "float32":
         params["datatype"] = datatype
-    create_collection(http, name, {"vectors": {"colbert": params, "plain": {"size": 2, "distance": "Dot"}}})
-    rng = np.random.default_rng(DISTANCES.index(distance) * 10 + ["float32", "float16", "uint8"].index(datatype))
+    create_collection(http, name,
+                      {"vectors": {"colbert": params, "plain": {"size": 2, "distance": "Dot"}}})
+    seed = DISTANCES.index(distance) * 10 + ["float32", "float16", "uint8"].index(datatype)
+    rng = np.random.default_rng(seed)
     matrices, payloads, points = {}, {}, []
     for pid in range(1, N_POINTS + 1):
         rows = int(rng.integers(1, 7))
@@ -125,8 +128,9 @@ def _query(ds: MultiData, seed: int, rows: int = 3) -> np.ndarray:
     return rng.normal(size=(rows, DIM)).astype(np.float32)
 
 
-@pytest.mark.parametrize("key", [("Cosine", "float32"), ("Dot", "float32"), ("Euclid", "float32"),
-                                 ("Manhattan", "float32"), ("Dot", "float16"), ("Cosine", "float16"),
+@pytest.mark.parametrize("key", [("Cosine", "float32"), ("Dot", "float32"),
+                                 ("Euclid", "float32"), ("Manhattan", "float32"),
+                                 ("Dot", "float16"), ("Cosine", "float16"),
                                  ("Dot", "uint8"), ("Euclid", "uint8")])
 def test_query_by_matrix_matches_brute_force(client, multi_sets, key):
     ds = multi_sets[key]
@@ -148,7 +152,8 @@ def test_filter_threshold_limit_offset(client, multi_sets, distance):
     res = client.query_points(ds.name, query=q.tolist(), using="colbert", limit=6, offset=5)
     assert_same([(p.id, p.score) for p in res.points], full[5:11], 6)
     threshold = (full[8][1] + full[9][1]) / 2  # between two scores: no float32 rounding at the edge
-    res = client.query_points(ds.name, query=q.tolist(), using="colbert", limit=50, score_threshold=threshold)
+    res = client.query_points(ds.name, query=q.tolist(), using="colbert", limit=50,
+                              score_threshold=threshold)
     higher = distance == "Dot"
     expected = [p for p in full if (p[1] >= threshold if higher else p[1] <= threshold)]
     assert_same([(p.id, p.score) for p in res.points], expected, 50)
@@ -168,8 +173,8 @@ def test_query_by_point_id_and_retrieve(client, http, multi_sets):
 def test_raw_http_nearest_form(http, multi_sets):
     ds = multi_sets[("Manhattan", "float32")]
     q = _query(ds, 7, rows=2)
-    points = api.query(http, ds.name, {"query": {"nearest": q.tolist()}, "using": "colbert", "limit": 5,
-                                       "with_payload": True})
+    points = api.query(http, ds.name, {"query": {"nearest": q.tolist()}, "using": "colbert",
+                                       "limit": 5, "with_payload": True})
     assert_same([(p["id"], p["score"]) for p in points], ds.rank(q), 5)
     assert all(p["payload"] == ds.payloads[p["id"]] for p in points)
 
@@ -218,7 +223,8 @@ def test_two_stage_query_rescores_prefetch_with_maxsim(http, client, collection_
     MaxSim on a multivector; equal to brute-force MaxSim over the union of the candidates."""
     create_collection(http, collection_name, {
         "vectors": {"d": {"size": 4, "distance": "Cosine"},
-                    "colbert": {"size": 4, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}},
+                    "colbert": {"size": 4, "distance": "Dot",
+                                "multivector_config": {"comparator": "max_sim"}}},
         "sparse_vectors": {"bm25": {"modifier": "idf"}},
     })
     rng = np.random.default_rng(8)
@@ -228,7 +234,8 @@ def test_two_stage_query_rescores_prefetch_with_maxsim(http, client, collection_
         dense[pid] = rng.normal(size=4).astype(np.float32)
         colbert[pid] = rng.normal(size=(1 + pid % 4, 4)).astype(np.float32)
         text = " ".join(rng.choice(words, size=4))
-        points.append({"id": pid, "vector": {"d": dense[pid].tolist(), "colbert": colbert[pid].tolist(),
+        points.append({"id": pid, "vector": {"d": dense[pid].tolist(),
+                                             "colbert": colbert[pid].tolist(),
                                              "bm25": {"text": text, "model": "qdrant/bm25"}}})
     api.upsert(http, collection_name, points)
     qd = rng.normal(size=4).astype(np.float32)
@@ -243,14 +250,17 @@ def test_two_stage_query_rescores_prefetch_with_maxsim(http, client, collection_
     dense_n = {pid: v / np.linalg.norm(v) for pid, v in dense.items()}
     q_n = qd / np.linalg.norm(qd)
     dense_top = sorted(dense_n, key=lambda p: (-float(dense_n[p] @ q_n), p))[:15]
-    bm25_top = [p["id"] for p in api.query(http, collection_name, {"query": doc, "using": "bm25", "limit": 5})]
+    bm25_top = [p["id"] for p in api.query(http, collection_name,
+                                           {"query": doc, "using": "bm25", "limit": 5})]
     assert len(bm25_top) == 5 and set(bm25_top) - set(dense_top)
     union = set(dense_top) | set(bm25_top)
-    expected = sorted(((p, maxsim(qm, colbert[p], "Dot")) for p in union), key=lambda x: (-x[1], x[0]))
+    expected = sorted(((p, maxsim(qm, colbert[p], "Dot")) for p in union),
+                      key=lambda x: (-x[1], x[0]))
     assert_same([(p["id"], p["score"]) for p in got], expected, 10)
     # the same through qdrant-client (dense prefetch only: the client embeds documents itself)
     res = client.query_points(
         collection_name, prefetch=[models.Prefetch(query=qd.tolist(), using="d", limit=15)],
         query=qm.tolist(), using="colbert", limit=10)
-    expected = sorted(((p, maxsim(qm, colbert[p], "Dot")) for p in dense_top), key=lambda x: (-x[1], x[0]))
+    expected = sorted(((p, maxsim(qm, colbert[p], "Dot")) for p in dense_top),
+                      key=lambda x: (-x[1], x[0]))
     assert_same([(p.id, p.score) for p in res.points], expected, 10)

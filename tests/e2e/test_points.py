@@ -29,7 +29,8 @@ def by_id(records):
 
 
 def named_point(i, payload=None):
-    return {"id": i, "vector": {"a": [float(i), 1.0, 0.5], "b": [0.25, float(i)]}, "payload": payload if payload is not None else {"n": i}}
+    return {"id": i, "vector": {"a": [float(i), 1.0, 0.5], "b": [0.25, float(i)]},
+            "payload": payload if payload is not None else {"n": i}}
 
 
 # ---------------------------------------------------------------------------- upsert
@@ -41,7 +42,8 @@ def test_upsert_points_list_and_retrieve(http, client, collection_name):
         collection_name,
         points=[
             models.PointStruct(id=1, vector=[1.0, 2.0, 3.0], payload={"city": "Berlin", "n": 1}),
-            models.PointStruct(id=2, vector=[0.5, 0.25, 0.125], payload={"city": ["Berlin", "London"]}),
+            models.PointStruct(id=2, vector=[0.5, 0.25, 0.125],
+                               payload={"city": ["Berlin", "London"]}),
             models.PointStruct(id=3, vector=[0.0, 0.0, 1.0]),
         ],
         wait=True,
@@ -49,7 +51,8 @@ def test_upsert_points_list_and_retrieve(http, client, collection_name):
     assert result.status == models.UpdateStatus.COMPLETED
     assert isinstance(result.operation_id, int)
 
-    recs = {r.id: r for r in client.retrieve(collection_name, [3, 1, 2, 999], with_payload=True, with_vectors=True)}
+    recs = {r.id: r for r in client.retrieve(collection_name, [3, 1, 2, 999],
+                                             with_payload=True, with_vectors=True)}
     assert set(recs) == {1, 2, 3}  # missing ids are skipped
     assert recs[1].payload == {"city": "Berlin", "n": 1}
     assert recs[1].vector == [1.0, 2.0, 3.0]
@@ -63,7 +66,8 @@ def test_upsert_batch_raw_unnamed(http, collection_name):
     make_unnamed(http, collection_name)
     body = {"batch": {"ids": [10, 11, 12], "vectors": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
                       "payloads": [{"k": "x"}, {"k": "y"}, None]}}
-    api.update_ok(http.put(f"/collections/{collection_name}/points", params={"wait": "true"}, json=body))
+    api.update_ok(http.put(f"/collections/{collection_name}/points", params={"wait": "true"},
+                           json=body))
     recs = by_id(api.retrieve(http, collection_name, [10, 11, 12]))
     assert recs[10]["vector"] == [1.0, 0.0, 0.0] and recs[10]["payload"] == {"k": "x"}
     assert recs[11]["vector"] == [0.0, 1.0, 0.0] and recs[11]["payload"] == {"k": "y"}
@@ -72,8 +76,10 @@ def test_upsert_batch_raw_unnamed(http, collection_name):
 
 def test_upsert_batch_raw_named_without_payloads(http, collection_name):
     make_named(http, collection_name)
-    body = {"batch": {"ids": [1, 2], "vectors": {"a": [[1, 2, 3], [4, 5, 6]], "b": [[1, 1], [2, 2]]}}}
-    api.update_ok(http.put(f"/collections/{collection_name}/points", params={"wait": "true"}, json=body))
+    body = {"batch": {"ids": [1, 2],
+                      "vectors": {"a": [[1, 2, 3], [4, 5, 6]], "b": [[1, 1], [2, 2]]}}}
+    api.update_ok(http.put(f"/collections/{collection_name}/points", params={"wait": "true"},
+                           json=body))
     recs = by_id(api.retrieve(http, collection_name, [1, 2]))
     assert recs[1]["vector"] == {"a": [1.0, 2.0, 3.0], "b": [1.0, 1.0]}
     assert recs[2]["vector"] == {"a": [4.0, 5.0, 6.0], "b": [2.0, 2.0]}
@@ -81,11 +87,14 @@ def test_upsert_batch_raw_named_without_payloads(http, collection_name):
 
 
 def test_upsert_batch_via_client(client, collection_name):
-    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT)
+    )
     ids = [5, 6, str(uuid.UUID(int=7))]
     client.upsert(
         collection_name,
-        points=models.Batch(ids=ids, vectors=[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], payloads=[{"i": 5}, {"i": 6}, {"i": 7}]),
+        points=models.Batch(ids=ids, vectors=[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+                            payloads=[{"i": 5}, {"i": 6}, {"i": 7}]),
         wait=True,
     )
     recs = {r.id: r for r in client.retrieve(collection_name, ids, with_vectors=True)}
@@ -139,7 +148,8 @@ def test_named_vectors_may_be_omitted_per_point(http, collection_name):
 @pytest.fixture
 def seeded(http, collection_name):
     make_named(http, collection_name)
-    points = [named_point(i, {"n": i, "color": "red" if i % 2 else "blue", "tags": {"x": i}}) for i in range(1, 6)]
+    points = [named_point(i, {"n": i, "color": "red" if i % 2 else "blue", "tags": {"x": i}})
+              for i in range(1, 6)]
     api.upsert(http, collection_name, points)
     return collection_name, {p["id"]: p for p in points}
 
@@ -156,10 +166,12 @@ def test_retrieve_payload_selectors(http, seeded):
     recs = by_id(api.retrieve(http, name, [1], with_payload=["n", "tags"], with_vector=False))
     assert recs[1]["payload"] == {"n": 1, "tags": {"x": 1}}
 
-    recs = by_id(api.retrieve(http, name, [1], with_payload={"include": ["color"]}, with_vector=False))
+    recs = by_id(api.retrieve(http, name, [1], with_payload={"include": ["color"]},
+                              with_vector=False))
     assert recs[1]["payload"] == {"color": "red"}
 
-    recs = by_id(api.retrieve(http, name, [1], with_payload={"exclude": ["color", "tags"]}, with_vector=False))
+    recs = by_id(api.retrieve(http, name, [1], with_payload={"exclude": ["color", "tags"]},
+                              with_vector=False))
     assert recs[1]["payload"] == {"n": 1}
 
 
@@ -197,9 +209,11 @@ def test_get_point_by_id(http, seeded):
 
 def test_get_missing_point_is_404(http, seeded):
     name, _ = seeded
-    error(http.get(f"/collections/{name}/points/42"), 404, message="Not found: No point with id 42 found")
+    error(http.get(f"/collections/{name}/points/42"), 404,
+          message="Not found: No point with id 42 found")
     u = "5f2b0f8e-4a43-4d5b-9a5b-6f8e1c1a2b3c"
-    error(http.get(f"/collections/{name}/points/{u}"), 404, message=f"Not found: No point with id {u} found")
+    error(http.get(f"/collections/{name}/points/{u}"), 404,
+          message=f"Not found: No point with id {u} found")
 
 
 def test_get_point_invalid_id_is_400(http, seeded):
@@ -249,7 +263,8 @@ def test_update_vectors_only_touches_given_names(http, client, seeded):
 def test_update_vectors_unnamed(http, collection_name):
     make_unnamed(http, collection_name)
     api.upsert(http, collection_name, [{"id": 1, "vector": [1, 2, 3], "payload": {"p": 1}}])
-    api.update_ok(http.put(f"/collections/{collection_name}/points/vectors", params={"wait": "true"},
+    api.update_ok(http.put(f"/collections/{collection_name}/points/vectors",
+                           params={"wait": "true"},
                            json={"points": [{"id": 1, "vector": [3, 2, 1]}]}))
     (rec,) = api.retrieve(http, collection_name, [1])
     assert rec["vector"] == [3.0, 2.0, 1.0]
@@ -258,7 +273,8 @@ def test_update_vectors_unnamed(http, collection_name):
 
 def test_delete_vectors(http, client, seeded):
     name, points = seeded
-    post_update(http, f"/collections/{name}/points/vectors/delete", {"points": [1, 2], "vector": ["b"]})
+    post_update(http, f"/collections/{name}/points/vectors/delete",
+                {"points": [1, 2], "vector": ["b"]})
     recs = by_id(api.retrieve(http, name, [1, 2, 3]))
     assert recs[1]["vector"] == {"a": [1.0, 1.0, 0.5]}
     assert recs[2]["vector"] == {"a": [2.0, 1.0, 0.5]}
@@ -275,21 +291,25 @@ def test_delete_vectors(http, client, seeded):
 
 def test_set_payload_merges_keys(http, client, seeded):
     name, _ = seeded
-    post_update(http, f"/collections/{name}/points/payload", {"payload": {"color": "green", "new": [1, 2]}, "points": [1, 2]})
+    post_update(http, f"/collections/{name}/points/payload",
+                {"payload": {"color": "green", "new": [1, 2]}, "points": [1, 2]})
     recs = by_id(api.retrieve(http, name, [1, 2, 3], with_vector=False))
     assert recs[1]["payload"] == {"n": 1, "color": "green", "tags": {"x": 1}, "new": [1, 2]}
     assert recs[2]["payload"] == {"n": 2, "color": "green", "tags": {"x": 2}, "new": [1, 2]}
     assert recs[3]["payload"] == {"n": 3, "color": "red", "tags": {"x": 3}}
 
-    client.set_payload(name, payload={"z": None}, points=models.Filter(must=[models.HasIdCondition(has_id=[3])]))
+    client.set_payload(name, payload={"z": None},
+                       points=models.Filter(must=[models.HasIdCondition(has_id=[3])]))
     (rec,) = api.retrieve(http, name, [3], with_vector=False)
     assert rec["payload"] == {"n": 3, "color": "red", "tags": {"x": 3}, "z": None}
 
 
 def test_set_payload_with_nested_key(http, client, collection_name):
     make_unnamed(http, collection_name)
-    api.upsert(http, collection_name, [{"id": 1, "vector": [1, 1, 1], "payload": {"a": {"b": {"x": 0}}, "z": 1}}])
-    post_update(http, f"/collections/{collection_name}/points/payload", {"payload": {"c": 1}, "points": [1], "key": "a.b"})
+    api.upsert(http, collection_name,
+               [{"id": 1, "vector": [1, 1, 1], "payload": {"a": {"b": {"x": 0}}, "z": 1}}])
+    post_update(http, f"/collections/{collection_name}/points/payload",
+                {"payload": {"c": 1}, "points": [1], "key": "a.b"})
     (rec,) = api.retrieve(http, collection_name, [1], with_vector=False)
     assert rec["payload"] == {"a": {"b": {"x": 0, "c": 1}}, "z": 1}
 
@@ -312,12 +332,14 @@ def test_overwrite_payload(http, client, seeded):
 
 def test_delete_payload_keys(http, client, seeded):
     name, _ = seeded
-    post_update(http, f"/collections/{name}/points/payload/delete", {"keys": ["color", "absent"], "points": [1, 2]})
+    post_update(http, f"/collections/{name}/points/payload/delete",
+                {"keys": ["color", "absent"], "points": [1, 2]})
     recs = by_id(api.retrieve(http, name, [1, 2, 3], with_vector=False))
     assert recs[1]["payload"] == {"n": 1, "tags": {"x": 1}}
     assert recs[2]["payload"] == {"n": 2, "tags": {"x": 2}}
     assert recs[3]["payload"]["color"] == "red"
-    client.delete_payload(name, keys=["n"], points=models.Filter(must=[models.FieldCondition(key="color", match=models.MatchValue(value="red"))]))
+    red = models.FieldCondition(key="color", match=models.MatchValue(value="red"))
+    client.delete_payload(name, keys=["n"], points=models.Filter(must=[red]))
     recs = by_id(api.retrieve(http, name, [3, 4, 5], with_vector=False))
     assert "n" not in recs[3]["payload"] and "n" not in recs[5]["payload"]
     assert recs[4]["payload"]["n"] == 4
@@ -359,9 +381,11 @@ def test_batch_update_applies_every_kind_in_order(http, collection_name):
         {"delete": {"points": [2]}},
         # 2 is gone by now, so only 3 matches
         {"set_payload": {"payload": {"after": 1}, "filter": {"must": [{"has_id": [2, 3]}]}}},
-        {"upsert": {"points": [{"id": 2, "vector": {"a": [2, 2, 2]}, "payload": {"reborn": True}}]}},
+        {"upsert": {"points": [{"id": 2, "vector": {"a": [2, 2, 2]},
+                                "payload": {"reborn": True}}]}},
     ]
-    resp = http.post(f"/collections/{collection_name}/points/batch", params={"wait": "true"}, json={"operations": operations})
+    resp = http.post(f"/collections/{collection_name}/points/batch", params={"wait": "true"},
+                     json={"operations": operations})
     results = ok(resp)
     assert isinstance(results, list) and len(results) == len(operations)
     op_ids = []
@@ -417,7 +441,8 @@ def test_scroll_orders_ints_then_uuids_and_pages(http, client, collection_name):
     all_ids = ints + uuids
     shuffled = list(all_ids)
     random.Random(1).shuffle(shuffled)
-    api.upsert(http, collection_name, [{"id": pid, "vector": [1, 2], "payload": {"k": i}} for i, pid in enumerate(shuffled)])
+    api.upsert(http, collection_name, [{"id": pid, "vector": [1, 2], "payload": {"k": i}}
+                                       for i, pid in enumerate(shuffled)])
     expected = sorted(all_ids, key=id_sort_key)
     assert expected[: len(ints)] == sorted(ints)
 
@@ -457,7 +482,8 @@ def test_scroll_next_offset_null_when_last_page_is_exactly_full(http, collection
     first = ok(http.post(f"/collections/{collection_name}/points/scroll", json={"limit": 5}))
     assert [p["id"] for p in first["points"]] == [1, 2, 3, 4, 5]
     assert first["next_page_offset"] == 6
-    second = ok(http.post(f"/collections/{collection_name}/points/scroll", json={"limit": 5, "offset": 6}))
+    second = ok(http.post(f"/collections/{collection_name}/points/scroll",
+                          json={"limit": 5, "offset": 6}))
     assert [p["id"] for p in second["points"]] == [6, 7, 8, 9, 10]
     assert second["next_page_offset"] is None
 
@@ -465,10 +491,12 @@ def test_scroll_next_offset_null_when_last_page_is_exactly_full(http, collection
 def test_scroll_offset_is_inclusive_and_may_be_missing_id(http, collection_name):
     make_unnamed(http, collection_name, size=2)
     api.upsert(http, collection_name, [{"id": i, "vector": [1, 1]} for i in (2, 4, 6, 8)])
-    r = ok(http.post(f"/collections/{collection_name}/points/scroll", json={"offset": 4, "limit": 2}))
+    r = ok(http.post(f"/collections/{collection_name}/points/scroll",
+                     json={"offset": 4, "limit": 2}))
     assert [p["id"] for p in r["points"]] == [4, 6]
     assert r["next_page_offset"] == 8
-    r = ok(http.post(f"/collections/{collection_name}/points/scroll", json={"offset": 5, "limit": 10}))
+    r = ok(http.post(f"/collections/{collection_name}/points/scroll",
+                     json={"offset": 5, "limit": 10}))
     assert [p["id"] for p in r["points"]] == [6, 8]
     assert r["next_page_offset"] is None
 
@@ -485,25 +513,29 @@ def test_scroll_filter_payload_and_vector_selectors(http, client, seeded):
     name, points = seeded
     flt = {"must": [{"key": "color", "match": {"value": "red"}}]}
     r = ok(http.post(f"/collections/{name}/points/scroll",
-                     json={"filter": flt, "limit": 2, "with_payload": {"include": ["n"]}, "with_vector": ["b"]}))
+                     json={"filter": flt, "limit": 2, "with_payload": {"include": ["n"]},
+                           "with_vector": ["b"]}))
     assert [p["id"] for p in r["points"]] == [1, 3]
     assert r["next_page_offset"] == 5
     assert r["points"][0]["payload"] == {"n": 1}
     assert r["points"][0]["vector"] == {"b": [0.25, 1.0]}
 
     r = ok(http.post(f"/collections/{name}/points/scroll",
-                     json={"filter": flt, "offset": 5, "limit": 2, "with_payload": {"exclude": ["tags", "n"]}}))
+                     json={"filter": flt, "offset": 5, "limit": 2,
+                           "with_payload": {"exclude": ["tags", "n"]}}))
     assert [p["id"] for p in r["points"]] == [5]
     assert r["points"][0]["payload"] == {"color": "red"}
     assert r["points"][0].get("vector") is None
     assert r["next_page_offset"] is None
 
-    r = ok(http.post(f"/collections/{name}/points/scroll", json={"with_payload": False, "limit": 1}))
+    r = ok(http.post(f"/collections/{name}/points/scroll",
+                     json={"with_payload": False, "limit": 1}))
     assert r["points"][0].get("payload") is None
 
     recs, nxt = client.scroll(
         name,
-        scroll_filter=models.Filter(must_not=[models.FieldCondition(key="color", match=models.MatchValue(value="red"))]),
+        scroll_filter=models.Filter(
+            must_not=[models.FieldCondition(key="color", match=models.MatchValue(value="red"))]),
         with_payload=["color"],
         with_vectors=True,
         limit=10,
@@ -531,10 +563,12 @@ COUNT_PAYLOADS = {
 COUNT_FILTERS = [
     None,
     {"must": [{"key": "color", "match": {"value": "red"}}]},
-    {"should": [{"key": "color", "match": {"value": "red"}}, {"key": "color", "match": {"value": "blue"}}]},
+    {"should": [{"key": "color", "match": {"value": "red"}},
+                {"key": "color", "match": {"value": "blue"}}]},
     {"must_not": [{"key": "color", "match": {"value": "red"}}]},
     {"must": [{"has_id": [1, 2, 3, 99]}]},
-    {"must": [{"has_id": [1, 2, 3, 4]}], "must_not": [{"key": "color", "match": {"value": "green"}}]},
+    {"must": [{"has_id": [1, 2, 3, 4]}],
+     "must_not": [{"key": "color", "match": {"value": "green"}}]},
     {"must": [{"key": "flag", "match": {"value": True}}]},
     {"must": [{"key": "n", "match": {"value": 5}}]},
     {"must": [{"key": "nested.color", "match": {"value": "red"}}]},
@@ -548,7 +582,8 @@ COUNT_FILTERS = [
 @pytest.mark.parametrize("flt", COUNT_FILTERS, ids=[f"f{i}" for i in range(len(COUNT_FILTERS))])
 def test_count_exact_with_filters(http, client, collection_name, flt):
     make_unnamed(http, collection_name, size=2)
-    api.upsert(http, collection_name, [{"id": i, "vector": [1, float(i)], "payload": p} for i, p in COUNT_PAYLOADS.items()])
+    api.upsert(http, collection_name, [{"id": i, "vector": [1, float(i)], "payload": p}
+                                       for i, p in COUNT_PAYLOADS.items()])
     expected = select(COUNT_PAYLOADS, flt)
     assert api.count(http, collection_name, flt) == len(expected)
     # scroll with the same filter returns exactly these ids
@@ -559,9 +594,11 @@ def test_count_exact_with_filters(http, client, collection_name, flt):
 
 def test_count_via_client_filter_models(client, http, collection_name):
     make_unnamed(http, collection_name, size=2)
-    api.upsert(http, collection_name, [{"id": i, "vector": [1, float(i)], "payload": p} for i, p in COUNT_PAYLOADS.items()])
+    api.upsert(http, collection_name, [{"id": i, "vector": [1, float(i)], "payload": p}
+                                       for i, p in COUNT_PAYLOADS.items()])
     flt = models.Filter(
-        should=[models.FieldCondition(key="color", match=models.MatchValue(value="red")), models.HasIdCondition(has_id=[3])],
+        should=[models.FieldCondition(key="color", match=models.MatchValue(value="red")),
+                models.HasIdCondition(has_id=[3])],
         must_not=[models.FieldCondition(key="flag", match=models.MatchValue(value=False))],
     )
     expected = select(COUNT_PAYLOADS, {
@@ -578,14 +615,16 @@ def test_count_via_client_filter_models(client, http, collection_name):
 def test_u64_max_id(http, collection_name):
     make_unnamed(http, collection_name, size=2)
     big = 2**64 - 1
-    api.upsert(http, collection_name, [{"id": big, "vector": [1, 2], "payload": {"big": True}}, {"id": 1, "vector": [1, 1]}])
+    api.upsert(http, collection_name, [{"id": big, "vector": [1, 2], "payload": {"big": True}},
+                                       {"id": 1, "vector": [1, 1]}])
     (rec,) = api.retrieve(http, collection_name, [big])
     assert rec["id"] == big and rec["payload"] == {"big": True}
     assert ok(http.get(f"/collections/{collection_name}/points/{big}"))["id"] == big
     assert [p["id"] for p in api.scroll_all(http, collection_name)] == [1, big]
     hits = api.query(http, collection_name, {"query": [1, 2], "limit": 1})
     assert hits[0]["id"] == big
-    assert b"18446744073709551615" in http.post(f"/collections/{collection_name}/points/scroll", json={}).content
+    raw = http.post(f"/collections/{collection_name}/points/scroll", json={}).content
+    assert b"18446744073709551615" in raw
 
 
 UUID_FORMS = {
@@ -604,7 +643,8 @@ def test_uuid_textual_forms(http, collection_name, form):
     canonical = str(u)
     assert canonical == "8f0e4c2a-1b3d-4e5f-9a7b-0c1d2e3f4a5b"
     written = UUID_FORMS[form](u)
-    api.upsert(http, collection_name, [{"id": written, "vector": [1, 2], "payload": {"form": form}}])
+    api.upsert(http, collection_name,
+               [{"id": written, "vector": [1, 2], "payload": {"form": form}}])
 
     # listed in canonical form
     assert [p["id"] for p in api.scroll_all(http, collection_name)] == [canonical]
@@ -614,7 +654,8 @@ def test_uuid_textual_forms(http, collection_name, form):
         assert [r["id"] for r in recs] == [canonical]
     assert ok(http.get(f"/collections/{collection_name}/points/{u.hex}"))["id"] == canonical
     # the same id in another form is the same point
-    api.upsert(http, collection_name, [{"id": str(u).upper(), "vector": [3, 4], "payload": {"form": "again"}}])
+    api.upsert(http, collection_name,
+               [{"id": str(u).upper(), "vector": [3, 4], "payload": {"form": "again"}}])
     assert api.count(http, collection_name) == 1
     (rec,) = api.retrieve(http, collection_name, [canonical])
     assert rec["payload"] == {"form": "again"}
@@ -623,7 +664,9 @@ def test_uuid_textual_forms(http, collection_name, form):
 
 
 def test_uuid_ids_via_client(client, collection_name):
-    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT)
+    )
     u = uuid.uuid4()
     client.upsert(collection_name, points=[models.PointStruct(id=u.hex, vector=[1.0, 1.0])])
     (rec,) = client.retrieve(collection_name, [str(u)])
@@ -631,21 +674,23 @@ def test_uuid_ids_via_client(client, collection_name):
 
 
 @pytest.mark.parametrize(
-    "bad_id", [-1, 2**64, 1.5, "not-a-uuid", "8f0e4c2a-1b3d-4e5f-9a7b-0c1d2e3f4a5", True, None, [1]],
+    "bad_id",
+    [-1, 2**64, 1.5, "not-a-uuid", "8f0e4c2a-1b3d-4e5f-9a7b-0c1d2e3f4a5", True, None, [1]],
     ids=["negative", "u64max+1", "float", "string", "short-uuid", "bool", "null", "list"],
 )
 def test_invalid_point_id_is_400(http, collection_name, bad_id):
     make_unnamed(http, collection_name, size=2)
     api.upsert(http, collection_name, [{"id": 1, "vector": [1, 1]}])
     resp = http.put(f"/collections/{collection_name}/points", params={"wait": "true"},
-                    json={"points": [{"id": 2, "vector": [1, 1]}, {"id": bad_id, "vector": [1, 2]}]})
+                    json={"points": [{"id": 2, "vector": [1, 1]},
+                                     {"id": bad_id, "vector": [1, 2]}]})
     error(resp, 400)
     assert api.count(http, collection_name) == 1
     resp = http.post(f"/collections/{collection_name}/points", json={"ids": [bad_id]})
     error(resp, 400)
 
 
-# ---------------------------------------------------------------------------- operation ids and versions
+# ------------------------------------------------------------------- operation ids and versions
 
 
 def raw_versions(http, name, query_vector) -> dict:
@@ -657,21 +702,25 @@ def test_operation_ids_increase_and_versions_track_last_change(http, collection_
     make_unnamed(http, collection_name, size=2)
     ops = []
     ops.append(api.upsert(http, collection_name, [{"id": 1, "vector": [1, 0]}])["operation_id"])
-    ops.append(api.upsert(http, collection_name, [{"id": 2, "vector": [0, 1]}, {"id": 3, "vector": [1, 1]}])["operation_id"])
+    ops.append(api.upsert(http, collection_name, [{"id": 2, "vector": [0, 1]},
+                                                  {"id": 3, "vector": [1, 1]}])["operation_id"])
     versions = raw_versions(http, collection_name, [1, 1])
     assert versions == {1: ops[0], 2: ops[1], 3: ops[1]}
 
-    ops.append(post_update(http, f"/collections/{collection_name}/points/payload", {"payload": {"x": 1}, "points": [1]})["operation_id"])
-    ops.append(api.update_ok(http.put(f"/collections/{collection_name}/points/vectors", params={"wait": "true"},
-                                      json={"points": [{"id": 2, "vector": [0, 2]}]}))["operation_id"])
+    ops.append(post_update(http, f"/collections/{collection_name}/points/payload",
+                           {"payload": {"x": 1}, "points": [1]})["operation_id"])
+    resp = http.put(f"/collections/{collection_name}/points/vectors", params={"wait": "true"},
+                    json={"points": [{"id": 2, "vector": [0, 2]}]})
+    ops.append(api.update_ok(resp)["operation_id"])
     ops.append(api.upsert(http, collection_name, [{"id": 4, "vector": [2, 2]}])["operation_id"])
-    assert all(b > a for a, b in zip(ops, ops[1:])), ops
+    assert all(b > a for a, b in zip(ops, ops[1:], strict=False)), ops
 
     versions = raw_versions(http, collection_name, [1, 1])
     assert versions == {1: ops[2], 2: ops[3], 3: ops[1], 4: ops[4]}
 
     # a delete consumes an operation id as well, and the next write is numbered after it
-    deleted = post_update(http, f"/collections/{collection_name}/points/delete", {"points": [3]})["operation_id"]
+    deleted = post_update(http, f"/collections/{collection_name}/points/delete",
+                          {"points": [3]})["operation_id"]
     after = api.upsert(http, collection_name, [{"id": 1, "vector": [1, 0]}])["operation_id"]
     assert ops[-1] < deleted < after
     assert raw_versions(http, collection_name, [1, 1])[1] == after

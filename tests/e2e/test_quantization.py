@@ -97,7 +97,8 @@ def test_search_params_quantization_reach_the_index(client, http, quantized):
 
 @pytest.mark.slow
 def test_patch_quantization_rebuilds(http, quantized):
-    ok(http.patch(f"/collections/{quantized}", json={"quantization_config": {"binary": {"always_ram": True}}}))
+    ok(http.patch(f"/collections/{quantized}",
+                  json={"quantization_config": {"binary": {"always_ram": True}}}))
     info = _wait_green(http, quantized)
     assert info["config"]["quantization_config"] == {"binary": {"always_ram": True}}
     q = _clustered(np.random.default_rng(3), 1)[0].tolist()
@@ -105,10 +106,12 @@ def test_patch_quantization_rebuilds(http, quantized):
     assert len(points) == 10
     # preselected by Hamming distance (this data does not suit binary: recall is low), then
     # rescored: the scores are the exact ones of those points, best first
-    records = {r["id"]: r["vector"] for r in api.retrieve(http, quantized, [p["id"] for p in points])}
+    records = {r["id"]: r["vector"]
+               for r in api.retrieve(http, quantized, [p["id"] for p in points])}
     qn = np.asarray(q, np.float32) / np.linalg.norm(q)
     for p in points:
-        assert p["score"] == pytest.approx(float(np.asarray(records[p["id"]], np.float32) @ qn), rel=1e-4)
+        exact_score = float(np.asarray(records[p["id"]], np.float32) @ qn)
+        assert p["score"] == pytest.approx(exact_score, rel=1e-4)
     assert [p["score"] for p in points] == sorted((p["score"] for p in points), reverse=True)
     exact = api.query(http, quantized, {"query": q, "limit": 10, "params": {"exact": True}})
     ok(http.patch(f"/collections/{quantized}", json={"quantization_config": "Disabled"}))
@@ -123,15 +126,19 @@ def test_create_with_quantization_echoed(client, collection_name):
         vectors_config=models.VectorParams(
             size=4, distance=models.Distance.DOT,
             quantization_config=models.ProductQuantization(
-                product=models.ProductQuantizationConfig(compression=models.CompressionRatio.X4, always_ram=True)),
+                product=models.ProductQuantizationConfig(
+                    compression=models.CompressionRatio.X4, always_ram=True)),
         ),
         quantization_config=models.ScalarQuantization(
-            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)),
+            scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=0.99, always_ram=True)),
     )
     info = client.get_collection(collection_name)
     assert info.config.quantization_config.scalar.quantile == pytest.approx(0.99)
-    assert info.config.params.vectors.quantization_config.product.compression == models.CompressionRatio.X4
-    client.upsert(collection_name, points=[models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.5])
-                                           for i in range(1, 50)])
+    product = info.config.params.vectors.quantization_config.product
+    assert product.compression == models.CompressionRatio.X4
+    client.upsert(collection_name,
+                  points=[models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.5])
+                          for i in range(1, 50)])
     res = client.query_points(collection_name, query=[1.0, 0.0, 0.0, 0.0], limit=3)
     assert [p.id for p in res.points] == [49, 48, 47]

@@ -22,9 +22,11 @@ def pair(http, make_name):
     payloads = {pid: {"g": pid % 4, "name": f"p{pid}"} for pid in ids}
     sharded, single = make_name("sh3"), make_name("sh1")
     for name, shards in ((sharded, 3), (single, 1)):
-        create_collection(http, name, {"vectors": {"size": DIM, "distance": "Euclid"}, "shard_number": shards})
+        create_collection(http, name, {"vectors": {"size": DIM, "distance": "Euclid"},
+                                       "shard_number": shards})
         for start in range(0, N, 100):  # several requests
-            api.upsert(http, name, [{"id": ids[i], "vector": raw[i].tolist(), "payload": payloads[ids[i]]}
+            api.upsert(http, name, [{"id": ids[i], "vector": raw[i].tolist(),
+                                     "payload": payloads[ids[i]]}
                                     for i in range(start, start + 100)])
     return sharded, single, ids, raw, payloads
 
@@ -47,7 +49,8 @@ def test_scroll_returns_every_id_once_in_order(http, pair):
     for page in (7, 50, 1000):
         points = api.scroll_all(http, sharded, page=page, with_payload=True, with_vector=True)
         assert [p["id"] for p in points] == ids
-        assert points == api.scroll_all(http, single, page=page, with_payload=True, with_vector=True)
+        assert points == api.scroll_all(http, single, page=page, with_payload=True,
+                                        with_vector=True)
     for p in points:
         assert p["payload"] == payloads[p["id"]]
         assert np.array_equal(np.asarray(p["vector"], dtype=np.float32), raw[p["id"] - 1])
@@ -82,23 +85,28 @@ def test_query_equals_single_shard_and_brute_force(http, pair, exact):
             a = api.query(http, sharded, body)
             b = api.query(http, single, body)
             assert strip_versions(a) == strip_versions(b)
-            oracle.assert_ranking([(p["id"], p["score"]) for p in a], oracle.rank(ids, raw, q, "Euclid"),
+            oracle.assert_ranking([(p["id"], p["score"]) for p in a],
+                                  oracle.rank(ids, raw, q, "Euclid"),
                                   limit, "Euclid", offset=offset)
     # by id, and with a filter
     flt = {"must": [{"key": "g", "match": {"value": 1}}]}
-    a = api.query(http, sharded, {"query": 10, "limit": 10, "filter": flt, "params": {"exact": exact}})
-    b = api.query(http, single, {"query": 10, "limit": 10, "filter": flt, "params": {"exact": exact}})
+    by_id = {"query": 10, "limit": 10, "filter": flt, "params": {"exact": exact}}
+    a = api.query(http, sharded, by_id)
+    b = api.query(http, single, by_id)
     assert strip_versions(a) == strip_versions(b)
     keep = select(payloads, flt)
     oracle.assert_ranking([(p["id"], p["score"]) for p in a],
-                          oracle.rank(ids, raw, raw[9], "Euclid", exclude=[10], keep=keep), 10, "Euclid")
+                          oracle.rank(ids, raw, raw[9], "Euclid", exclude=[10], keep=keep),
+                          10, "Euclid")
 
 
 def test_updates_and_deletes_route_to_the_right_shard(http, pair):
     sharded, single, ids, _, _ = pair
     for name in (sharded, single):
-        api.post_update(http, f"/collections/{name}/points/payload", {"payload": {"hit": True}, "points": list(range(1, 301, 10))})
-        api.post_update(http, f"/collections/{name}/points/delete", {"points": list(range(2, 301, 3))})
+        api.post_update(http, f"/collections/{name}/points/payload",
+                        {"payload": {"hit": True}, "points": list(range(1, 301, 10))})
+        api.post_update(http, f"/collections/{name}/points/delete",
+                        {"points": list(range(2, 301, 3))})
         api.post_update(http, f"/collections/{name}/points/delete",
                         {"filter": {"must": [{"key": "g", "match": {"value": 0}}]}})
     a = api.scroll_all(http, sharded, page=64)
@@ -112,10 +120,12 @@ def test_updates_and_deletes_route_to_the_right_shard(http, pair):
 def test_collection_cluster_info_on_one_node(http, collection_name):
     """GET /collections/{name}/cluster on a single node: every shard local and Active, with its
     own points count."""
-    create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 3})
+    create_collection(http, collection_name,
+                      {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 3})
     api.upsert(http, collection_name, [{"id": i, "vector": [i, 1]} for i in range(30)])
     info = ok(http.get(f"/collections/{collection_name}/cluster"))
-    assert info["shard_count"] == 3 and info["remote_shards"] == [] and info["shard_transfers"] == []
+    assert info["shard_count"] == 3
+    assert info["remote_shards"] == [] and info["shard_transfers"] == []
     assert sorted(s["shard_id"] for s in info["local_shards"]) == [0, 1, 2]
     assert all(s["state"] == "Active" for s in info["local_shards"])
     assert sum(s["points_count"] for s in info["local_shards"]) == 30

@@ -56,12 +56,13 @@ class SparseData:
             weights = np.log((np.float32(n) - df + np.float32(0.5)) / (df + np.float32(0.5))
                              + np.float32(1.0)).astype(np.float32)
             q_values = (q_values * weights).astype(np.float32)
-        query = dict(zip(q_indices.tolist(), q_values.tolist()))
+        query = dict(zip(q_indices.tolist(), q_values.tolist(), strict=True))
         out = []
         for pid, (ix, vals) in stored.items():
             if pid in exclude or (allowed is not None and pid not in allowed):
                 continue
-            shared = [(i, v) for i, v in zip(ix.tolist(), vals.tolist()) if i in query]
+            shared = [(i, v) for i, v in zip(ix.tolist(), vals.tolist(), strict=True)
+                      if i in query]
             if not shared:
                 continue
             score = np.float32(0)
@@ -75,7 +76,7 @@ class SparseData:
 def _assert_same(got, expected, k):
     expected = expected[:k]
     assert len(got) == len(expected), (got, expected)
-    for (gid, gscore), (eid, escore) in zip(got, expected):
+    for (gid, gscore), (eid, escore) in zip(got, expected, strict=True):
         assert math.isclose(gscore, escore, rel_tol=1e-5, abs_tol=1e-5), (got, expected)
         if gid != eid:  # only a tie may swap two points
             assert any(math.isclose(escore, s, rel_tol=1e-5, abs_tol=1e-5)
@@ -147,7 +148,8 @@ def test_stored_sorted_and_returned(http, sparse_data):
 
 def test_unsorted_input_is_sorted(http, collection_name):
     create_collection(http, collection_name, {"sparse_vectors": {"s": {}}})
-    api.upsert(http, collection_name, [{"id": 1, "vector": {"s": {"indices": [9, 2, 5], "values": [0.9, 0.2, 0.5]}}}])
+    api.upsert(http, collection_name,
+               [{"id": 1, "vector": {"s": {"indices": [9, 2, 5], "values": [0.9, 0.2, 0.5]}}}])
     record = api.retrieve(http, collection_name, [1], with_vector=True)[0]
     assert record["vector"]["s"] == {"indices": [2, 5, 9], "values": [0.2, 0.5, 0.9]}
 
@@ -179,7 +181,8 @@ def test_query_matches_brute_force(client, sparse_data, vname):
 
 def test_query_over_http_nearest_form_and_all_hits(http, sparse_data):
     q_ix, q_vals = [3, 50, 7], [1.0, -0.5, 2.0]
-    body = {"query": {"nearest": {"indices": q_ix, "values": q_vals}}, "using": "plain", "limit": 1000}
+    body = {"query": {"nearest": {"indices": q_ix, "values": q_vals}}, "using": "plain",
+            "limit": 1000}
     points = api.query(http, sparse_data.name, body)
     expected = sparse_data.rank("plain", q_ix, q_vals)
     # only points sharing a dimension with the query are hits
@@ -193,18 +196,19 @@ def test_filter_threshold_limit_offset(client, sparse_data, vname):
     idf = vname == "idf"
     allowed = {pid for pid, p in sparse_data.payloads.items() if p["group"] == 1}
     flt = models.Filter(must=[models.FieldCondition(key="group", match=models.MatchValue(value=1))])
-    res = client.query_points(sparse_data.name, query=models.SparseVector(indices=q_ix, values=q_vals),
+    query = models.SparseVector(indices=q_ix, values=q_vals)
+    res = client.query_points(sparse_data.name, query=query,
                               using=vname, query_filter=flt, limit=8)
     expected = sparse_data.rank(vname, q_ix, q_vals, allowed=allowed, idf=idf)
     _assert_same([(p.id, p.score) for p in res.points], expected, 8)
     # limit / offset: a window of the same ranking
     full = sparse_data.rank(vname, q_ix, q_vals, idf=idf)
-    res = client.query_points(sparse_data.name, query=models.SparseVector(indices=q_ix, values=q_vals),
+    res = client.query_points(sparse_data.name, query=query,
                               using=vname, limit=5, offset=4)
     _assert_same([(p.id, p.score) for p in res.points], full[4:9], 5)
     # score_threshold: scores below it are left out
     threshold = (full[6][1] + full[7][1]) / 2  # between two scores: no float32 rounding at the edge
-    res = client.query_points(sparse_data.name, query=models.SparseVector(indices=q_ix, values=q_vals),
+    res = client.query_points(sparse_data.name, query=query,
                               using=vname, limit=50, score_threshold=threshold)
     assert [p.id for p in res.points] == [pid for pid, s in full if s >= threshold][:50]
 
@@ -220,7 +224,8 @@ def test_query_by_point_id(client, sparse_data, vname):
 
 def test_idf_over_all_shards(client, sharded_data):
     for q_ix, q_vals in _queries(seed=3, n=4):
-        res = client.query_points(sharded_data.name, query=models.SparseVector(indices=q_ix, values=q_vals),
+        res = client.query_points(sharded_data.name,
+                                  query=models.SparseVector(indices=q_ix, values=q_vals),
                                   using="idf", limit=12)
         _assert_same([(p.id, p.score) for p in res.points],
                      sharded_data.rank("idf", q_ix, q_vals, idf=True), 12)
@@ -242,12 +247,14 @@ def test_idf_follows_deletes_and_overwrites(http, collection_name):
     for pid in range(1, 11):
         del data.vectors["s"][pid]
     ix, vals = [1, 2, 3], [1.0, 1.0, 1.0]
-    api.upsert(http, collection_name, [{"id": 20, "vector": {"s": {"indices": ix, "values": vals}}}])
+    api.upsert(http, collection_name,
+               [{"id": 20, "vector": {"s": {"indices": ix, "values": vals}}}])
     data.put("s", 20, ix, vals)
     q_ix, q_vals = [1, 2, 3, 40], [0.5, 1.0, 1.5, 2.0]
     points = api.query(http, collection_name, {"query": {"indices": q_ix, "values": q_vals},
                                                "using": "s", "limit": 100})
-    _assert_same([(p["id"], p["score"]) for p in points], data.rank("s", q_ix, q_vals, idf=True), 100)
+    _assert_same([(p["id"], p["score"]) for p in points],
+                 data.rank("s", q_ix, q_vals, idf=True), 100)
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -255,7 +262,8 @@ def test_idf_follows_deletes_and_overwrites(http, collection_name):
 
 def test_wrong_kinds_are_refused(http, sparse_data):
     name = sparse_data.name
-    resp = http.post(f"/collections/{name}/points/query", json={"query": [0.1, 0.2, 0.3, 0.4], "using": "plain"})
+    resp = http.post(f"/collections/{name}/points/query",
+                     json={"query": [0.1, 0.2, 0.3, 0.4], "using": "plain"})
     assert resp.status_code == 400
     resp = http.post(f"/collections/{name}/points/query",
                      json={"query": {"indices": [1], "values": [1.0]}, "using": "d"})
@@ -275,7 +283,8 @@ def test_update_and_delete_vectors_reach_the_index(http, collection_name):
     assert [p["id"] for p in api.query(http, collection_name, body)] == [1]
     ok(http.put(f"/collections/{collection_name}/points/vectors", params={"wait": "true"}, json={
         "points": [{"id": 2, "vector": {"s": {"indices": [1], "values": [5.0]}}}]}))
-    assert [(p["id"], p["score"]) for p in api.query(http, collection_name, body)] == [(2, 5.0), (1, 1.0)]
+    scored = [(p["id"], p["score"]) for p in api.query(http, collection_name, body)]
+    assert scored == [(2, 5.0), (1, 1.0)]
     ok(http.post(f"/collections/{collection_name}/points/vectors/delete", params={"wait": "true"},
                  json={"points": [1], "vector": ["s"]}))
     assert [p["id"] for p in api.query(http, collection_name, body)] == [2]
@@ -283,24 +292,29 @@ def test_update_and_delete_vectors_reach_the_index(http, collection_name):
     ok(http.put(f"/collections/{collection_name}/points/vectors", params={"wait": "true"}, json={
         "points": [{"id": 1, "vector": {"s": {"text": "cookies", "model": "qdrant/bm25"}}}]}))
     stored = api.retrieve(http, collection_name, [1], with_vector=True)[0]["vector"]["s"]
-    assert len(stored["indices"]) == 1 and stored["values"][0] == pytest.approx(2.2 / (1 + 1.2 * (0.25 + 0.75 / 256)))
+    assert len(stored["indices"]) == 1
+    assert stored["values"][0] == pytest.approx(2.2 / (1 + 1.2 * (0.25 + 0.75 / 256)))
 
 
 def test_sparse_config_round_trip(client, collection_name):
     client.create_collection(collection_name, vectors_config={}, sparse_vectors_config={
         "s": models.SparseVectorParams(
-            index=models.SparseIndexParams(full_scan_threshold=500, on_disk=False, datatype=models.Datatype.FLOAT16),
+            index=models.SparseIndexParams(full_scan_threshold=500, on_disk=False,
+                                           datatype=models.Datatype.FLOAT16),
             modifier=models.Modifier.IDF),
     })
     info = client.get_collection(collection_name)
     params = info.config.params.sparse_vectors["s"]
     assert params.modifier == models.Modifier.IDF
-    assert params.index.full_scan_threshold == 500 and params.index.datatype == models.Datatype.FLOAT16
+    assert params.index.full_scan_threshold == 500
+    assert params.index.datatype == models.Datatype.FLOAT16
     client.upsert(collection_name, points=[
-        models.PointStruct(id=1, vector={"s": models.SparseVector(indices=[3, 1], values=[0.1, 0.3])}),
+        models.PointStruct(id=1, vector={"s": models.SparseVector(indices=[3, 1],
+                                                                  values=[0.1, 0.3])}),
         models.PointStruct(id=2, vector={"s": models.SparseVector(indices=[1], values=[1.0])}),
     ])
-    res = client.query_points(collection_name, query=models.SparseVector(indices=[1], values=[1.0]), using="s")
+    res = client.query_points(collection_name,
+                              query=models.SparseVector(indices=[1], values=[1.0]), using="s")
     # float16 index weights; idf of dim 1 (in both points): ln((2 - 2 + 0.5) / 2.5 + 1)
     idf = math.log(0.5 / 2.5 + 1)
     assert [p.id for p in res.points] == [2, 1]

@@ -39,11 +39,13 @@ def test_wait_false_is_acknowledged_then_visible(http, coll):
     )
     assert result["status"] == "acknowledged"
     wait_until(lambda: api.count(http, coll) == 50, timeout=5, what="50 points visible")
-    wait_until(lambda: len(api.retrieve(http, coll, [50])) == 1, timeout=5, what="point 50 retrievable")
+    wait_until(lambda: len(api.retrieve(http, coll, [50])) == 1, timeout=5,
+               what="point 50 retrievable")
 
 
 def test_wait_default_is_false(http, coll):
-    resp = http.put(f"/collections/{coll}/points", json={"points": [{"id": 1, "vector": [1, 1, 1, 1]}]})
+    resp = http.put(f"/collections/{coll}/points",
+                    json={"points": [{"id": 1, "vector": [1, 1, 1, 1]}]})
     result = ok(resp)
     assert result["status"] in ("acknowledged", "completed")
     wait_until(lambda: api.count(http, coll) == 1, timeout=5, what="point visible")
@@ -51,8 +53,10 @@ def test_wait_default_is_false(http, coll):
 
 def test_wait_false_for_other_updates(http, coll):
     api.upsert(http, coll, [{"id": 1, "vector": [1, 1, 1, 1]}, {"id": 2, "vector": [2, 2, 2, 2]}])
-    api.post_update(http, f"/collections/{coll}/points/payload", {"payload": {"x": 1}, "points": [1]}, wait=False)
-    wait_until(lambda: api.retrieve(http, coll, [1])[0]["payload"] == {"x": 1}, timeout=5, what="payload set")
+    api.post_update(http, f"/collections/{coll}/points/payload",
+                    {"payload": {"x": 1}, "points": [1]}, wait=False)
+    wait_until(lambda: api.retrieve(http, coll, [1])[0]["payload"] == {"x": 1}, timeout=5,
+               what="payload set")
     api.post_update(http, f"/collections/{coll}/points/delete", {"points": [2]}, wait=False)
     wait_until(lambda: api.count(http, coll) == 1, timeout=5, what="point deleted")
 
@@ -61,9 +65,11 @@ def test_later_writes_win_with_wait_false(http, coll):
     # Acknowledged writes are applied in order: the last one wins.
     for v in range(1, 11):
         api.upsert(http, coll, [{"id": 1, "vector": [v, 0, 0, 0], "payload": {"v": v}}], wait=False)
-    wait_until(lambda: api.retrieve(http, coll, [1]) and api.retrieve(http, coll, [1])[0]["payload"] == {"v": 10},
+    wait_until(lambda: api.retrieve(http, coll, [1])
+               and api.retrieve(http, coll, [1])[0]["payload"] == {"v": 10},
                timeout=5, what="last write visible")
-    api.upsert(http, coll, [{"id": 2, "vector": [0, 0, 0, 1]}], wait=True)  # a waited write after them
+    # a waited write after them
+    api.upsert(http, coll, [{"id": 2, "vector": [0, 0, 0, 1]}], wait=True)
     assert api.retrieve(http, coll, [1])[0]["payload"] == {"v": 10}
 
 
@@ -75,7 +81,8 @@ def test_ordering_accepted(http, client, coll, ordering):
         wait=True,
     )
     assert result["status"] == "completed"
-    update_ok(http.post(f"/collections/{coll}/points/payload", params={"wait": "true", "ordering": ordering},
+    update_ok(http.post(f"/collections/{coll}/points/payload",
+                        params={"wait": "true", "ordering": ordering},
                         json={"payload": {"o": ordering}, "points": [1]}))
     assert api.retrieve(http, coll, [1])[0]["payload"] == {"o": ordering}
     res = client.upsert(coll, points=[models.PointStruct(id=2, vector=[1.0, 0, 0, 0])],

@@ -43,7 +43,8 @@ def _shard(tmp_path, config, data) -> LocalShard:
     shard = LocalShard(tmp_path / "s", config)
     rows = prepare_column(config, "", list(data))
     shard.apply(1, {"type": "upsert", "ids": list(range(len(data))),
-                    "vectors": [{"": r} for r in rows], "payloads": [{"p": i % 2} for i in range(len(data))]})
+                    "vectors": [{"": r} for r in rows],
+                    "payloads": [{"p": i % 2} for i in range(len(data))]})
     shard._last_write = 0.0
     while shard.optimize_step(1e9):
         pass
@@ -95,7 +96,8 @@ def test_scalar_quantile_recall_with_oversampling(tmp_path):
     config = _config({"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}, 64)
     shard = _shard(tmp_path, config, data)
     queries = _clustered(np.random.default_rng(2), 40, 64)
-    assert _recall(shard, config, queries, quantization={"rescore": True, "oversampling": 2.0}) >= 0.95
+    rescored = {"rescore": True, "oversampling": 2.0}
+    assert _recall(shard, config, queries, quantization=rescored) >= 0.95
     shard.close()
 
 
@@ -103,7 +105,8 @@ def test_scalar_params(scalar_shard):
     shard, config, queries = scalar_shard
     q = queries[3]
     exact = [(r.id, float(r.score)) for r in _search(shard, config, q, exact=True)]
-    ignored = [(r.id, float(r.score)) for r in _search(shard, config, q, quantization={"ignore": True})]
+    ignored = [(r.id, float(r.score))
+               for r in _search(shard, config, q, quantization={"ignore": True})]
     assert [i for i, _ in ignored] == [i for i, _ in exact] or len(set(ignored) & set(exact)) >= 9
     raw = _search(shard, config, q, quantization={"rescore": False})
     assert len(raw) == 10  # quantized scores: close to, not always equal to, the exact ones
@@ -146,7 +149,8 @@ def test_product_and_reconfigure_and_tail(tmp_path):
     # rows written after quantization are found (scored exactly until the index grows)
     extra = queries[0] + 1e-3
     rows = prepare_column(config, "", [extra])
-    shard.apply(2, {"type": "upsert", "ids": [99_999], "vectors": [{"": rows[0]}], "payloads": [None]})
+    shard.apply(2, {"type": "upsert", "ids": [99_999], "vectors": [{"": rows[0]}],
+                    "payloads": [None]})
     assert _search(shard, config, queries[0])[0].id == 99_999
     # a PATCH to scalar: the product index is dropped and a scalar one built
     scalar = _config({"scalar": {"type": "int8"}}, 32, distance="Euclid")

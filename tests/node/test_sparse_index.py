@@ -27,14 +27,18 @@ def test_murmur3_known_values():
 
 
 def test_bm25_document_and_query_weights():
-    indices, values = bm25.embed({"text": "Cookies cookies and milk", "model": "qdrant/bm25"}, query=False)
+    indices, values = bm25.embed(
+        {"text": "Cookies cookies and milk", "model": "qdrant/bm25"}, query=False
+    )
     ids = {bm25.token_id("cooki"): 2, bm25.token_id("milk"): 1}
     assert sorted(ids) == indices.tolist()
-    for dim, value in zip(indices.tolist(), values.tolist()):
+    for dim, value in zip(indices.tolist(), values.tolist(), strict=True):
         tf = ids[dim]
         expected = tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * 3 / 256))
         assert math.isclose(value, expected, rel_tol=1e-6)
-    q_indices, q_values = bm25.embed({"text": "milk MILK cookies", "model": "Qdrant/bm25"}, query=True)
+    q_indices, q_values = bm25.embed(
+        {"text": "milk MILK cookies", "model": "Qdrant/bm25"}, query=True
+    )
     assert q_indices.tolist() == sorted(ids) and q_values.tolist() == [1.0, 1.0]
     # options: no stemming / stop words with language none
     none = bm25.Bm25({"language": "none"})
@@ -43,7 +47,7 @@ def test_bm25_document_and_query_weights():
 
 def test_idf_formula():
     got = idf_weights(10, np.array([0, 1, 5, 10]))
-    for value, df in zip(got, [0, 1, 5, 10]):
+    for value, df in zip(got, [0, 1, 5, 10], strict=True):
         assert math.isclose(value, math.log((10 - df + 0.5) / (df + 0.5) + 1), rel_tol=1e-5)
 
 
@@ -61,21 +65,25 @@ def test_index_search_is_brute_force_dot():
     offsets, scores = index.search(*q, mask, 20)
     expected = []
     for offset, (idx, vals) in vectors.items():
-        shared = [(i, v) for i, v in zip(idx, vals) if i in q[0]]
+        shared = [(i, v) for i, v in zip(idx, vals, strict=True) if i in q[0]]
         if mask[offset] and shared:
-            expected.append((offset, sum(float(v) * float(q[1][list(q[0]).index(i)]) for i, v in shared)))
+            score = sum(float(v) * float(q[1][list(q[0]).index(i)]) for i, v in shared)
+            expected.append((offset, score))
     expected.sort(key=lambda p: (-p[1], p[0]))
     assert offsets.tolist() == [o for o, _ in expected[:20]]
     assert np.allclose(scores, [s for _, s in expected[:20]], rtol=1e-5)
     n, df = index.stats(q[0], mask)
     assert n == int(mask.sum())
-    assert df.tolist() == [sum(1 for o, (i, _) in vectors.items() if mask[o] and d in i) for d in q[0]]
+    assert df.tolist() == [
+        sum(1 for o, (i, _) in vectors.items() if mask[o] and d in i) for d in q[0]
+    ]
 
 
 def _config() -> ShardConfig:
     return ShardConfig.from_collection({
         "params": {
-            "vectors": {"m": {"size": 3, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}},
+            "vectors": {"m": {"size": 3, "distance": "Dot",
+                              "multivector_config": {"comparator": "max_sim"}}},
             "sparse_vectors": {"s": {"modifier": "idf"}},
         },
         "optimizer_config": {"vacuum_min_vector_number": 100, "deleted_threshold": 0.1},
@@ -83,7 +91,8 @@ def _config() -> ShardConfig:
 
 
 def _answers(shard):
-    sparse = SearchRequest("s", np.empty((1, 0)), 10, sparse=(np.array([1, 2], np.uint32), np.array([1.0, 1.0], np.float32)))
+    sparse_query = (np.array([1, 2], np.uint32), np.array([1.0, 1.0], np.float32))
+    sparse = SearchRequest("s", np.empty((1, 0)), 10, sparse=sparse_query)
     multi = SearchRequest("m", np.empty((1, 0)), 10, multi=np.array([[1.0, 0.0, 0.5]], np.float32))
     return [[(r.id, float(r.score)) for r in rs] for rs in shard.search([sparse, multi])]
 
@@ -96,7 +105,8 @@ def test_shard_keeps_sparse_and_multivectors(tmp_path):
     vectors = []
     for _ in ids:
         n = int(rng.integers(1, 4))
-        raw_sparse = {"indices": rng.choice(6, size=n, replace=False).tolist(), "values": rng.normal(size=n).tolist()}
+        raw_sparse = {"indices": rng.choice(6, size=n, replace=False).tolist(),
+                      "values": rng.normal(size=n).tolist()}
         vectors.append({"s": prepare_named(config, "s", raw_sparse),
                         "m": prepare_named(config, "m", rng.normal(size=(n, 3)).tolist())})
     shard.apply(1, {"type": "upsert", "ids": ids, "vectors": vectors, "payloads": [None] * 300})

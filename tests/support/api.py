@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -135,7 +136,8 @@ def collection_info(http: httpx.Client, name: str) -> dict:
 
 def upsert(http: httpx.Client, name: str, points: list[dict], wait: bool = True, **params) -> dict:
     query = {"wait": "true" if wait else "false", **params}
-    return update_ok(http.put(f"/collections/{name}/points", params=query, json={"points": points}), wait)
+    resp = http.put(f"/collections/{name}/points", params=query, json={"points": points})
+    return update_ok(resp, wait)
 
 
 def post_update(http: httpx.Client, path: str, body: dict, wait: bool = True) -> dict:
@@ -182,7 +184,9 @@ def count(http: httpx.Client, name: str, filter: dict | None = None) -> int:
     return result["count"]
 
 
-def retrieve(http: httpx.Client, name: str, ids: list, with_payload: Any = True, with_vector: Any = True) -> list[dict]:
+def retrieve(
+    http: httpx.Client, name: str, ids: list, with_payload: Any = True, with_vector: Any = True
+) -> list[dict]:
     body = {"ids": ids, "with_payload": with_payload, "with_vector": with_vector}
     return ok(http.post(f"/collections/{name}/points", json=body))
 
@@ -204,7 +208,9 @@ def check_scored_point(p: dict) -> None:
     assert isinstance(p["version"], int) and p["version"] >= 0, p
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = ""
+) -> Any:
     """Call ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last = None
@@ -213,7 +219,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}: last={last!r}")
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or predicate}: last={last!r}"
+            )
         time.sleep(interval)
 
 

@@ -9,7 +9,8 @@ missing key never matches.
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 _MISSING = object()
 

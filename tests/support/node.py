@@ -167,14 +167,15 @@ class Node:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> "Node":
+    def start(self) -> Node:
         """Launch the process (does not wait for readiness; see :meth:`wait_ready`)."""
         if self.running:
             raise RuntimeError(f"node on port {self.http_port} is already running")
         self._close_http()
         self.starts += 1
         with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n".encode())
+            banner = f"\n===== start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n"
+            log.write(banner.encode())
             log.flush()
             self.proc = subprocess.Popen(
                 server_command(),
@@ -187,8 +188,11 @@ class Node:
             )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> "Node":
-        """Poll ``GET /readyz`` until it answers 200. Raises :class:`NodeStartError` with the log."""
+    def wait_ready(self, timeout: float = 30) -> Node:
+        """Poll ``GET /readyz`` until it answers 200.
+
+        Raises :class:`NodeStartError` with the log.
+        """
         deadline = time.monotonic() + timeout
         last_error: str = "no answer yet"
         with httpx.Client(base_url=self.url, timeout=2.0) as probe:
@@ -234,7 +238,7 @@ class Node:
         self._killpg()
         self.proc.wait(timeout=30)
 
-    def restart(self, timeout: float = 30) -> "Node":
+    def restart(self, timeout: float = 30) -> Node:
         """Start again on the same storage and ports (stopping gracefully first if running)."""
         if self.running:
             self.stop()
@@ -290,7 +294,7 @@ class Node:
             self._http.close()
             self._http = None
 
-    def __enter__(self) -> "Node":
+    def __enter__(self) -> Node:
         return self.start().wait_ready()
 
     def __exit__(self, *exc: object) -> None:

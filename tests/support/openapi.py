@@ -5,7 +5,8 @@ A small validator for the OpenAPI 3.0 subset the Qdrant spec uses: ``$ref``, ``t
 ``oneOf``, ``allOf``, ``enum``, ``minimum``/``maximum``. ``oneOf`` is checked like ``anyOf``
 (Qdrant's untagged enums often match more than one branch).
 
-The spec is looked up at ``$TESSERA_OPENAPI_SPEC`` or ``<repo>/../shared/spec/qdrant-openapi-1.19.json``.
+The spec is looked up at ``$TESSERA_OPENAPI_SPEC`` or
+``<repo>/../shared/spec/qdrant-openapi-1.19.json``.
 When it cannot be found, :func:`spec` returns None and validation is skipped.
 """
 
@@ -102,7 +103,8 @@ def errors(value: Any, schema: dict, where: str = "$") -> list[str]:
         for key in ("anyOf", "oneOf"):
             if any(_resolve(s).get("nullable") for s in schema.get(key, [])):
                 return []
-        if "type" not in schema and not any(k in schema for k in ("anyOf", "oneOf", "allOf", "enum", "properties")):
+        shape_keys = ("anyOf", "oneOf", "allOf", "enum", "properties")
+        if "type" not in schema and not any(k in schema for k in shape_keys):
             return []
         return [f"{where}: null is not allowed"]
 
@@ -157,6 +159,8 @@ def check_response(resp: httpx.Response) -> None:
         return
     problems = errors(resp.json(), schema)
     assert not problems, (
-        f"{resp.request.method} {resp.request.url.path} ({template}) -> {resp.status_code} does not match "
-        f"the OpenAPI schema:\n  " + "\n  ".join(problems[:20]) + f"\nbody: {resp.text[:1500]}"
+        f"{resp.request.method} {resp.request.url.path} ({template}) -> {resp.status_code} "
+        f"does not match the OpenAPI schema:\n  "
+        + "\n  ".join(problems[:20])
+        + f"\nbody: {resp.text[:1500]}"
     )

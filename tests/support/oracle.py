@@ -16,8 +16,8 @@ server's float32 arithmetic only in the last bits; compare with ``rtol=1e-5`` (p
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def rank(
     kept = None if keep is None else set(keep)
     hits = [
         Hit(pid, float(s))
-        for pid, s in zip(ids, sc)
+        for pid, s in zip(ids, sc, strict=True)
         if pid not in excluded and (kept is None or pid in kept)
     ]
     sign = -1.0 if higher_is_better(distance) else 1.0
