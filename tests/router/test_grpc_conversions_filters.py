@@ -44,7 +44,7 @@ def test_whole_filter_with_every_clause_and_min_should():
     assert _normalize_datetimes(got) == _normalize_datetimes(rest_json(flt))
 
 
-# conditions node/filters.py does not know yet (it rejects them the same way for REST)
+# conditions node/filters/ does not know yet (it rejects them the same way for REST)
 NOT_COMPILED_YET = {"slice", "match_substring"}
 
 

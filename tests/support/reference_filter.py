@@ -1,6 +1,6 @@
 """A reference evaluator for Qdrant filters, written for the tests from Qdrant's documented
-semantics (the 1.19 behaviour summarised at the top of ``node/filters.py``). It shares no code
-with the server: the property tests compare the server's answers with it.
+semantics (the 1.19 behaviour summarised at the top of ``node/filters/__init__.py``). It shares no
+code with the server: the property tests compare the server's answers with it.
 
 ``matches(filter, point_id, payload, vectors)`` says whether a point passes a filter (parsed
 JSON). ``vectors`` is the set of vector names the point has. Point ids are ``int`` or lowercase
