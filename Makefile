@@ -4,6 +4,7 @@
 #   make run   [ARGS="--http-port 7000"]   one node: REST on 127.0.0.1:6333, data in ./storage
 #   make test  [PYTEST_ARGS="-k config"]   the whole test suite
 #   make lint                              ruff (pinned in pyproject.toml)
+#   make fuzz  [ARGS="--examples 200"]      schema fuzzing (schemathesis) of a node of its own
 #   make bench [ARGS=...]                  bench/run.py
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PYPROJECT_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(ope
 RUN_STAMP := $(VENV)/.stamp-run-$(PYPROJECT_HASH)
 TEST_STAMP := $(VENV)/.stamp-test-$(PYPROJECT_HASH)
 
-.PHONY: run test lint bench install install-test clean distclean
+.PHONY: run test lint fuzz bench install install-test clean distclean
 
 run: $(RUN_STAMP)
 	$(VENV)/bin/tessera serve $(ARGS)
@@ -26,6 +27,10 @@ test: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(VPY) -m ruff check .
+
+# schema fuzzing for longer than CI's stage, on a node of its own: make fuzz ARGS="--examples 200"
+fuzz: $(TEST_STAMP)
+	$(VPY) -m tests.support.fuzz $(ARGS)
 
 bench: $(RUN_STAMP)
 	$(VPY) bench/run.py $(ARGS)

@@ -162,6 +162,10 @@ class Settings:
     p2p_port: int = 6335
     uri: str | None = None
     bootstrap: str | None = None
+    # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
+    max_shards_per_collection: int = 1000
+    max_hnsw_m: int = 1024
+    max_ef_construct: int = 16384
     # The YAML file that was read, if any (not a configuration key).
     config_path: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
@@ -223,6 +227,9 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("p2p_port", ("cluster", "p2p", "port"), _port),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
+    ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),
+    ("max_hnsw_m", ("limits", "max_hnsw_m"), _positive),
+    ("max_ef_construct", ("limits", "max_ef_construct"), _positive),
 )
 
 

@@ -19,6 +19,7 @@ from router.api.grpc.server import start_grpc_server
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
 from router.cluster.toc import TableOfContent
+from router.collection.limits import Limits
 from router.collection.remote_replica import PeerChannels
 from tessera.config import Settings
 
@@ -50,6 +51,11 @@ class Node:
                 "indexing_threshold": settings.default_indexing_threshold_kb,
                 "flush_interval_sec": settings.flush_interval_sec,
             },
+            limits=Limits(
+                max_shards_per_collection=settings.max_shards_per_collection,
+                max_hnsw_m=settings.max_hnsw_m,
+                max_ef_construct=settings.max_ef_construct,
+            ),
         )
 
     @staticmethod

@@ -93,9 +93,11 @@ def check_fields(
         name = f"{path}.{key}" if path else key
         if kind is int:
             unsigned(value, "u32" if key in _U32 else "u64", name)
-        if isinstance(hi, str):
-            hi = getattr(limits, hi)
-        range_error(name, value, lo, hi, errors)
+        if isinstance(hi, str):  # Tessera's bound, not part of Qdrant's range: said apart
+            range_error(name, value, lo, None, errors)
+            range_error(name, value, None, getattr(limits, hi), errors)
+        else:
+            range_error(name, value, lo, hi, errors)
         out[key] = value
     return out
 

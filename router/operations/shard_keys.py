@@ -35,8 +35,8 @@ def parse_create(body: Any, limits: Limits = DEFAULT) -> CreateShardKey:
     shards_number = _count(body.get("shards_number"), "shards_number")
     if shards_number is not None and shards_number > limits.max_shards_per_collection:
         raise ValidationFailed(
-            f"[shards_number: value {shards_number} invalid, must be from 1 to "
-            f"{limits.max_shards_per_collection}]"
+            f"[shards_number: value {shards_number} invalid, must be "
+            f"{limits.max_shards_per_collection} or smaller]"
         )
     replication = _count(body.get("replication_factor"), "replication_factor")
     placement = body.get("placement")

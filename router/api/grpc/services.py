@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +35,7 @@ from node.errors import (
     WrongInput,
 )
 from router.api.grpc import from_grpc, to_grpc
+from router.api.internal_errors import internal_error_message
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
 from router.operations import reads, updates
@@ -44,8 +44,6 @@ from router.query import groups as grouping
 from router.query import legacy, matrix, stages
 from router.query import requests as query_requests
 from router.version import TITLE, VERSION
-
-log = logging.getLogger(__name__)
 
 STATUS_OF: dict[type, grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -91,8 +89,8 @@ def rpc(method: Callable) -> Callable:
         except Unimplemented as exc:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, str(exc))
         except Exception as exc:
-            log.exception("unhandled error in gRPC %s", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"Service internal error: {exc}")
+            where = f"gRPC {method.__name__}"
+            await context.abort(grpc.StatusCode.INTERNAL, internal_error_message(exc, where))
 
     return wrapper
 

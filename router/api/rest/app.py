@@ -12,10 +12,11 @@ from starlette.responses import Response
 
 from node.errors import TesseraError
 from router.api.auth import ApiKey
+from router.api.internal_errors import internal_error_message
 from router.api.rest import collections, points, service
 from router.api.rest.body_shapes import shape_problem
 from router.api.rest.front import Front
-from router.api.rest.responses import error, from_exception, internal_error_message
+from router.api.rest.responses import error, from_exception
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,11 @@ from urllib.parse import parse_qsl
 from node.errors import TesseraError
 from router.api import auth
 from router.api.auth import ApiKey
+from router.api.internal_errors import internal_error_message
 from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
 from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type
-from router.api.rest.responses import dumps, internal_error_message, status_of
+from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
 
 log = logging.getLogger(__name__)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -22,8 +20,6 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
-
-log = logging.getLogger(__name__)
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -64,12 +60,3 @@ def status_of(exc: TesseraError) -> int:
 
 def from_exception(exc: TesseraError, started: float | None = None) -> Response:
     return error(exc.message, status_of(exc), started)
-
-
-def internal_error_message(exc: BaseException, where: str) -> str:
-    """Qdrant's 500 text for an exception nothing foresaw. The traceback is logged under a
-    request id that the answer names too, so an operator can find one from the other."""
-    request_id = uuid.uuid4().hex[:16]
-    log.error("unhandled error (request id %s) on %s", request_id, where, exc_info=exc)
-    detail = str(exc) or type(exc).__name__
-    return f"Service internal error: {detail} (request id {request_id})"

@@ -1,0 +1,45 @@
+"""The CI fuzz stage: schemathesis over every operation of Qdrant's OpenAPI file against a real
+node of its own, seeded and bounded (about two minutes), with the node's memory watched.
+
+Zero 5xx, zero answers that break their operation's response schema, resident memory under
+1 GB throughout, and the node still serving at the end. ``make fuzz`` runs the same for longer.
+The numbers are printed in the test log (``fuzz: … operations, … requests, …``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support import fuzz
+from tests.support.openapi import DEFAULT_SPEC
+
+pytest.importorskip("schemathesis")
+
+SPEC = Path(os.environ.get("TESSERA_OPENAPI_SPEC", DEFAULT_SPEC))
+EXAMPLES = int(os.environ.get("TESSERA_FUZZ_EXAMPLES", "30"))
+RSS_LIMIT_MB = 1024
+
+
+@pytest.mark.skipif(not SPEC.is_file(), reason=f"Qdrant's OpenAPI file is not at {SPEC}")
+def test_schema_fuzzing_finds_no_server_error_and_no_schema_violation(fresh_node, capsys):
+    node = fresh_node()
+    fuzz.prepare(node.http)
+    operations = sum(
+        1 for ops in json.loads(SPEC.read_text())["paths"].values() for method in ops
+        if method in ("get", "put", "post", "patch", "delete")
+    )
+
+    report = fuzz.run(SPEC, node.url, node.proc.pid, seed=1, examples=EXAMPLES, timeout=600)
+
+    with capsys.disabled():
+        print("\n" + report.line())
+    assert report.operations == operations
+    assert report.requests >= operations * EXAMPLES  # the run really happened
+    assert report.server_errors == 0, report.failures
+    assert report.schema_violations == 0, report.failures
+    assert report.peak_rss_mb < RSS_LIMIT_MB
+    assert node.running and node.http.get("/healthz").status_code == 200
