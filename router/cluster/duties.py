@@ -245,8 +245,7 @@ class ClusterDuties:
             self.await_peers_synced(10.0)
             with local.shard.lock:
                 if local.forward_to is target:
-                    local.forward_to = None
-                    local.on_forward_failure = None
+                    local.set_forward(None)
 
         if getattr(target, "_stopping", False):
             return

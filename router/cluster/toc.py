@@ -248,7 +248,7 @@ class TableOfContent:
         current = local.forward_to
         if target is not None and (current is None or target.address != current.address):
             local.set_forward(target, functools.partial(
-                self.duties.forwarding_failed, name, entry["uuid"], transfer))
+                self.duties.forwarding_failed, name, entry["uuid"], transfer), peer=transfer["to"])
         elif target is None and current is not None:
             # Peers that have not yet seen the transfer end still leave the target out of
             # their writes: keep forwarding until every peer has caught up.

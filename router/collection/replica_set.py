@@ -57,6 +57,14 @@ class Replica(Protocol):
     def close(self, drop: bool = False) -> None: ...
 
 
+#: An operation's key naming the peers its coordinator left out because they were Partial
+#: (filled by a transfer, whose source forwards them the write instead). Stripped on arrival.
+LEFT_OUT = "left_out_partial"
+#: Seconds a transfer source still forwards the writes of coordinators that left its target out,
+#: after the transfer ended: a write may have been addressed before they learned of the end.
+LATE_FORWARD_SECONDS = 30.0
+
+
 def _op_ids(op: dict) -> list:
     if op["type"] == "update_vectors":
         return [point_id for point_id, _ in op["points"]]
@@ -75,19 +83,27 @@ class LocalReplica:
         #: the replica a transfer from this one fills: it gets every write applied here
         self.forward_to: Replica | None = None
         self.on_forward_failure: Callable[[], None] | None = None
+        #: the last transfer from this replica once it ended: (peer, target, on_failure, until)
+        self._filled: tuple[int, Replica, Callable[[], None] | None, float] | None = None
+        self._forward_peer: int | None = None
 
     def check(self, op: dict) -> None:
         with self.shard.lock:
             self.shard._check(op)
 
     def apply(self, op_num: int, op: dict, wait: bool) -> None:
+        left_out = op.get(LEFT_OUT)
+        if left_out is not None:
+            op = {key: value for key, value in op.items() if key != LEFT_OUT}
         with self.shard.lock:
             # The shard's WAL needs increasing numbers; writes coordinated by different peers
             # carry numbers from different counters, so the shard keeps its own order.
             seq = max(op_num, self.shard.last_op + 1)
             if self.touched is not None:
                 self.touched.update(_op_ids(op))
-            forward = self.forward_to
+            forward, on_failure = self.forward_to, self.on_forward_failure
+            if forward is None and left_out:
+                forward, on_failure = self._late_target(left_out)
             addressed = self.shard.addressed_ids(op) if forward is not None else None
             self.shard.apply(seq, op, wait)
             if forward is not None:  # under the lock: the target sees writes in our order
@@ -95,9 +111,20 @@ class LocalReplica:
                     forward.forward(op_num, self._outcome(op, addressed), wait)
                 except Exception as exc:  # the transfer fails; the target recovers anew
                     log.warning("forwarding a write to a shard being filled failed: %s", exc)
-                    self.forward_to = None
-                    if self.on_forward_failure is not None:
-                        self.on_forward_failure()
+                    if forward is self.forward_to:
+                        self.forward_to = None
+                    self._filled = None
+                    if on_failure is not None:
+                        on_failure()
+
+    def _late_target(self, left_out: list) -> tuple[Replica | None, Callable[[], None] | None]:
+        """The target of a transfer that has ended, for a write whose coordinator still
+        thought it Partial (and so left it out): without this the write would reach the source
+        only, and the now Active target would miss it."""
+        filled = self._filled
+        if filled is None or filled[0] not in left_out or time.monotonic() > filled[3]:
+            return None, None
+        return filled[1], filled[2]
 
     def _outcome(self, op: dict, ids: list) -> dict:
         """What a replica being filled must receive for ``op``: the points as they now are
@@ -121,10 +148,20 @@ class LocalReplica:
         self.apply(op_num, op, wait)
 
     def set_forward(self, target: Replica | None,
-                    on_failure: Callable[[], None] | None = None) -> None:
+                    on_failure: Callable[[], None] | None = None,
+                    peer: int | None = None) -> None:
+        """Forward every write to ``target`` (the replica on ``peer`` a transfer fills), or
+        stop (None). After a stop, writes that a coordinator addressed to the old layout are
+        still passed on for a while (``LATE_FORWARD_SECONDS``)."""
         with self.shard.lock:
+            if target is None and self.forward_to is not None and self._forward_peer is not None:
+                self._filled = (self._forward_peer, self.forward_to, self.on_forward_failure,
+                                time.monotonic() + LATE_FORWARD_SECONDS)
+            elif target is not None:
+                self._filled = None
             self.forward_to = target
             self.on_forward_failure = on_failure
+            self._forward_peer = peer
 
     def sparse_stats(self, name: str, dims):
         return self.shard.sparse_stats(name, dims)
@@ -284,6 +321,9 @@ class ReplicaSet:
             if self.states.get(peer) in UPDATABLE and self.states.get(peer) != "Partial"
             and peer not in self.disabled
         ]
+        left_out = [peer for peer, state in self.states.items() if state == "Partial"]
+        if left_out:  # the sources forward to them, also if the transfer ends meanwhile
+            op = {**op, LEFT_OUT: left_out}
         if not targets:
             raise ServiceError(
                 f"The replica set for shard {self.shard_id} on peer {self.this_peer} "

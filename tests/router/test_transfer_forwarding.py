@@ -7,7 +7,7 @@ import numpy as np
 
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
-from router.collection.replica_set import LocalReplica
+from router.collection.replica_set import LEFT_OUT, LocalReplica
 
 
 def _replica(path) -> LocalReplica:
@@ -51,6 +51,30 @@ def test_writes_during_a_copy_reach_the_target_as_their_outcome(tmp_path):
         assert _contents(target) == _contents(source)
         assert _contents(target)[1][0] == {"g": 1, "tag": "new"}
         assert 2 not in _contents(target) and 100 in _contents(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def test_a_write_addressed_before_the_transfer_ended_still_reaches_the_target(tmp_path):
+    """A coordinator that still saw the target Partial left it out of a write; the write
+    arrives at the source after forwarding stopped. The source passes it on all the same
+    (the target is Active now and would miss it), but not writes addressed to the new layout,
+    nor writes that left out another peer."""
+    source, target = _replica(tmp_path / "source"), _replica(tmp_path / "target")
+    try:
+        failures: list[str] = []
+        source.set_forward(target, lambda: failures.append("failed"), peer=7)
+        source.apply(1, _upsert([1], lambda i: "during"), True)
+        source.set_forward(None)  # the transfer ended; every peer is synced, or so it seemed
+
+        source.apply(2, {**_upsert([2], lambda i: "late"), LEFT_OUT: [7]}, True)
+        source.apply(3, _upsert([3], lambda i: "direct"), True)  # new layout: sent to both
+        source.apply(4, {**_upsert([4], lambda i: "other"), LEFT_OUT: [8]}, True)
+
+        assert set(_contents(target)) == {1, 2}
+        assert set(_contents(source)) == {1, 2, 3, 4}
+        assert failures == []
     finally:
         source.close()
         target.close()
