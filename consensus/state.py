@@ -201,6 +201,28 @@ class MetadataState:
         }
         return OpResult(True)
 
+    def _op_recover_collection(self, op: dict) -> OpResult:
+        """A collection recovered from a snapshot: its entry (config, payload schema, shards)
+        replaced by a new one of a new uuid in one step, or created; its aliases stay."""
+        name = op["name"]
+        if name in self.aliases:
+            return OpResult(False, "wrong_input", f"Can't recover collection with name {name}. "
+                            "Alias with the same name already exists")
+        peer = str(op.get("peer_id", 0))
+        self.collections[name] = {
+            "config": copy.deepcopy(op["config"]),
+            "payload_schema": copy.deepcopy(op.get("payload_schema") or {}),
+            "shards": [
+                dict({"shard_id": s["shard_id"], "replicas": {peer: "Active"}},
+                     **({"key": s["key"]} if s.get("key") is not None else {}))
+                for s in op["shards"]
+            ],
+            "uuid": op["uuid"],
+            "transfers": [],
+            "ring": bool(op.get("ring", False)),
+        }
+        return OpResult(True)
+
     def _op_create_shard_key(self, op: dict) -> OpResult:
         """New shards under a shard key (custom sharding); their ids follow the largest."""
         entry = self.collections.get(op["name"])

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from tessera import __version__
 from tessera.config import ConfigError, Settings, load_settings
+from tessera.startup_snapshots import StartupSnapshots
 
 # flag destination -> dotted configuration key
 _FLAG_KEYS: dict[str, str] = {
@@ -86,7 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-path", default=quiet, metavar="DIR", help="storage.storage_path"
     )
     serve.add_argument("--log-level", default=quiet, metavar="LEVEL", help="log_level")
+    # Snapshots to recover before serving, as Qdrant's flags do (not configuration keys).
+    serve.add_argument(
+        "--snapshot", action="append", default=[], metavar="PATH:COLLECTION",
+        type=_snapshot_flag,
+        help="recover COLLECTION from the snapshot file PATH at start-up (repeatable)",
+    )
+    serve.add_argument(
+        "--storage-snapshot", default=None, metavar="PATH",
+        help="recover every collection and alias of the full snapshot PATH at start-up",
+    )
+    serve.add_argument(
+        "--force-snapshot", action="store_true", default=False,
+        help="let --snapshot / --storage-snapshot replace collections that exist",
+    )
     return parser
+
+
+def _snapshot_flag(text: str) -> tuple[str, str]:
+    path, sep, name = text.rpartition(":")
+    if not sep or not path or not name:
+        raise argparse.ArgumentTypeError(f"expected PATH:COLLECTION, got {text!r}")
+    return path, name
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
@@ -126,8 +148,9 @@ def _run_serve(args: argparse.Namespace) -> int:
             raise
         print("tessera: the server (tessera.server) is not available", file=sys.stderr)
         return 1
+    restore = StartupSnapshots(args.snapshot, args.storage_snapshot, args.force_snapshot)
     try:
-        serve(settings)
+        serve(settings, restore)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -155,6 +155,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
+    # staging space of snapshots (cuts, downloads, uploads, extraction); None: inside storage
+    temp_path: str | None = None
     flush_interval_sec: int = 5
     default_indexing_threshold_kb: int = 10000
     log_level: str = "INFO"
@@ -216,6 +218,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("api_key", ("service", "api_key"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),
+    ("temp_path", ("storage", "temp_path"), _optional_text),
     ("flush_interval_sec", ("storage", "optimizers", "flush_interval_sec"), _non_negative),
     (
         "default_indexing_threshold_kb",

@@ -18,10 +18,13 @@ from node.peer_service import PEER_SERVICE, PeerService, add_peer_service
 from router.api.grpc.server import start_grpc_server
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
+from router.cluster.snapshot_recovery import SnapshotRecovery
+from router.cluster.snapshots import SnapshotStore
 from router.cluster.toc import TableOfContent
 from router.collection.limits import Limits
 from router.collection.remote_replica import PeerChannels
 from tessera.config import Settings
+from tessera.startup_snapshots import StartupSnapshots
 
 log = logging.getLogger("tessera")
 
@@ -57,6 +60,9 @@ class Node:
                 max_ef_construct=settings.max_ef_construct,
             ),
         )
+        self.snapshots = SnapshotRecovery(SnapshotStore(
+            self.toc, Path(settings.snapshots_path),
+            Path(settings.temp_path) if settings.temp_path else None))
 
     @staticmethod
     def _default_uri(settings: Settings) -> str | None:
@@ -83,7 +89,7 @@ class Node:
             self.consensus.close()
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -93,11 +99,17 @@ def serve(settings: Settings) -> None:
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
             node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras(),
-            api_key=settings.api_key,
+            api_key=settings.api_key, snapshots=node.snapshots.store,
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
-    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key)
+    if restore:
+        try:
+            restore.apply(node.snapshots)
+        except Exception:
+            node.close()
+            raise
+    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key, node.snapshots)
     config = uvicorn.Config(
         app,
         host=settings.service_host,

@@ -33,6 +33,7 @@ from node.errors import (
 from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
+from node.shard_snapshot import finish_pending, install
 from router.cluster.duties import ClusterDuties
 from router.cluster.placement import place_shards
 from router.collection import config as collection_config
@@ -153,6 +154,7 @@ class TableOfContent:
                  name: str = "", state: str | None = None) -> Replica:
         if peer == self.peer_id:
             path = self.collections_path / entry["uuid"] / str(shard_id)
+            finish_pending(path)  # a snapshot recovery a crash interrupted
             had_data = path.exists()
             local = LocalShard(path, config)
             self.optimizer.register(local)
@@ -311,6 +313,37 @@ class TableOfContent:
             self.optimizer.register(fresh.shard)
             shard.replicas[self.peer_id] = fresh
             return fresh
+
+    # -- snapshot recovery (router.cluster.snapshot_recovery) ----------------------------------
+    def replace_local_shard(self, shard: ReplicaSet, incoming: Path) -> LocalReplica:
+        """Swap this peer's copy of a shard for the shard directory ``incoming`` (verified)."""
+        with self._lock:
+            old = shard.local
+            assert old is not None
+            path, config = old.shard.path, old.shard.config
+            self.optimizer.unregister(old.shard)
+            old.close()
+            install(path, incoming)
+            fresh = LocalReplica(LocalShard(path, config))
+            self.optimizer.register(fresh.shard)
+            shard.replicas[self.peer_id] = fresh
+            return fresh
+
+    def install_collection(self, name: str, uuid_: str, config: dict, payload_schema: dict,
+                           shards: list[dict], ring: bool) -> bool:
+        """Replace (or create) collection ``name`` by the one whose shards are already in
+        ``collections/<uuid_>``: one metadata operation, so the switch is atomic."""
+        validate_collection_name(name)
+        _raise_for(self._propose({
+            "type": "recover_collection", "name": name, "uuid": uuid_, "config": config,
+            "payload_schema": payload_schema, "shards": shards, "peer_id": self.peer_id,
+            "ring": ring}))
+        return True
+
+    def mark_replica_dead(self, name: str, uuid_: str, shard_id: int, peer: int) -> None:
+        _raise_for(self._propose({"type": "set_replica_state", "name": name, "uuid": uuid_,
+                                  "shard_id": shard_id, "peer_id": peer, "state": "Dead",
+                                  "from_state": "Active"}))
 
     # -- lookups -----------------------------------------------------------------------------
     def resolve_name(self, name: str) -> str:

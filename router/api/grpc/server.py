@@ -23,12 +23,9 @@ from qdrant_client import grpc as pb
 from router.api.auth import ApiKey
 from router.api.grpc.api_key import ApiKeyInterceptor
 from router.api.grpc.front import GrpcFront, unary_handlers
-from router.api.grpc.services import (
-    CollectionsService,
-    PointsService,
-    QdrantService,
-    SnapshotsService,
-)
+from router.api.grpc.services import CollectionsService, PointsService, QdrantService
+from router.api.grpc.snapshots import SnapshotsService
+from router.cluster.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +175,15 @@ class GrpcServer:
 
 def start_grpc_server(
     toc, host: str, port: int, max_workers: int = 32, extra_services=(),
-    api_key: str | None = None,
+    api_key: str | None = None, snapshots: SnapshotStore | None = None,
 ) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
     ``extra_services``: (full service name, function adding it to a server) pairs. With
-    ``api_key``, every call but the health checks must carry it."""
+    ``api_key``, every call but the health checks must carry it. ``snapshots``: the node's
+    snapshot files (qdrant.Snapshots); by default ``snapshots`` beside the storage."""
+    if snapshots is None:
+        snapshots = SnapshotStore(toc, toc.storage_path.parent / "snapshots")
     services = [
         ("qdrant.Collections",
          lambda server: pb.add_CollectionsServicer_to_server(CollectionsService(toc), server)),
@@ -191,7 +191,7 @@ def start_grpc_server(
          lambda server: pb.add_PointsServicer_to_server(PointsService(toc), server)),
         ("qdrant.Qdrant", lambda server: pb.add_QdrantServicer_to_server(QdrantService(), server)),
         ("qdrant.Snapshots",
-         lambda server: pb.add_SnapshotsServicer_to_server(SnapshotsService(), server)),
+         lambda server: pb.add_SnapshotsServicer_to_server(SnapshotsService(snapshots), server)),
         *extra_services,  # e.g. the internal peer service, in cluster mode
     ]
 

@@ -1,5 +1,5 @@
-"""Qdrant's gRPC services (qdrant.Collections, qdrant.Points, qdrant.Qdrant, qdrant.Snapshots) as a
-thin face over the table of contents and the collections.
+"""Qdrant's gRPC services (qdrant.Collections, qdrant.Points, qdrant.Qdrant; qdrant.Snapshots is
+``router.api.grpc.snapshots``) as a thin face over the table of contents and the collections.
 
 Each RPC does what the matching REST handler does, with the same shared functions: convert the
 request into the REST body (``from_grpc``), turn that body into the internal operation or query
@@ -550,15 +550,3 @@ class QdrantService(pb.QdrantServicer):
     @rpc
     def HealthCheck(self, request: pb.HealthCheckRequest, context) -> pb.HealthCheckReply:
         return to_grpc.health_check_reply(TITLE, VERSION)
-
-
-class SnapshotsService(pb.SnapshotsServicer):
-    """qdrant.Snapshots: not available yet (there are no snapshot endpoints on REST either)."""
-
-    _snapshots = " (snapshots are not available)"
-    Create = _unimplemented("qdrant.Snapshots", "Create", _snapshots)
-    List = _unimplemented("qdrant.Snapshots", "List", _snapshots)
-    Delete = _unimplemented("qdrant.Snapshots", "Delete", _snapshots)
-    CreateFull = _unimplemented("qdrant.Snapshots", "CreateFull", _snapshots)
-    ListFull = _unimplemented("qdrant.Snapshots", "ListFull", _snapshots)
-    DeleteFull = _unimplemented("qdrant.Snapshots", "DeleteFull", _snapshots)

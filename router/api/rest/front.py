@@ -34,6 +34,8 @@ _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _HOT_METHODS = {"points/query": "POST", "points/query/batch": "POST", "points": "PUT"}
 #: requests that may carry a body, and so must say it is JSON
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+#: snapshot uploads: a multipart body of any size, streamed to a file (router.api.rest.snapshots)
+_UPLOAD_SUFFIX = "/snapshots/upload"
 
 
 def _params(query: bytes) -> dict[str, str]:
@@ -79,6 +81,8 @@ class Front:
         refusal = self.refusal(scope["path"], scope["headers"])
         if refusal is not None:  # Qdrant answers these in plain text
             return await self._reply(send, 401, refusal.encode(), _TEXT)
+        if scope["method"] == "POST" and scope["path"].endswith(_UPLOAD_SUFFIX):
+            return await self.app(scope, receive, send)
         content_type = None
         has_body = False
         for key, value in scope["headers"]:
