@@ -101,8 +101,11 @@ class Node:
         env: dict[str, str] | None = None,
         http_port: int | None = None,
         grpc_port: int | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
+        #: extra command-line arguments of `tessera serve` (e.g. --storage-snapshot PATH)
+        self.args = list(args or [])
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_path = self.workdir / "storage"
         self.snapshots_path = self.workdir / "snapshots"
@@ -178,7 +181,7 @@ class Node:
             log.write(banner.encode())
             log.flush()
             self.proc = subprocess.Popen(
-                server_command(),
+                server_command() + self.args,
                 cwd=self.workdir,
                 env=self.env(),
                 stdin=subprocess.DEVNULL,
