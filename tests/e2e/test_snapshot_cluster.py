@@ -1,0 +1,89 @@
+"""Snapshots in a 3-node cluster: a collection snapshot holds the node's local shards, and
+recovers them after the node lost its data; shard snapshot recovery on a peer holding a replica
+with each priority (``no_sync`` keeps the replicas apart, ``replica`` lets the cluster's data win,
+``snapshot`` makes the recovered replica the source the others refill from)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import httpx
+import pytest
+
+from tests.e2e.test_cluster import _count, _create, _points, _replica_counts, _upsert
+from tests.support.cluster import replicas_all_active, start_cluster, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    nodes = start_cluster(tmp_path_factory.mktemp("snapcluster"), 3)
+    yield nodes
+    for node in nodes:
+        node.kill()
+
+
+def _ok(resp: httpx.Response):
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"]
+
+
+def _local_counts(node, name: str) -> dict[int, int]:
+    info = _ok(httpx.get(f"{node.url}/collections/{name}/cluster", timeout=10))
+    return {s["shard_id"]: s["points_count"] for s in info["local_shards"]}
+
+
+def test_a_node_recovers_its_shards_from_its_snapshot_after_losing_its_data(cluster):
+    rng = random.Random(5)
+    name = "snap_lost"
+    _create(cluster[0], name, shard_number=3, replication_factor=1)
+    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
+    assert _upsert(cluster[0], name, _points(range(300), rng)).status_code == 200
+    victim = cluster[2]
+    held = _local_counts(victim, name)
+    assert held and sum(held.values()) > 0
+    snap = _ok(httpx.post(f"{victim.url}/collections/{name}/snapshots", timeout=60))
+    victim.stop()
+    for directory in (victim.storage_path / "collections").iterdir():
+        shutil.rmtree(directory)  # the operator lost this peer's data (its snapshots remain)
+    victim.start().wait_ready(60)
+    assert sum(_local_counts(victim, name).values()) == 0
+    location = f"file://{victim.snapshots_path / name / snap['name']}"
+    assert _ok(httpx.put(f"{victim.url}/collections/{name}/snapshots/recover",
+                         json={"location": location}, timeout=60)) is True
+    assert _local_counts(victim, name) == held
+    for node in cluster:
+        assert _count(node, name) == 300
+
+
+def test_shard_snapshot_recovery_with_each_priority(cluster):
+    rng = random.Random(6)
+    name = "snap_priority"
+    _create(cluster[0], name, shard_number=1, replication_factor=3)
+    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
+    assert _upsert(cluster[0], name, _points(range(100), rng)).status_code == 200
+    source = cluster[1]
+    snap = _ok(httpx.post(f"{source.url}/collections/{name}/shards/0/snapshots", timeout=60))
+    location = f"file://{source.snapshots_path / name / 'shards' / '0' / snap['name']}"
+    assert _upsert(cluster[0], name, _points(range(100, 150), rng)).status_code == 200
+
+    def recover(priority: str) -> None:
+        assert _ok(httpx.put(f"{source.url}/collections/{name}/shards/0/snapshots/recover",
+                             json={"location": location, "priority": priority},
+                             timeout=60)) is True
+
+    def settled(expected: set[int]):
+        return lambda: all(replicas_all_active(n, name) for n in cluster) and \
+            _replica_counts(cluster, name) == {0: expected}
+
+    recover("no_sync")  # this replica alone goes back to the snapshot
+    assert _local_counts(source, name) == {0: 100}
+    assert {_local_counts(n, name)[0] for n in cluster if n is not source} == {150}
+    recover("replica")  # the other replicas' data wins: this one refills from them
+    wait_until(settled({150}), 60, "the replica refilled from the others")
+    recover("snapshot")  # the snapshot wins: the others refill from this replica
+    wait_until(settled({100}), 60, "the others refilled from the recovered replica")
+    for node in cluster:
+        assert _count(node, name) == 100
