@@ -150,7 +150,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 1
     restore = StartupSnapshots(args.snapshot, args.storage_snapshot, args.force_snapshot)
     try:
-        serve(settings, restore)
+        if restore:
+            serve(settings, restore)
+        else:  # the common start: the server's signature of old
+            serve(settings)
     except KeyboardInterrupt:
         return 130
     return 0
