@@ -223,6 +223,22 @@ class MetadataState:
         }
         return OpResult(True)
 
+    def _op_mark_replicas_dead(self, op: dict) -> OpResult:
+        """Several replicas of one shard marked Dead in one step (a snapshot recovered with
+        priority ``snapshot``): none of them can then be refilled from another of them. As
+        with one replica, the last Active replica of the shard is never deactivated."""
+        replicas = self._replicas(op)
+        peers = [str(p) for p in op["peer_ids"]]
+        if replicas is None or any(p not in replicas for p in peers):
+            return OpResult(False, "bad_request",
+                            f"Replicas {peers} of shard {op['shard_id']} not found")
+        if not any(s == "Active" for p, s in replicas.items() if p not in peers):
+            return OpResult(False, "bad_request", "Cannot deactivate every active replica of "
+                            f"shard {op['shard_id']}")
+        for peer in peers:
+            replicas[peer] = "Dead"
+        return OpResult(True)
+
     def _op_create_shard_key(self, op: dict) -> OpResult:
         """New shards under a shard key (custom sharding); their ids follow the largest."""
         entry = self.collections.get(op["name"])

@@ -15,7 +15,8 @@ from typing import Any
 
 import grpc
 
-from node import errors, wire
+from node import errors, snapshot_archive, wire
+from node.shard_snapshot import cut
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +95,40 @@ def error_from_reply(kind: str, message: str) -> errors.TesseraError:
     if not (isinstance(cls, type) and issubclass(cls, errors.TesseraError)):
         cls = errors.ServiceError
     return cls(message)
+
+
+# -- shard snapshots between peers ---------------------------------------------------------------
+#: The snapshot service's full name (registered beside PeerShards, on the same port).
+PEER_SNAPSHOT_SERVICE = peer_pb2.DESCRIPTOR.services_by_name["PeerSnapshots"].full_name
+_SNAPSHOT_CHUNK = 1 << 20
+
+
+class PeerSnapshotService(peer_pb2_grpc.PeerSnapshotsServicer):
+    """Streams a snapshot of a local replica (``node.shard_snapshot.cut``) to the peer asking:
+    the cut's hard links are staged under ``staging`` and gone when the stream ends."""
+
+    def __init__(self, lookup: Callable[[str, int], Any], staging: Path) -> None:
+        self.lookup = lookup
+        self.staging = staging
+
+    def ShardSnapshot(self, request, context):  # noqa: N802 (gRPC's name)
+        target = self.lookup(request.collection, request.shard_id)
+        if target is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Shard {request.shard_id} of collection "
+                          f"{request.collection} is not on this peer")
+        manifest = {"collection_uuid": request.collection, "shard_id": request.shard_id}
+        with cut(target.shard, self.staging) as members:
+            pending: list[bytes] = []
+            size = 0
+            for chunk in snapshot_archive.stream("shard", members, manifest):
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= _SNAPSHOT_CHUNK:
+                    yield peer_pb2.SnapshotChunk(data=b"".join(pending))
+                    pending, size = [], 0
+            if pending:
+                yield peer_pb2.SnapshotChunk(data=b"".join(pending))
+
+
+def add_peer_snapshot_service(server: grpc.Server, service: PeerSnapshotService) -> None:
+    peer_pb2_grpc.add_PeerSnapshotsServicer_to_server(service, server)

@@ -14,7 +14,14 @@ import uvicorn
 from consensus.local import LocalConsensus
 from consensus.raft import RaftConsensus
 from node.optimizer import Optimizer
-from node.peer_service import PEER_SERVICE, PeerService, add_peer_service
+from node.peer_service import (
+    PEER_SERVICE,
+    PEER_SNAPSHOT_SERVICE,
+    PeerService,
+    PeerSnapshotService,
+    add_peer_service,
+    add_peer_snapshot_service,
+)
 from router.api.grpc.server import start_grpc_server
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
@@ -80,7 +87,10 @@ class Node:
         service = PeerService(
             self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index}
         )
-        return [(PEER_SERVICE, lambda server: add_peer_service(server, service))]
+        snapshots = PeerSnapshotService(self.toc.replica_endpoint, self.snapshots.store.temp)
+        return [(PEER_SERVICE, lambda server: add_peer_service(server, service)),
+                (PEER_SNAPSHOT_SERVICE,
+                 lambda server: add_peer_snapshot_service(server, snapshots))]
 
     def close(self) -> None:
         self.optimizer.stop()

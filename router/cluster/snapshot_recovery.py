@@ -213,9 +213,9 @@ class SnapshotRecovery:
             dead = others
         else:  # replica: the cluster's data wins where there is any
             dead = [me] if others and shard.states.get(me) == "Active" else []
-        for peer in dead:
-            try:
-                self.toc.mark_replica_dead(collection, entry["uuid"], shard.shard_id, peer)
+        if dead:
+            try:  # in one step: a refill never starts from a replica about to be replaced
+                self.toc.mark_replicas_dead(collection, entry["uuid"], shard.shard_id, dead)
             except TesseraError as exc:
                 log.warning("after recovery of %s/%s: %s", collection, shard.shard_id, exc)
 

@@ -340,10 +340,10 @@ class TableOfContent:
             "ring": ring}))
         return True
 
-    def mark_replica_dead(self, name: str, uuid_: str, shard_id: int, peer: int) -> None:
-        _raise_for(self._propose({"type": "set_replica_state", "name": name, "uuid": uuid_,
-                                  "shard_id": shard_id, "peer_id": peer, "state": "Dead",
-                                  "from_state": "Active"}))
+    def mark_replicas_dead(self, name: str, uuid_: str, shard_id: int, peers: list[int]) -> None:
+        """Replicas of a shard to be refilled from the others, in one metadata operation."""
+        _raise_for(self._propose({"type": "mark_replicas_dead", "name": name, "uuid": uuid_,
+                                  "shard_id": shard_id, "peer_ids": peers}))
 
     # -- lookups -----------------------------------------------------------------------------
     def resolve_name(self, name: str) -> str:

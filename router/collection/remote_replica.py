@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -34,6 +35,11 @@ class PeerChannels:
         self._lock = threading.Lock()
         # peers serve on their public gRPC port, so the cluster's API key goes with every call
         self._metadata = (("api-key", api_key),) if api_key else None
+
+    @property
+    def metadata(self):
+        """The metadata every call to a peer carries (the cluster's API key)."""
+        return self._metadata
 
     def stub(self, address: str):
         with self._lock:
@@ -156,3 +162,23 @@ class RemoteReplica:
 
     def close(self, drop: bool = False) -> None:
         pass
+
+
+def fetch_shard_snapshot(channels: PeerChannels, address: str, collection_uuid: str,
+                         shard_id: int, target: Path, timeout: float = 600.0) -> Path:
+    """Receive a snapshot of the peer's replica of a shard into the file ``target`` (the
+    ``node.snapshot_archive`` format, to be extracted and verified by the caller)."""
+    request = peer_pb2.ShardCall(collection=collection_uuid, shard_id=shard_id)
+    with grpc.insecure_channel(address, options=[
+        ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    ]) as channel:
+        stub = peer_pb2_grpc.PeerSnapshotsStub(channel)
+        try:
+            with open(target, "wb") as out:
+                for chunk in stub.ShardSnapshot(request, timeout=timeout,
+                                                metadata=channels.metadata):
+                    out.write(chunk.data)
+        except grpc.RpcError as exc:
+            raise ReplicaUnavailable(f"shard snapshot from peer {address} failed: "
+                                     f"{exc.code().name} {exc.details()}") from exc
+    return target

@@ -11,6 +11,10 @@ import shutil
 import httpx
 import pytest
 
+from node import snapshot_archive as archive
+from node.shard import LocalShard
+from node.shard_config import ShardConfig
+from router.collection.remote_replica import PeerChannels, ReplicaUnavailable, fetch_shard_snapshot
 from tests.e2e.test_cluster import _count, _create, _points, _replica_counts, _upsert
 from tests.support.cluster import replicas_all_active, start_cluster, wait_until
 
@@ -87,3 +91,27 @@ def test_shard_snapshot_recovery_with_each_priority(cluster):
     wait_until(settled({100}), 60, "the others refilled from the recovered replica")
     for node in cluster:
         assert _count(node, name) == 100
+
+
+def test_a_peer_streams_a_shard_snapshot_without_writing_it(cluster, tmp_path):
+    """The peer service's ShardSnapshot (what the snapshot transfer method builds on): the
+    archive arrives whole and opens as the shard; nothing is left on the source."""
+    source = cluster[1]
+    before = {p.name for p in (source.storage_path / "collections").iterdir()}
+    files_before = set(source.snapshots_path.rglob("*"))
+    name = "snap_stream"
+    _create(cluster[0], name, shard_number=1, replication_factor=3)
+    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
+    assert _upsert(cluster[0], name, _points(range(120), random.Random(7))).status_code == 200
+    (uuid_,) = {p.name for p in (source.storage_path / "collections").iterdir()} - before
+    address = f"127.0.0.1:{source.grpc_port}"
+    target = fetch_shard_snapshot(PeerChannels(), address, uuid_, 0, tmp_path / "s.snapshot")
+    manifest = archive.extract(target, tmp_path / "shard", kind="shard")
+    assert manifest["shard_id"] == 0
+    config = ShardConfig.from_collection({"params": {"vectors": {"size": 8, "distance": "Dot"}}})
+    assert LocalShard(tmp_path / "shard", config).count(None) == 120
+    staging = source.storage_path / "snapshots_temp" / "tessera-snapshots"
+    assert not any(staging.iterdir())
+    assert set(source.snapshots_path.rglob("*")) == files_before
+    with pytest.raises(ReplicaUnavailable, match="NOT_FOUND"):
+        fetch_shard_snapshot(PeerChannels(), address, uuid_, 7, tmp_path / "none.snapshot")
