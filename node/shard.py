@@ -181,6 +181,13 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         with self.lock:
             self._flush_locked()
 
+    def flush_if_dirty(self) -> None:
+        """A flush only if something changed since the last one (a snapshot's cut: the state
+        of a quiet shard is not written again)."""
+        with self.lock:
+            if self._dirty:
+                self._flush_locked()
+
     def _flush_locked(self) -> None:
         for store in self.stores.values():
             store.flush()

@@ -1,6 +1,7 @@
 """A point-in-time copy of one local shard, and swapping a recovered copy into its place.
 
-**The cut.** The shard is flushed (outside the write lock: writes go on meanwhile), then, under
+**The cut.** The shard is flushed if it changed since its last flush (a pause like that of the
+periodic flush; writes go on after it), then, under
 the write lock for as long as it takes to hard-link a handful of files, every file of the shard
 directory is linked into a staging directory and its size noted. That is the cut: it holds every
 write applied before the lock was taken and none after (a write holds the lock from its WAL
@@ -46,7 +47,7 @@ def cut(shard: LocalShard, staging_root: Path, prefix: str = "") -> Iterator[lis
     staging = staging_root / f"cut-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        shard.flush()  # most of the data reaches its files before the lock is taken
+        shard.flush_if_dirty()  # most of the data reaches its files before the lock is taken
         members: list[Member] = []
         with shard.lock:
             for path in sorted(shard.path.rglob("*")):

@@ -1,0 +1,157 @@
+"""Search latency while snapshots are taken: p50/p99 of searches when idle, with a writer
+upserting (wait=true), and with the writer while collection snapshots are made back to back;
+also how long a snapshot took and the longest gap between two acknowledged writes then (the
+pause the cut costs writers).
+
+One node on fresh storage, a collection of --points points of --dim dimensions (Cosine, an HNSW
+graph built before measuring), one searcher thread issuing queries back to back.
+
+    python bench/snapshot.py [--points 100000] [--dim 128] [--rounds 3]
+
+Target (issue #20): p99 during the snapshot within 3x its idle value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.node import Node  # noqa: E402
+
+COLLECTION = "snap_bench"
+
+
+def _fill(http: httpx.Client, points: int, dim: int) -> None:
+    http.put(f"/collections/{COLLECTION}", json={
+        "vectors": {"size": dim, "distance": "Cosine"},
+        "optimizers_config": {"indexing_threshold": 1}}).raise_for_status()
+    rng = np.random.default_rng(0)
+    for lo in range(0, points, 2000):
+        batch = rng.normal(size=(min(2000, points - lo), dim)).astype(np.float32)
+        body = {"points": [{"id": lo + i, "vector": v.tolist(), "payload": {"n": lo + i}}
+                           for i, v in enumerate(batch)]}
+        http.put(f"/collections/{COLLECTION}/points?wait=true", json=body).raise_for_status()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        info = http.get(f"/collections/{COLLECTION}").json()["result"]
+        if info["status"] == "green" and info.get("indexed_vectors_count", 0) >= points * 0.9:
+            return
+        time.sleep(0.5)
+
+
+def _search_latencies(url: str, dim: int, stop: threading.Event) -> list[float]:
+    rng = np.random.default_rng(1)
+    took: list[float] = []
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while not stop.is_set():
+            query = rng.normal(size=dim).tolist()
+            started = time.perf_counter()
+            http.post(f"/collections/{COLLECTION}/points/query",
+                      json={"query": query, "limit": 10}).raise_for_status()
+            took.append(time.perf_counter() - started)
+    return took
+
+
+def _writer(url: str, dim: int, stop: threading.Event, acked: list[float]) -> None:
+    rng = np.random.default_rng(2)
+    next_id = 10_000_000
+    with httpx.Client(base_url=url, timeout=60) as http:
+        while not stop.is_set():
+            body = {"points": [{"id": next_id + i, "vector": rng.normal(size=dim).tolist()}
+                               for i in range(20)]}
+            next_id += 20
+            http.put(f"/collections/{COLLECTION}/points?wait=true", json=body).raise_for_status()
+            acked.append(time.monotonic())
+
+
+def _snapshots_for(node: Node, took: list[float], seconds: float = 3.0) -> None:
+    """Collection snapshots back to back, so the window holds enough searches."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.monotonic()
+        node.http.post(f"/collections/{COLLECTION}/snapshots", timeout=600).raise_for_status()
+        took.append(time.monotonic() - started)
+
+
+def _percentiles(took: list[float]) -> tuple[float, float]:
+    ms = sorted(t * 1000 for t in took)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def _measure(url: str, dim: int, seconds: float, during=None) -> tuple[list[float], float]:
+    stop = threading.Event()
+    result: list[list[float]] = []
+    searcher = threading.Thread(target=lambda: result.append(_search_latencies(url, dim, stop)))
+    searcher.start()
+    spent = 0.0
+    if during is None:
+        time.sleep(seconds)
+    else:
+        started = time.monotonic()
+        during()
+        spent = time.monotonic() - started
+    stop.set()
+    searcher.join()
+    return result[0], spent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        node = Node(Path(tmp))
+        node.start()
+        try:
+            node.wait_ready(60)
+            _fill(node.http, args.points, args.dim)
+            for round_ in range(1, args.rounds + 1):
+                idle, _ = _measure(node.url, args.dim, 3.0)
+                alone: list[float] = []
+                quiet, _ = _measure(node.url, args.dim, 0,
+                                    during=lambda alone=alone: _snapshots_for(node, alone))
+                stop, acked = threading.Event(), []
+                writer = threading.Thread(target=_writer, args=(node.url, args.dim, stop, acked))
+                writer.start()
+                time.sleep(0.5)
+                writing, _ = _measure(node.url, args.dim, 3.0)
+                snapshots: list[float] = []
+                marker = len(acked)
+                busy, _ = _measure(node.url, args.dim, 0,
+                                   during=lambda snapshots=snapshots: _snapshots_for(node,
+                                                                                     snapshots))
+                stop.set()
+                writer.join()
+                during = acked[marker:]
+                gaps = [b - a for a, b in zip(during, during[1:], strict=False)] or [0.0]
+                i50, i99 = _percentiles(idle)
+                q50, q99 = _percentiles(quiet)
+                w50, w99 = _percentiles(writing)
+                b50, b99 = _percentiles(busy)
+                print(f"round {round_}: p50/p99 ms  idle {i50:.2f}/{i99:.2f}  snapshots "
+                      f"{q50:.2f}/{q99:.2f} (= {q99 / i99:.1f}x idle)  writer {w50:.2f}/"
+                      f"{w99:.2f}  writer+snapshots {b50:.2f}/{b99:.2f} ({len(snapshots)} "
+                      f"snapshots of {statistics.median(snapshots):.2f} s, {len(busy)} searches)"
+                      f"  p99 = {b99 / i99:.1f}x idle, {b99 / w99:.1f}x writer-only; longest "
+                      f"write gap {max(gaps) * 1000:.0f} ms")
+                for path in node.snapshots_path.rglob("*.snapshot"):
+                    path.unlink()
+        finally:
+            node.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
