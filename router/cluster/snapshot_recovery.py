@@ -29,6 +29,7 @@ import contextlib
 import logging
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,8 @@ class SnapshotRecovery:
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
         self.toc = store.toc
+        # one recovery at a time swaps data in (fetching and checking files run side by side)
+        self._installing = threading.Lock()
 
     # -- fetching ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -138,7 +141,8 @@ class SnapshotRecovery:
         _verify_checksum(path, checksum)
         with self.store.workdir() as work:
             manifest = archive.extract(path, work / "data", kind="collection")
-            self._install_collection(name, manifest, work / "data", priority)
+            with self._installing:
+                self._install_collection(name, manifest, work / "data", priority)
         return True
 
     def _install_collection(self, name: str, manifest: dict, data: Path, priority: str) -> None:
@@ -191,7 +195,8 @@ class SnapshotRecovery:
                 raise BadRequest("Snapshot's vectors config differs from the config of "
                                  f"collection `{collection}`: recover a collection snapshot "
                                  "to replace the collection")
-            self._recover_shard_dir(collection, shard_id, work / "data", priority)
+            with self._installing:
+                self._recover_shard_dir(collection, shard_id, work / "data", priority)
         return True
 
     def _recover_shard_dir(self, collection: str, shard_id: int, data: Path,

@@ -20,6 +20,8 @@ extraction) is a directory of Tessera's own under ``storage.temp_path``, emptied
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -65,8 +67,11 @@ class SnapshotStore:
         self.toc = toc
         self.root = Path(snapshots_path)
         self.root.mkdir(parents=True, exist_ok=True)
-        base = Path(temp_path) if temp_path is not None else toc.storage_path / "snapshots_temp"
-        self.temp = base / "tessera-snapshots"
+        if temp_path is None:
+            self.temp = toc.storage_path / "snapshots_temp" / "tessera-snapshots"
+        else:  # a directory other nodes may share: this node's own part of it
+            mine = hashlib.sha256(str(toc.storage_path.resolve()).encode()).hexdigest()[:12]
+            self.temp = Path(temp_path) / f"tessera-snapshots-{mine}"
         shutil.rmtree(self.temp, ignore_errors=True)  # what a crash left: never anyone's data
         self.temp.mkdir(parents=True, exist_ok=True)
         for partial in self.root.rglob(".*.partial"):
@@ -121,15 +126,32 @@ class SnapshotStore:
         archive.fsync_dir(path.parent)
         return True
 
+    @contextlib.contextmanager
+    def _reserved(self, directory: Path, stem: str) -> Iterator[Path]:
+        """A name for a new snapshot, for the ``with`` block that writes it; its reservation
+        goes away if the block fails."""
+        target = self._target(directory, stem)
+        try:
+            yield target
+        finally:
+            archive.partial_path(target).unlink(missing_ok=True)
+
     @staticmethod
     def _target(directory: Path, stem: str) -> Path:
+        """A free name for a new snapshot, reserved by creating its partial file (two
+        snapshots in the same second get two names)."""
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / f"{stem}{SUFFIX}"
         n = 1
-        while target.exists():  # two snapshots in the same second
+        while True:
+            target = directory / (f"{stem}{SUFFIX}" if n == 1 else f"{stem}-{n}{SUFFIX}")
             n += 1
-            target = directory / f"{stem}-{n}{SUFFIX}"
-        return target
+            if target.exists():
+                continue
+            try:
+                os.close(os.open(archive.partial_path(target), os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue
+            return target
 
     # -- collection snapshots ------------------------------------------------------------------
     def _entry(self, collection: str) -> dict:
@@ -153,9 +175,9 @@ class SnapshotStore:
 
     def create_collection_snapshot(self, name: str) -> dict:
         collection = self.toc.get(name)
-        target = self._target(self.collection_dir(collection.name),
-                              f"{collection.name}-{self.toc.peer_id}-{_stamp()}")
-        self._write_collection(collection.name, target)
+        with self._reserved(self.collection_dir(collection.name),
+                            f"{collection.name}-{self.toc.peer_id}-{_stamp()}") as target:
+            self._write_collection(collection.name, target)
         return describe(target)
 
     def _write_collection(self, name: str, target: Path) -> None:
@@ -205,9 +227,9 @@ class SnapshotStore:
 
     def create_shard_snapshot(self, name: str, shard_id: int) -> dict:
         collection, shard = self.local_shard(name, shard_id)
-        target = self._target(self.shard_dir(collection, shard_id),
-                              f"{collection}-shard-{shard_id}-{self.toc.peer_id}-{_stamp()}")
-        with self.shard_stream(name, shard_id) as chunks:
+        with self._reserved(self.shard_dir(collection, shard_id),
+                            f"{collection}-shard-{shard_id}-{self.toc.peer_id}-{_stamp()}"
+                            ) as target, self.shard_stream(name, shard_id) as chunks:
             archive.write_file(chunks, target)
         return describe(target)
 
@@ -223,13 +245,16 @@ class SnapshotStore:
     def create_full_snapshot(self) -> dict:
         """Every collection (this node's shards of it) and the aliases, in one file: the
         collection snapshots are made in the staging space and put in whole."""
-        target = self._target(self.root, f"{FULL_PREFIX}{_stamp()}")
-        names = self.toc.list_names()
-        with self.workdir() as work:
-            members = []
-            for name in names:
+        with self._reserved(self.root, f"{FULL_PREFIX}{_stamp()}") as target, \
+                self.workdir() as work:
+            members, names = [], []
+            for name in self.toc.list_names():
                 part = work / f"{len(members)}{SUFFIX}"
-                self._write_collection(name, part)
+                try:
+                    self._write_collection(name, part)
+                except NotFound:  # deleted meanwhile
+                    continue
+                names.append(name)
                 members.append(archive.Member(f"collections/{len(members)}{SUFFIX}", part,
                                               part.stat().st_size))
             manifest = {

@@ -14,10 +14,12 @@ import tarfile
 import threading
 import time
 
+import grpc
 import httpx
 import numpy as np
 import pytest
 from qdrant_client import models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from tests.support import api
 from tests.support.api import create_collection, error
@@ -257,7 +259,16 @@ def test_snapshot_under_concurrent_writes_holds_every_acknowledged_batch(http, n
 
 
 # -- the API through qdrant-client, both transports ----------------------------------------------
-def test_client_snapshot_calls(client, http, node, collection_name):
+def test_client_snapshot_calls(client, transport, http, node, collection_name):
+    missing = (grpc.RpcError, UnexpectedResponse)
+    with pytest.raises(missing) as refused:
+        client.create_snapshot("no_such_collection")
+    if transport == "grpc":
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    else:
+        assert refused.value.status_code == 404
+    with pytest.raises(missing):
+        client.delete_full_snapshot("nope.snapshot")
     fill(http, collection_name, range(30), indexes=False)
     snap = client.create_snapshot(collection_name)
     assert snap is not None and snap.checksum and snap.size > 0
@@ -381,3 +392,24 @@ def test_bad_input_is_refused_and_nothing_changes(http, node, collection_name):
     assert not (node.workdir / "evil").exists()
     assert [s["name"] for s in api.ok(http.get(f"/collections/{name}/snapshots"))] == \
         [snap["name"]]
+
+
+def test_snapshots_made_at_once_get_names_of_their_own(http, node, collection_name):
+    """Several snapshots in the same second (the fuzz stage found two racing for one name)."""
+    fill(http, collection_name, range(200), indexes=False)
+    results: list = []
+
+    def make() -> None:
+        with httpx.Client(base_url=node.url, timeout=60) as client:
+            results.append(client.post(f"/collections/{collection_name}/snapshots"))
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    made = [api.ok(resp)["name"] for resp in results]
+    assert len(set(made)) == 4
+    listed = {s["name"] for s in api.ok(http.get(f"/collections/{collection_name}/snapshots"))}
+    assert listed == set(made)
+    assert not any((node.snapshots_path / collection_name).glob(".*.partial"))

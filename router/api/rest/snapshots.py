@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from node.errors import FormatError
+from node.errors import FormatError, TesseraError
 from router.api.rest import parsing
 from router.api.rest.multipart import save_part
 from router.api.rest.responses import dumps, ok
@@ -57,6 +57,9 @@ async def _run(request: Request, call: Callable[[], Any]) -> Response:
     def background() -> None:
         try:
             call()
+        except TesseraError as exc:  # the client's error, told to no one: logged
+            log.warning("snapshot operation %s %s refused: %s", request.method,
+                        request.url.path, exc.message)
         except Exception:
             log.exception("snapshot operation %s %s failed", request.method, request.url.path)
 
