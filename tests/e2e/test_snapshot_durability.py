@@ -138,20 +138,22 @@ def test_storage_snapshot_and_snapshot_flags_at_start_up(crash_node, tmp_path):
     single_file.write_bytes(
         source.http.get(f"/collections/beta/snapshots/{single['name']}").content)
 
-    restored = crash_node(args=["--storage-snapshot", str(full_file)])
+    restored = crash_node(args=["--storage-snapshot", str(full_file),
+                                "--snapshot", f"{single_file}:gamma"])
     assert ids_and_tags(restored.http, "alpha") == (set(range(300)), {"a"})
     assert ids_and_tags(restored.http, "beta") == (set(range(100, 150)), {"b"})
     aliases = api.ok(restored.http.get("/aliases"))["aliases"]
     assert sorted((a["alias_name"], a["collection_name"]) for a in aliases) == \
         [("first", "alpha"), ("second", "beta")]
+    assert ids_and_tags(restored.http, "gamma") == (set(range(100, 150)), {"b"})
 
-    seeded = crash_node(args=["--snapshot", f"{single_file}:gamma"])
-    assert ids_and_tags(seeded.http, "gamma") == (set(range(100, 150)), {"b"})
-    api.upsert(seeded.http, "gamma", points([999], "later"))
-    seeded.restart()  # the same flags: the collection exists, and is kept
-    assert 999 in ids_and_tags(seeded.http, "gamma")[0]
-    seeded.stop()
-    seeded.args.append("--force-snapshot")
-    seeded.start()
-    seeded.wait_ready(timeout=READY_TIMEOUT)
-    assert ids_and_tags(seeded.http, "gamma") == (set(range(100, 150)), {"b"})
+    api.upsert(restored.http, "gamma", points([999], "later"))
+    restored.kill()  # and back with the same flags: the collections exist, and are kept
+    restored.start()
+    restored.wait_ready(timeout=READY_TIMEOUT)
+    assert 999 in ids_and_tags(restored.http, "gamma")[0]
+    restored.kill()
+    restored.args.append("--force-snapshot")
+    restored.start()
+    restored.wait_ready(timeout=READY_TIMEOUT)
+    assert ids_and_tags(restored.http, "gamma") == (set(range(100, 150)), {"b"})

@@ -315,10 +315,16 @@ def test_wait_false_answers_accepted(http, collection_name):
     assert resp.status_code == 202 and resp.json()["status"] == "accepted"
     listed = api.wait_until(lambda: api.ok(http.get(f"/collections/{collection_name}/snapshots")),
                             timeout=10)
+    data = download(http, f"/collections/{collection_name}/snapshots/{listed[0]['name']}")
     resp = http.delete(f"/collections/{collection_name}/snapshots/{listed[0]['name']}?wait=false")
     assert resp.status_code == 202
     api.wait_until(lambda: not api.ok(http.get(f"/collections/{collection_name}/snapshots")),
                    timeout=10)
+    api.upsert(http, collection_name, make_points(range(10, 30)))
+    resp = http.post(f"/collections/{collection_name}/snapshots/upload?wait=false",
+                     files={"snapshot": ("s.snapshot", data)})
+    assert resp.status_code == 202
+    api.wait_until(lambda: api.count(http, collection_name) == 10, timeout=10)
 
 
 # -- bad input -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ of the shard), uploads are written to the staging space as they arrive (``multip
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -89,15 +90,18 @@ async def _upload(request: Request, recover: Callable[[Path, str, str | None], b
     store = _store(request)
     params = request.query_params
     priority, checksum = check_upload(params.get("priority"), params.get("checksum"))
-    with store.workdir() as work:
+    with contextlib.ExitStack() as stack:  # the staging directory goes if the upload fails
+        work = stack.enter_context(store.workdir())
         target = work / "upload.snapshot"
         await save_part(request.stream(), request.headers.get("content-type"), "snapshot",
                         target)
-        started = time.perf_counter()
-        # an upload is recovered before the answer even with wait=false: the file is this
-        # request's, and goes away with it
-        result = await run_in_threadpool(recover, target, priority, checksum)
-        return ok(result, started)
+        owned = stack.pop_all()  # from here on the recovery owns it (also in the background)
+
+    def recover_then_clean() -> bool:
+        with owned:
+            return recover(target, priority, checksum)
+
+    return await _run(request, recover_then_clean)
 
 
 # -- collection snapshots ------------------------------------------------------------------------
