@@ -68,6 +68,7 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         self.planner.set_schema(config.payload_schema, self.state.payloads, self.state.live_mask())
         self.wal = WriteAheadLog(path / "wal")
         self._dirty = False
+        self._graph_saved = False  # a graph file newer than the saved state (see flush_for_cut)
         self._last_flush = time.monotonic()
         self._optimizing = False
         self._last_write = 0.0
@@ -181,11 +182,12 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         with self.lock:
             self._flush_locked()
 
-    def flush_if_dirty(self) -> None:
-        """A flush only if something changed since the last one (a snapshot's cut: the state
-        of a quiet shard is not written again)."""
+    def flush_for_cut(self) -> None:
+        """Before a snapshot's cut (under the lock): a flush only if a graph file was saved
+        since the last one, so that the state names every graph the cut links (otherwise a
+        recovered copy would rebuild it). Plain writes stay in the WAL, which the cut takes."""
         with self.lock:
-            if self._dirty:
+            if self._graph_saved:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
@@ -195,6 +197,7 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         self.state.save(self.path)
         self.wal.truncate_through(self.state.last_op)
         self._dirty = False
+        self._graph_saved = False
         self._last_flush = time.monotonic()
 
     def update_config(self, config: ShardConfig) -> None:

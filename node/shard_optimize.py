@@ -178,6 +178,7 @@ class ShardOptimize:
             self.stores[name].share_prefix(new_graph.stored_rows(), new_graph.index)
             new_graph.save(self._graph_path(name))
             self._dirty = True
+            self._graph_saved = True
         log.info("shard %s: indexed %d vectors of %r in %.1fs", self.path, count, name,
                  time.monotonic() - started)
 

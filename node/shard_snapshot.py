@@ -1,11 +1,12 @@
 """A point-in-time copy of one local shard, and swapping a recovered copy into its place.
 
-**The cut.** The shard is flushed if it changed since its last flush (a pause like that of the
-periodic flush; writes go on after it), then, under
-the write lock for as long as it takes to hard-link a handful of files, every file of the shard
-directory is linked into a staging directory and its size noted. That is the cut: it holds every
-write applied before the lock was taken and none after (a write holds the lock from its WAL
-record to its last change, so no half-applied batch is in it). Why links are enough:
+**The cut.** Under the write lock, for as long as it takes to hard-link a handful of files,
+every file of the shard directory is linked into a staging directory and its size noted. The
+shard is not flushed: what the last flush did not write is in the WAL, which goes in too (only
+a graph saved since the last flush makes the cut flush first, so that the state names it).
+That is the cut: it holds every write applied before the lock was taken and none after (a write
+holds the lock from its WAL record to its last change, so no half-applied batch is in it). Why
+links are enough:
 
 * ``state.pkl`` and the HNSW graphs are replaced by rename, never rewritten: the link keeps the
   cut's version;
@@ -47,9 +48,9 @@ def cut(shard: LocalShard, staging_root: Path, prefix: str = "") -> Iterator[lis
     staging = staging_root / f"cut-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        shard.flush_if_dirty()  # most of the data reaches its files before the lock is taken
         members: list[Member] = []
         with shard.lock:
+            shard.flush_for_cut()
             for path in sorted(shard.path.rglob("*")):
                 if not path.is_file() or path.name.endswith(_SKIP_SUFFIXES):
                     continue

@@ -162,3 +162,17 @@ def test_install_swaps_in_place(tmp_path):
     assert (target / "f").read_text() == "new"
     assert not new.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "shard"]
+
+
+def test_cut_after_a_graph_build_keeps_the_graph(tmp_path):
+    """A graph saved since the last flush: the cut flushes first, so the copy opens with the
+    graph instead of rebuilding it; writes after the build are in the WAL part."""
+    rng = np.random.default_rng(4)
+    shard = LocalShard(tmp_path / "s", _config())
+    _upsert(shard, 1, range(300), rng.normal(size=(300, 8)))
+    shard.flush()
+    shard._build_graph("")
+    _upsert(shard, 2, range(300, 320), rng.normal(size=(20, 8)))
+    restored = _restore(_snapshot(shard, tmp_path), tmp_path)
+    assert restored.graphs[""] is not None and restored.state.indexed[""] == 300
+    assert restored.count(None) == 320
