@@ -42,6 +42,9 @@ HEADER = "tessera-snapshot.json"
 MANIFEST = "manifest.json"
 _BLOCK = 512
 _CHUNK = 1 << 20
+#: bytes of a snapshot file written between two syncs: the fsync at the end, which a WAL's fsync
+#: (a wait=true write) may have to wait behind, stays small
+_SYNC_EVERY = 8 << 20
 
 
 class InvalidSnapshot(BadRequest):
@@ -112,10 +115,16 @@ def write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
     size = 0
     try:
         with open(partial, "wb") as out:
+            unsynced = 0
             for chunk in chunks:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                unsynced += len(chunk)
+                if unsynced >= _SYNC_EVERY:  # written back as it goes: no burst at the end
+                    out.flush()
+                    os.fdatasync(out.fileno())
+                    unsynced = 0
             out.flush()
             os.fsync(out.fileno())
         checksum = digest.hexdigest()
