@@ -158,23 +158,26 @@ class SnapshotRecovery:
                                             priority)
             return
         new_uuid = uuid.uuid4().hex
-        home = self.toc.collections_path / new_uuid
-        try:
-            for shard in manifest["shards"]:
-                if shard["included"]:
-                    source = strip_prefix(data, f"shards/{shard['shard_id']}")
-                    home.mkdir(parents=True, exist_ok=True)
-                    shutil.move(str(source), str(home / str(shard["shard_id"])))
-            if home.exists():
-                archive.fsync_dir(home)
-            archive.fsync_dir(self.toc.collections_path)
-            self.toc.install_collection(
-                real, new_uuid, manifest["config"], manifest.get("payload_schema") or {},
-                [{"shard_id": s["shard_id"], "key": s.get("key")} for s in manifest["shards"]],
-                ring=bool(manifest.get("ring", False)))
-        except BaseException:
-            shutil.rmtree(home, ignore_errors=True)
-            raise
+        with self.toc.incoming(new_uuid) as home:
+            try:
+                for shard in manifest["shards"]:
+                    if shard["included"]:
+                        source = strip_prefix(data, f"shards/{shard['shard_id']}")
+                        home.mkdir(parents=True, exist_ok=True)
+                        shutil.move(str(source), str(home / str(shard["shard_id"])))
+                if home.exists():
+                    archive.fsync_dir(home)
+                archive.fsync_dir(self.toc.collections_path)
+                self.toc.install_collection(
+                    real, new_uuid, manifest["config"], manifest.get("payload_schema") or {},
+                    [{"shard_id": s["shard_id"], "key": s.get("key")}
+                     for s in manifest["shards"]],
+                    ring=bool(manifest.get("ring", False)))
+            except BaseException:
+                applied = {e.get("uuid") for e in self.toc.consensus.state.collections.values()}
+                if new_uuid not in applied:  # (an ambiguous failure may still have applied it)
+                    shutil.rmtree(home, ignore_errors=True)
+                raise
 
     # -- shards --------------------------------------------------------------------------------
     def recover_shard(self, name: str, shard_id: int, location, priority=None, checksum=None,

@@ -7,6 +7,7 @@ take effect when applied; this module reconciles the local shards with the appli
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -14,7 +15,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ class TableOfContent:
         self.peer_id = consensus.peer_id
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
+        #: uuids whose directories a recovery fills before their metadata is applied
+        self._incoming: set[str] = set()
         self._closed = threading.Event()
         # started by start_duties(), once peers can call this node back
         self.duties = ClusterDuties(self) if channels is not None else None
@@ -140,7 +143,7 @@ class TableOfContent:
                     self._update(collection, entry)
             known = {entry["uuid"] for entry in wanted.values()}
             for path in self.collections_path.iterdir():
-                if path.name not in known:
+                if path.name not in known and path.name not in self._incoming:
                     shutil.rmtree(path, ignore_errors=True)
             self.reconciled_index = max(self.reconciled_index, state.applied)
         if self.duties is not None:
@@ -328,6 +331,17 @@ class TableOfContent:
             self.optimizer.register(fresh.shard)
             shard.replicas[self.peer_id] = fresh
             return fresh
+
+    @contextlib.contextmanager
+    def incoming(self, uuid_: str) -> Iterator[Path]:
+        """``collections/<uuid_>``, kept from reconciliation while the block fills it."""
+        with self._lock:
+            self._incoming.add(uuid_)
+        try:
+            yield self.collections_path / uuid_
+        finally:
+            with self._lock:
+                self._incoming.discard(uuid_)
 
     def install_collection(self, name: str, uuid_: str, config: dict, payload_schema: dict,
                            shards: list[dict], ring: bool) -> bool:

@@ -419,3 +419,34 @@ def test_snapshots_made_at_once_get_names_of_their_own(http, node, collection_na
     listed = {s["name"] for s in api.ok(http.get(f"/collections/{collection_name}/snapshots"))}
     assert listed == set(made)
     assert not any((node.snapshots_path / collection_name).glob(".*.partial"))
+
+
+def test_recovery_beside_other_metadata_operations_keeps_its_data(http, node, make_name):
+    """Reconciliation removes collection directories the metadata does not know: the one a
+    recovery fills before its metadata operation is applied must not be one of them."""
+    source = make_name("src")
+    fill(http, source, range(300), indexes=False)
+    snap = snapshot_of(http, source)
+    location = f"file://{node.snapshots_path / source / snap['name']}"
+    stop = threading.Event()
+    churn = make_name("churn")
+
+    def other_operations() -> None:
+        with httpx.Client(base_url=node.url, timeout=60) as client:
+            while not stop.is_set():
+                client.put(f"/collections/{churn}", json={"vectors": {"size": 2,
+                                                                       "distance": "Dot"}})
+                client.delete(f"/collections/{churn}")
+
+    thread = threading.Thread(target=other_operations)
+    thread.start()
+    try:
+        targets = [make_name("dst") for _ in range(5)]
+        for target in targets:
+            api.ok(http.put(f"/collections/{target}/snapshots/recover",
+                            json={"location": location}))
+    finally:
+        stop.set()
+        thread.join()
+    for target in targets:
+        assert api.count(http, target) == 300
