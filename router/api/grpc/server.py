@@ -23,7 +23,11 @@ from qdrant_client import grpc as pb
 from router.api.auth import ApiKey
 from router.api.grpc.api_key import ApiKeyInterceptor
 from router.api.grpc.front import GrpcFront, unary_handlers
-from router.api.grpc.services import CollectionsService, PointsService, QdrantService
+from router.api.grpc.services import (
+    CollectionsService,
+    PointsService,
+    QdrantService,
+)
 from router.api.grpc.snapshots import SnapshotsService
 from router.cluster.snapshots import SnapshotStore
 
