@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from qdrant_client import grpc as pb
 
 from node.errors import (
     AlreadyExists,
@@ -35,6 +34,7 @@ from node.errors import (
     WrongInput,
 )
 from router.api.grpc import from_grpc, to_grpc
+from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
