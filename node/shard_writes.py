@@ -36,6 +36,11 @@ class ShardWrites:
             if wait:
                 self.wal.sync()
 
+    def sync(self) -> None:
+        """fsync what was applied without ``wait`` (the promise of wait=true, made later)."""
+        with self.lock:
+            self.wal.sync()
+
     def _check(self, op: dict) -> None:
         kind = op["type"]
         if kind in ("update_vectors",):

@@ -16,14 +16,29 @@ import threading
 import time
 from typing import Any, Protocol
 
+import numpy as np
+
 from node.errors import TesseraError
 from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
 
-#: Points per page of a shard transfer.
-TRANSFER_BATCH = 512
+#: Points per page of a shard transfer: at most this many, and about this many bytes (a page
+#: is one peer call, whose messages are capped at 64 MB).
+TRANSFER_BATCH = 2048
+TRANSFER_PAGE_BYTES = 8 * 1024 * 1024
+
+
+def page_size(sample) -> int:
+    """Points per page for records like ``sample`` (vectors of 4-byte floats)."""
+    floats = 0
+    for vector in (sample.vectors or {}).values():
+        if isinstance(vector, dict):  # sparse: an index and a value per entry
+            floats += 2 * len(vector.get("values", ()))
+        else:  # dense (a list or an array) or multi-vector (a list of them)
+            floats += int(np.asarray(vector).size)
+    return max(1, min(TRANSFER_BATCH, TRANSFER_PAGE_BYTES // (4 * floats + 256)))
 
 
 class DutiesHost(Protocol):
@@ -196,14 +211,16 @@ class ClusterDuties:
             self.toc.reconcile()
             self.await_peers_synced(10.0)
             source = shard.replicas[source_peer]
-            copied, offset = 0, None
+            copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
             while True:
-                page = source.scroll(None, offset, TRANSFER_BATCH + 1, True, True)
-                local.copy_in(page[:TRANSFER_BATCH])
-                copied += min(len(page), TRANSFER_BATCH)
-                if len(page) <= TRANSFER_BATCH:
+                page = source.scroll(None, offset, size + 1, True, True)
+                local.copy_in(page[:size], durable=False)
+                copied += min(len(page), size)
+                if len(page) <= size:
                     break
-                offset = page[TRANSFER_BATCH].id
+                offset = page[size].id
+                size = page_size(page[0])
+            local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
             log.info("recovered %s/%s from peer %s: %d points", name, shard_id, source_peer,

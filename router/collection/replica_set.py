@@ -166,8 +166,9 @@ class LocalReplica:
     def sparse_stats(self, name: str, dims):
         return self.shard.sparse_stats(name, dims)
 
-    def copy_in(self, records: list[PointRecord]) -> None:
-        """Points streamed from another replica; those written here meanwhile are kept."""
+    def copy_in(self, records: list[PointRecord], durable: bool = True) -> None:
+        """Points streamed from another replica; those written here meanwhile are kept.
+        With ``durable=False`` the pages of one transfer are fsynced once, by ``sync``."""
         with self.shard.lock:
             skip = self.touched or set()
             records = [r for r in records if r.id not in skip]
@@ -180,7 +181,11 @@ class LocalReplica:
                 "payloads": [r.payload for r in records],
                 "update_filter": None,
             }
-            self.shard.apply(self.shard.last_op + 1, op, True)
+            self.shard.apply(self.shard.last_op + 1, op, durable)
+
+    def sync(self) -> None:
+        """Make every write applied here so far durable (the end of a transfer's copy)."""
+        self.shard.sync()
 
     def retrieve(self, ids, with_payload, with_vector):
         return self.shard.retrieve(ids, with_payload, with_vector)

@@ -27,6 +27,7 @@ from router.operations.fields import (
     with_payload,
     with_vector,
 )
+from router.query import budget
 from router.query import engine as query_engine
 from router.query.stages import Request, parse_request
 
@@ -169,12 +170,18 @@ def _answer_rest(collection: Collection, q: Any, toc: Any) -> list[PointRecord]:
 def run_queries(collection: Collection, queries: list, toc: Any = None) -> list[list[PointRecord]]:
     """Answer parsed queries: nearest-neighbour ones by one batched search, listings in id
     order, everything else (prefetch, fusion, recommend…) by the query engine."""
+    budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}
     for selector, group in _by_selector(searches):
         for q, records in zip(group, collection.scoped(selector).search(group), strict=True):
             found[id(q)] = records
     return [found[id(q)] if _is_search(q) else _answer_rest(collection, q, toc) for q in queries]
+
+
+def _memory_limit(toc: Any) -> int | None:
+    limits = getattr(toc, "limits", None)
+    return getattr(limits, "max_request_memory_mb", None)
 
 
 def _by_selector(searches: list) -> list[tuple[Any, list]]:
@@ -196,6 +203,7 @@ async def run_queries_async(
 ) -> list[list[PointRecord]]:
     """As `run_queries`, for the event loop: searches are awaited, not run in a thread; engine
     requests run in a worker thread."""
+    budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}
     for selector, group in _by_selector(searches):

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from qdrant_client import grpc as pb
 
 from node.errors import (
     AlreadyExists,
@@ -34,7 +33,9 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
+from router.api import deadlines
 from router.api.grpc import from_grpc, to_grpc
+from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
@@ -145,6 +146,12 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
+
+
+def _within(request, work):
+    """Qdrant's ``timeout`` field of a search request (seconds), when set."""
+    timeout = float(request.timeout) if request.HasField("timeout") else None
+    return deadlines.within(timeout, "Search", work)
 
 
 def _index_result(operation_id: int, wait: bool) -> UpdateResult:
@@ -371,7 +378,8 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = query_requests.parse_query(from_grpc.query_points(request))
-        results = await query_requests.run_queries_async(collection, [query], self.toc)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, [query], self.toc))
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
 
     @rpc
@@ -380,7 +388,8 @@ class PointsService(pb.PointsServicer):
         collection = self.toc.get(request.collection_name)
         body = from_grpc.query_batch(request)
         queries = [query_requests.parse_query(s) for s in body["searches"]]
-        results = await query_requests.run_queries_async(collection, queries, self.toc)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, queries, self.toc))
         return to_grpc.query_batch_response(collection.shard_config, results, _since(started))
 
     @rpc
@@ -389,7 +398,8 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = query_requests.parse_query(from_grpc.search_points(request))
-        results = await query_requests.run_queries_async(collection, [query])
+        results = await _within(request, query_requests.run_queries_async(
+            collection, [query], self.toc))
         return to_grpc.search_response(collection.shard_config, results[0], _since(started))
 
     @rpc
@@ -399,7 +409,8 @@ class PointsService(pb.PointsServicer):
         queries = [
             query_requests.parse_query(from_grpc.search_points(s)) for s in request.search_points
         ]
-        results = await query_requests.run_queries_async(collection, queries)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, queries, self.toc))
         return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
 
     @rpc

@@ -4,13 +4,12 @@ the REST handler makes)."""
 
 from __future__ import annotations
 
-from qdrant_client import grpc as pb
-
 from node.errors import BadRequest
 from router.api.grpc.enums import ENUM_NAMES
 from router.api.grpc.from_grpc.common import _oneof, _opt
 from router.api.grpc.from_grpc.configs import fields
 from router.api.grpc.from_grpc.values import shard_key
+from router.api.grpc.messages import pb
 
 # -- collections -------------------------------------------------------------------------------
 _COLLECTION_RENAMES = {"vectors_config": "vectors", "sparse_vectors_config": "sparse_vectors"}
