@@ -11,8 +11,8 @@ import time
 from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from qdrant_client import grpc as pb
 
+from router.api.grpc.messages import pb
 from router.api.grpc.services import rpc
 from router.cluster.snapshots import SnapshotStore
 
