@@ -450,3 +450,21 @@ def test_recovery_beside_other_metadata_operations_keeps_its_data(http, node, ma
         thread.join()
     for target in targets:
         assert api.count(http, target) == 300
+
+
+def test_an_upload_may_be_larger_than_the_request_size_limit(fresh_node):
+    """service.max_request_size_mb bounds JSON bodies; a snapshot upload is streamed to a file
+    and is not bounded by it (as with Qdrant)."""
+    node = fresh_node(QDRANT__SERVICE__MAX_REQUEST_SIZE_MB="1")
+    create_collection(node.http, "big", {"vectors": {"size": 256, "distance": "Dot"}})
+    rng = np.random.default_rng(3)
+    for lo in range(0, 2000, 100):  # 2,000 x 256 floats: 2 MB of rows, in small requests
+        api.upsert(node.http, "big", [{"id": i, "vector": rng.normal(size=256).tolist()}
+                                      for i in range(lo, lo + 100)])
+    snap = snapshot_of(node.http, "big")
+    assert snap["size"] > 1024 * 1024
+    data = download(node.http, f"/collections/big/snapshots/{snap['name']}")
+    resp = node.http.post("/collections/copy/snapshots/upload",
+                          files={"snapshot": ("big.snapshot", data)})
+    assert api.ok(resp) is True
+    assert api.count(node.http, "copy") == 2000
