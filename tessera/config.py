@@ -152,6 +152,7 @@ class Settings:
     http_port: int = 6333
     grpc_port: int | None = 6334
     max_request_size_mb: int = 32
+    metrics_prefix: str | None = None  # prepended to every /metrics name (Qdrant's option)
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
@@ -213,6 +214,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("http_port", ("service", "http_port"), _port),
     ("grpc_port", ("service", "grpc_port"), _optional_port),
     ("max_request_size_mb", ("service", "max_request_size_mb"), _positive),
+    ("metrics_prefix", ("service", "metrics_prefix"), _optional_text),
     ("api_key", ("service", "api_key"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),

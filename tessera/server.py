@@ -97,7 +97,8 @@ def serve(settings: Settings) -> None:
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
-    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key)
+    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key,
+                     settings.metrics_prefix)
     config = uvicorn.Config(
         app,
         host=settings.service_host,

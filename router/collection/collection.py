@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router.collection import search_plan, wakeups
+from router.collection import filter_keys, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
 from router.collection.search_plan import Query
@@ -47,6 +48,8 @@ class Collection:
         #: route ids with the hash ring (False: the modulo routing of older collections)
         self.ring = ring
         self._write_lock = threading.Lock()
+        #: payload keys read by filters without an index: key -> (index type, when); /issues
+        self.unindexed_reads: dict[str, tuple[str, float]] = {}
         self.set_shards(shards)
         applied = (s.local.last_op() for s in shards if s.local is not None)
         self._next_op = max(applied, default=0) + 1
@@ -200,6 +203,12 @@ class Collection:
         return [(shard, op) for shard in group]
 
     # -- reads -------------------------------------------------------------------------------
+    def observe_filter(self, filter_: dict | None) -> None:
+        """Remember the keys a read filtered on without a payload index (for /issues)."""
+        if filter_:
+            for key, schema in filter_keys.unindexed(filter_, self.payload_schema):
+                self.unindexed_reads[key] = (schema, time.time())
+
     def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
         unique = list(dict.fromkeys(ids))
         found: dict = {}
@@ -216,6 +225,7 @@ class Collection:
         self, filter_, offset: PointId | None, limit: int, with_payload, with_vector,
         shard_key=None,
     ) -> tuple[list[PointRecord], PointId | None]:
+        self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
             records.extend(self._tag(shard, shard.read(
@@ -225,12 +235,14 @@ class Collection:
         return records[:limit], next_offset
 
     def count(self, filter_, shard_key=None) -> int:
+        self.observe_filter(filter_)
         return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
 
     def scroll_ordered(
         self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
     ) -> list[PointRecord]:
         """Points in order of a payload key's values, merged across shards."""
+        self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
             records.extend(self._tag(shard, shard.read(
@@ -243,6 +255,7 @@ class Collection:
 
     def facet(self, key: str, filter_, limit: int, shard_key=None) -> list[tuple]:
         """The most frequent values of an indexed key among the allowed points."""
+        self.observe_filter(filter_)
         counts: dict = {}
         for shard in self.read_targets(shard_key):
             for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
@@ -261,6 +274,9 @@ class Collection:
         return vectors[using]
 
     def search(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
+        for q in queries:
+            if q.filter is not None:
+                self.observe_filter(q.filter)
         requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
         futures = [shard.search_future(requests) for shard in targets]
@@ -269,6 +285,9 @@ class Collection:
 
     async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
+        for q in queries:
+            if q.filter is not None:
+                self.observe_filter(q.filter)
         if any(q.point_id is not None for q in queries) or self.shard_config.sparse_vectors:
             # a query by id or with idf reads from shards first (maybe over the network):
             # not on the event loop
@@ -325,11 +344,13 @@ class Collection:
         return {
             "status": "yellow" if optimizing else "green",
             "optimizer_status": "ok",
+            "warnings": [],
             "indexed_vectors_count": sum(i["indexed_vectors_count"] for i in infos),
             "points_count": sum(i["points_count"] for i in infos),
             "segments_count": sum(i["segments_count"] for i in infos),
             "config": self.config,
             "payload_schema": self._payload_schema_info(),
+            "update_queue": {"length": 0},  # writes are applied as they come: nothing waits
         }
 
     def _payload_schema_info(self) -> dict:

@@ -24,6 +24,7 @@ from router.api.rest.body_shapes import shape_problem
 from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
+from router.observability.responses import REST
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 #: the hot paths, after /collections/{name}/, and their methods
 _HOT_METHODS = {"points/query": "POST", "points/query/batch": "POST", "points": "PUT"}
+#: the route templates of the hot paths, the ``endpoint`` label of their metrics
+_TEMPLATES = {rest: f"{_PREFIX}{{name}}/{rest}" for rest in _HOT_METHODS}
 #: requests that may carry a body, and so must say it is JSON
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
@@ -105,14 +108,42 @@ class Front:
                 read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
             except TesseraError as exc:
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
-        return await self.app(scope, receive, send)
+        return await self._counted(scope, receive, send)
+
+    async def _counted(self, scope, receive, send) -> None:
+        """FastAPI's answer, counted under its route template once the router has matched
+        one (a path that matches no route is not counted: the label stays bounded)."""
+        started = time.perf_counter()
+        status = 500
+
+        async def watched(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            route = scope.get("route")
+            if route is not None:
+                REST.record((scope["method"], route.path, status), started, status >= 400)
 
     async def answer(
         self, handler: HotHandler, raw: bytes | None, query: bytes, path: str
     ) -> tuple[int, bytes]:
-        """A hot path's status and JSON body for a request body (None: over the size limit).
-        Also used by the HTTP protocol, which serves these paths without ASGI."""
+        """A hot path's status and JSON body for a request body (None: over the size limit),
+        counted in the metrics. Also used by the HTTP protocol, which serves these paths
+        without ASGI."""
         started = time.perf_counter()
+        status, body = await self._answer(handler, raw, query, path, started)
+        rest = path[len(_PREFIX):].partition("/")[2]
+        REST.record((_HOT_METHODS[rest], _TEMPLATES[rest], status), started, status >= 400)
+        return status, body
+
+    async def _answer(
+        self, handler: HotHandler, raw: bytes | None, query: bytes, path: str, started: float
+    ) -> tuple[int, bytes]:
         try:
             if raw is None:
                 return 413, self._error_body(
