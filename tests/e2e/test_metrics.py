@@ -79,7 +79,7 @@ def test_counts_per_endpoint_and_status_after_a_workload(quiet_node: Node):
     grpc_client = _grpc_client(quiet_node)
     for _ in range(4):
         grpc_client.query_points("m", query=[1.0, 0.0], limit=1)
-    with pytest.raises(Exception):
+    with pytest.raises(grpc.RpcError):
         grpc_client.query_points("nope", query=[1.0, 0.0])
 
     families = scrape(http)
