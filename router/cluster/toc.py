@@ -452,6 +452,9 @@ class TableOfContent:
     def create_payload_index(self, name: str, field: str, schema: dict) -> int:
         """Index a payload key on every shard; returns the operation id the write got."""
         real = self.resolve_name(name)
+        collection = self.get(real)
+        if collection.strict is not None:
+            collection.strict.check_new_index(collection.payload_schema, field)
         op = {"type": "create_payload_index", "name": real, "field": field, "schema": schema}
         _raise_for(self._propose(op))
         return self.get(real).next_operation_id()

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from consensus.state import key_text
 from node.errors import BadRequest, NotFound, WrongInput
@@ -23,6 +24,7 @@ from router.collection import filter_keys, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
 from router.collection.search_plan import Query
+from router.collection.strict_mode import StrictMode
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Collection:
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+        #: the enforced strict mode; None when off (the hot paths test only this)
+        self.strict: StrictMode | None = StrictMode.of(config)
         self.uuid: str | None = None
         #: route ids with the hash ring (False: the modulo routing of older collections)
         self.ring = ring
@@ -145,6 +149,11 @@ class Collection:
     # -- writes ------------------------------------------------------------------------------
     def update(self, op: dict, wait: bool, ordering: str = "weak") -> UpdateResult:
         """Split an operation by shard, validate everywhere, then apply everywhere."""
+        if self.strict is not None:
+            self.strict.check_update(self, op)
+        return self._update(op, wait, ordering)
+
+    def _update(self, op: dict, wait: bool, ordering: str) -> UpdateResult:
         parts = self._split(op)
         with self._write_lock:
             for shard, part in parts:
@@ -165,7 +174,11 @@ class Collection:
     def update_batch(
         self, ops: list[dict], wait: bool, ordering: str = "weak"
     ) -> list[UpdateResult]:
-        return [self.update(op, wait, ordering) for op in ops]
+        """Strict mode checks every operation before the first is applied."""
+        if self.strict is not None:
+            for op in ops:
+                self.strict.check_update(self, op)
+        return [self._update(op, wait, ordering) for op in ops]
 
     def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
         groups = self._write_groups(op.get("shard_key"))
@@ -367,7 +380,21 @@ class Collection:
             out[key] = info
         return out
 
+    def estimated_payload_bytes(self) -> int:
+        """The payload storage, estimated from up to 64 points of each shard (strict mode's
+        max_collection_payload_size_bytes)."""
+        total = 0
+        for shard in self.shards:
+            sample = shard.read(lambda r: r.scroll(None, None, 64, True, False))
+            count = shard.read(lambda r: r.count(None))
+            if sample:
+                size = sum(len(orjson.dumps(r.payload or {})) for r in sample)
+                total += size * count // len(sample)
+        return total
+
     def set_config(self, config: dict, payload_schema: dict | None = None) -> None:
+        if config.get("strict_mode_config") != self.config.get("strict_mode_config"):
+            self.strict = StrictMode.of(config)  # new limits, new (full) rate buckets
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)

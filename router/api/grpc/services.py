@@ -28,6 +28,7 @@ from node.errors import (
     Forbidden,
     FormatError,
     NotFound,
+    RateLimited,
     ServiceError,
     TesseraError,
     Timeout,
@@ -54,6 +55,7 @@ STATUS_OF: dict[type, grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     Timeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ServiceError: grpc.StatusCode.INTERNAL,
 }
 
@@ -141,6 +143,12 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
 
     method.__name__ = name
     return method
+
+
+def _strict_timeout(collection, request) -> None:
+    """Strict mode's max_timeout, for the requests that carry a timeout."""
+    if collection.strict is not None and request.HasField("timeout"):
+        collection.strict.check_timeout(request.timeout)
 
 
 def _since(started: float) -> float:
@@ -370,6 +378,7 @@ class PointsService(pb.PointsServicer):
     async def Query(self, request: pb.QueryPoints, context) -> pb.QueryResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
+        _strict_timeout(collection, request)
         query = query_requests.parse_query(from_grpc.query_points(request))
         results = await query_requests.run_queries_async(collection, [query], self.toc)
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
@@ -378,6 +387,7 @@ class PointsService(pb.PointsServicer):
     async def QueryBatch(self, request: pb.QueryBatchPoints, context) -> pb.QueryBatchResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
+        _strict_timeout(collection, request)
         body = from_grpc.query_batch(request)
         queries = [query_requests.parse_query(s) for s in body["searches"]]
         results = await query_requests.run_queries_async(collection, queries, self.toc)

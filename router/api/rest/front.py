@@ -71,9 +71,9 @@ class Front:
             return None
         toc = self.toc
         if rest == "points/query":
-            return lambda raw, _: points.query_result(toc, name, raw)
+            return lambda raw, params: points.query_result(toc, name, raw, params)
         if rest == "points/query/batch":
-            return lambda raw, _: points.query_batch_result(toc, name, raw)
+            return lambda raw, params: points.query_batch_result(toc, name, raw, params)
         return lambda raw, params: points.upsert_result(toc, name, raw, params)
 
     async def __call__(self, scope, receive, send) -> None:

@@ -169,16 +169,26 @@ async def count_points(name: str, request: Request) -> Response:
     return ok({"count": count}, started)
 
 
-async def query_result(toc, name: str, raw: bytes) -> dict:
+def _strict_timeout(collection: Collection, params) -> None:
+    """Strict mode's max_timeout, for the requests that carry a ``timeout`` parameter."""
+    if collection.strict is not None and params and params.get("timeout"):
+        raw = params["timeout"]
+        if raw.isdigit():
+            collection.strict.check_timeout(int(raw))
+
+
+async def query_result(toc, name: str, raw: bytes, params=None) -> dict:
     collection = toc.get(name)
+    _strict_timeout(collection, params)
     query = query_requests.parse_query(parsing.parse_json(raw))
     results = await query_requests.run_queries_async(collection, [query], toc)
     cfg = collection.shard_config
     return {"points": [scored_json(cfg, r) for r in results[0]]}
 
 
-async def query_batch_result(toc, name: str, raw: bytes) -> list:
+async def query_batch_result(toc, name: str, raw: bytes, params=None) -> list:
     collection = toc.get(name)
+    _strict_timeout(collection, params)
     body = fields.obj(parsing.parse_json(raw), "QueryRequestBatch")
     searches = body.get("searches")
     if not isinstance(searches, list):
@@ -193,14 +203,16 @@ async def query_batch_result(toc, name: str, raw: bytes) -> list:
 async def query_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await query_result(request.app.state.toc, name, raw), started)
+    return ok(await query_result(request.app.state.toc, name, raw, request.query_params),
+              started)
 
 
 @router.post("/collections/{name}/points/query/batch")
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await query_batch_result(request.app.state.toc, name, raw), started)
+    return ok(await query_batch_result(request.app.state.toc, name, raw, request.query_params),
+              started)
 
 
 # -- legacy search (Qdrant <= 1.12; older clients and many integrations still call it) ----------
