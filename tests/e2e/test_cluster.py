@@ -13,6 +13,7 @@ import threading
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from qdrant_client.http import models
 
 from tests.support.cluster import (
@@ -555,6 +556,25 @@ def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
                               timeout=30)
             assert resp.status_code == 200
         assert {_count(n, name) for n in nodes} == {_count(node, name)} == {240 - 14}
+
+        # strict mode set on one peer travels with the config: every peer enforces it
+        resp = httpx.patch(f"{nodes[0].url}/collections/{name}", timeout=30,
+                           json={"strict_mode_config": {"enabled": True, "max_query_limit": 5}})
+        assert resp.status_code == 200, resp.text
+        for reader in nodes:
+            def refused(reader=reader) -> bool:
+                return httpx.post(f"{reader.url}/collections/{name}/points/query", timeout=30,
+                                  json={"query": q, "limit": 6}).status_code == 403
+            wait_until(refused, 30, f"strict mode on {reader.url}")
+        # and /metrics shows the cluster as this peer sees it
+        metrics = {f.name: f.samples for f in text_string_to_metric_families(
+            httpx.get(f"{nodes[1].url}/metrics", timeout=30).text)}
+        assert metrics["cluster_enabled"][0].value == 1
+        assert metrics["cluster_peers_total"][0].value == 3
+        assert metrics["cluster_term"][0].value >= 1
+        replicas = [s for s in metrics["collection_active_replicas_min"]
+                    if s.labels["id"] == name]
+        assert [s.value for s in replicas] == [2]
     finally:
         _stop_all(nodes)
         httpx.delete(f"{node.url}/collections/same", timeout=30)

@@ -166,3 +166,11 @@ def test_label_cardinality_stays_bounded(quiet_node: Node):
                   endpoint=POINT, status="404")
     assert found == 1 + statuses.count(404)
     assert len(after["rest_responses"]) < 40
+
+
+def test_metrics_prefix(fresh_node):
+    """service.metrics_prefix is put before every name."""
+    node = fresh_node(QDRANT__SERVICE__METRICS_PREFIX="tessera_")
+    families = scrape(node.http)
+    assert "tessera_app_info" in families and "tessera_collections_total" in families
+    assert not [name for name in families if not name.startswith("tessera_")]
