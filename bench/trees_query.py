@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import load_dir, synthetic  # noqa: E402
 from loadgen import AsyncHttpQueryTarget  # noqa: E402
 from paired import describe, measure_pair  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CountedTarget(AsyncHttpQueryTarget):
+    """The load of one node, also noting the node's CPU time per answered query in each
+    window: a figure that other tenants of the machine disturb far less than QPS."""
+
+    def __init__(self, pid: int, *args) -> None:
+        super().__init__(*args)
+        self.pid = pid
+        self.cpu_per_query: list[float] = []
+
+    def run_window(self, clients: int, duration: float, offset: int = 0) -> tuple:
+        before = cpu_seconds(self.pid)
+        qps, latencies, errors, first_error = super().run_window(clients, duration, offset)
+        if latencies:
+            self.cpu_per_query.append((cpu_seconds(self.pid) - before) / len(latencies))
+        return qps, latencies, errors, first_error
 
 
 def _free_port() -> int:
@@ -122,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             nodes.append(node)
             node.load(ds.base)
             print(f"{tree}: node at {node.url}, {ds.n} points, green", flush=True)
-        a, b = (AsyncHttpQueryTarget(n.url, "/collections/bench/points/query", bodies)
+        a, b = (CountedTarget(n.proc.pid, n.url, "/collections/bench/points/query", bodies)
                 for n in nodes)
         pair = measure_pair("REST unfiltered", str(args.trees[0]), a, str(args.trees[1]), b,
                             args.clients, args.window, args.rounds, warmup_s=2.0)
@@ -130,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         print("B QPS per window:", ", ".join(f"{q:,.0f}" for q in pair.b_qps))
         print("ratios A/B:", ", ".join(f"{r:.3f}" for r in pair.ratios))
         print(describe(pair))
+        # the warm-up window is the first of each list
+        cpu_a, cpu_b = a.cpu_per_query[1:], b.cpu_per_query[1:]
+        print("A node CPU µs/query:", ", ".join(f"{c * 1e6:.0f}" for c in cpu_a))
+        print("B node CPU µs/query:", ", ".join(f"{c * 1e6:.0f}" for c in cpu_b))
+        ratios = [x / y for x, y in zip(cpu_a, cpu_b, strict=True)]
+        print(f"node CPU per query, A/B: median {statistics.median(ratios):.3f} "
+              f"(A {statistics.median(cpu_a) * 1e6:.0f} µs, B {statistics.median(cpu_b) * 1e6:.0f} "
+              f"µs; medians over {len(ratios)} windows)")
     finally:
         for node in nodes:
             node.stop()
