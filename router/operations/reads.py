@@ -23,7 +23,7 @@ def scoped(collection: Collection, body: dict) -> Collection:
     return collection.scoped(shard_selector(body))
 
 
-def _strict(collection: Collection, filter_dict: dict | None, limit: int | None) -> None:
+def strict_read(collection: Collection, filter_dict: dict | None, limit: int | None) -> None:
     """Strict mode's checks of a read that is not a search (nothing when it is off)."""
     if collection.strict is not None:
         collection.strict.check_read(filter_dict, limit, collection.payload_schema)
@@ -37,7 +37,7 @@ def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
     ids = point_ids(body["ids"])
     wp = with_payload(body.get("with_payload"), True)
     wv = with_vector(body.get("with_vector"), False)
-    _strict(collection, None, None)
+    strict_read(collection, None, None)
     return collection.retrieve(ids, wp, wv)
 
 
@@ -50,7 +50,7 @@ def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], Point
     filter_dict = filter_(body.get("filter"))
     wp = with_payload(body.get("with_payload"), True)
     wv = with_vector(body.get("with_vector"), False)
-    _strict(collection, filter_dict, limit)
+    strict_read(collection, filter_dict, limit)
     if ordering is None:
         return collection.scroll(filter_dict, offset, limit, wp, wv)
     if offset is not None:
@@ -63,7 +63,7 @@ def count(collection: Collection, body: dict) -> int:
     collection = scoped(collection, body)
     filter_dict = filter_(body.get("filter"))
     flag(body.get("exact"), "exact")
-    _strict(collection, filter_dict, None)
+    strict_read(collection, filter_dict, None)
     return collection.count(filter_dict)
 
 
@@ -76,7 +76,7 @@ def facet(collection: Collection, body: dict) -> list[tuple]:
     limit = uint(body.get("limit"), "limit", 10, minimum=1)
     flag(body.get("exact"), "exact")
     filter_dict = filter_(body.get("filter"))
-    _strict(collection, filter_dict, limit)
+    strict_read(collection, filter_dict, limit)
     return collection.facet(key, filter_dict, limit)
 
 

@@ -98,6 +98,14 @@ CASES = {
         {"max_timeout": 5},
         lambda c, n: query(c, n, timeout=5),
         lambda c, n: query(c, n, timeout=6), over(6, 5, "timeout")),
+    "max_timeout_count": Case(
+        {"max_timeout": 5},
+        lambda c, n: c.count(n, timeout=5),
+        lambda c, n: c.count(n, timeout=6), over(6, 5, "timeout")),
+    "max_timeout_scroll": Case(
+        {"max_timeout": 5},
+        lambda c, n: c.scroll(n, timeout=5),
+        lambda c, n: c.scroll(n, timeout=6), over(6, 5, "timeout")),
     "unindexed_filtering_retrieve": Case(
         {"unindexed_filtering_retrieve": False},
         lambda c, n: query(c, n, query_filter=models.Filter(must=[n_is(1)])),
@@ -215,6 +223,13 @@ def test_strict_mode_key(key, http, client, transport, collection_name):
     message = refusal(lambda: case.refused(client, collection_name), transport)
     assert message == "Forbidden: " + case.message
     assert stored(http, collection_name) == before
+
+
+def test_read_rate_limit_covers_get_point(http, collection_name):
+    create(http, collection_name, {"read_rate_limit": 2})
+    assert http.get(f"/collections/{collection_name}/points/1").status_code == 200
+    assert http.get(f"/collections/{collection_name}/points/1").status_code == 200
+    assert http.get(f"/collections/{collection_name}/points/1").status_code == 429
 
 
 def test_strict_mode_off_enforces_nothing(http, rclient, collection_name):

@@ -80,6 +80,8 @@ def rpc(method: Callable) -> Callable:
     @functools.wraps(method)
     async def wrapper(self, request, context):
         try:
+            if getattr(self, "strict_timeouts", False):
+                _strict_timeout(self.toc, request)
             if is_coroutine:
                 return await _with_consistency(method, self, request, context)
             loop = asyncio.get_running_loop()
@@ -145,9 +147,15 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
     return method
 
 
-def _strict_timeout(collection, request) -> None:
-    """Strict mode's max_timeout, for the requests that carry a timeout."""
-    if collection.strict is not None and request.HasField("timeout"):
+def _strict_timeout(toc, request) -> None:
+    """Strict mode's max_timeout, for the points requests that carry a timeout."""
+    try:
+        if not request.HasField("timeout"):
+            return
+    except ValueError:  # a message without a timeout field
+        return
+    collection = toc.get(request.collection_name)
+    if collection.strict is not None:
         collection.strict.check_timeout(request.timeout)
 
 
@@ -281,6 +289,8 @@ def _ordering(request) -> str:
 class PointsService(pb.PointsServicer):
     """qdrant.Points: what the /collections/{name}/points… endpoints do."""
 
+    strict_timeouts = True  # a request's `timeout` is held to strict mode's max_timeout
+
     def __init__(self, toc) -> None:
         self.toc = toc
 
@@ -378,7 +388,6 @@ class PointsService(pb.PointsServicer):
     async def Query(self, request: pb.QueryPoints, context) -> pb.QueryResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        _strict_timeout(collection, request)
         query = query_requests.parse_query(from_grpc.query_points(request))
         results = await query_requests.run_queries_async(collection, [query], self.toc)
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
@@ -387,7 +396,6 @@ class PointsService(pb.PointsServicer):
     async def QueryBatch(self, request: pb.QueryBatchPoints, context) -> pb.QueryBatchResponse:
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
-        _strict_timeout(collection, request)
         body = from_grpc.query_batch(request)
         queries = [query_requests.parse_query(s) for s in body["searches"]]
         results = await query_requests.run_queries_async(collection, queries, self.toc)

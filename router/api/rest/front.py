@@ -106,9 +106,28 @@ class Front:
         if b"consistency=" in query:
             try:
                 read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
-            except TesseraError as exc:
+            except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
+        if b"timeout=" in query:
+            try:
+                self._strict_timeout(scope["path"], query)
+            except TesseraError as exc:
+                return await self._reply(send, status_of(exc), self._error_body(exc.message, 0.0))
         return await self._counted(scope, receive, send)
+
+    def _strict_timeout(self, path: str, query: bytes) -> None:
+        """Strict mode's max_timeout for a points request (or facet) that names a timeout."""
+        name, _, rest = path[len(_PREFIX):].partition("/") if path.startswith(_PREFIX) \
+            else ("", "", "")
+        raw = _params(query).get("timeout", "")
+        if not name or not rest.startswith(("points", "facet")) or not raw.isdigit():
+            return
+        try:
+            collection = self.toc.get(name)
+        except TesseraError:
+            return  # the route itself answers 404
+        if collection.strict is not None:
+            collection.strict.check_timeout(int(raw))
 
     async def _counted(self, scope, receive, send) -> None:
         """FastAPI's answer, counted under its route template once the router has matched

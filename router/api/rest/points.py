@@ -132,6 +132,7 @@ async def get_point(name: str, point_id: str, request: Request) -> Response:
     collection = _collection(request, name)
     pid: Any = int(point_id) if point_id.isdigit() else point_id
     pid = parse_point_id(pid)
+    reads.strict_read(collection, None, None)
     records = await run_in_threadpool(collection.retrieve, [pid], True, True)
     if not records:
         raise NotFound(f"No point with id {pid} found")
