@@ -50,9 +50,12 @@ class _Families:
 class NodeCollector:
     """Everything a scrape reports, gathered at the moment of `collect`."""
 
-    def __init__(self, toc, anonymize: bool = False, prefix: str = "") -> None:
+    def __init__(self, toc, anonymize: bool = False, prefix: str = "",
+                 per_collection: bool = False) -> None:
         self.toc = toc
         self.anonymize = anonymize
+        #: request figures by collection (a ``collection`` label) instead of in total
+        self.per_collection = per_collection
         self.f = _Families(prefix)
 
     def collect(self) -> Iterator[Metric]:
@@ -102,7 +105,8 @@ class NodeCollector:
     def _responses(self, face: str, recorded: responses.Responses,
                    label_names: list[str]) -> Iterator[Metric]:
         f = self.f
-        rows = sorted(recorded.items(), key=lambda kv: tuple(map(str, kv[0])))
+        if self.per_collection:
+            label_names = [*label_names, "collection"]
         base = f"{face}_responses"
         total = f.counter(f"{base}_total", f"total number of {face} responses", label_names)
         fails = f.counter(f"{base}_fail_total", f"total number of failed {face} responses",
@@ -116,22 +120,21 @@ class NodeCollector:
         histogram = HistogramMetricFamily(f.prefix + f"{base}_duration_seconds",
                                           f"histogram of {face} response durations",
                                           labels=label_names)
-        merged: dict[tuple, list] = {}
-        for key, stats in rows:
-            labels = [str(part) for part in key[: len(label_names)]]
+        for key, stats in recorded.grouped(self.per_collection):
+            labels = [str(part) for part in key]
+            if self.per_collection and self.anonymize:
+                labels[-1] = anonymized(labels[-1])
             total.add_metric(labels, stats.count)
             fails.add_metric(labels, stats.fails)
             avg.add_metric(labels, stats.total / stats.count if stats.count else 0.0)
             low.add_metric(labels, stats.low if stats.count else 0.0)
             high.add_metric(labels, stats.high)
-            merged.setdefault(tuple(labels), []).append(stats)
-        for labels, group in merged.items():
             cumulative, buckets = 0, []
-            for i, bound in enumerate(responses.BUCKETS):
-                cumulative += sum(s.buckets[i] for s in group)
+            for bound, count in zip(responses.BUCKETS, stats.buckets, strict=False):
+                cumulative += count
                 buckets.append((repr(bound), cumulative))
-            buckets.append(("+Inf", sum(s.count for s in group)))
-            histogram.add_metric(list(labels), buckets, sum(s.total for s in group))
+            buckets.append(("+Inf", stats.count))
+            histogram.add_metric(labels, buckets, stats.total)
         yield from (total, fails, avg, low, high, histogram)
 
     # -- cluster ------------------------------------------------------------------------------
@@ -153,8 +156,8 @@ class NodeCollector:
                       int(bool(raft["is_voter"])))
 
 
-def render(toc, anonymize: bool = False, prefix: str = "") -> bytes:
+def render(toc, anonymize: bool = False, prefix: str = "", per_collection: bool = False) -> bytes:
     """The text of one scrape."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(toc, anonymize, prefix))
+    registry.register(NodeCollector(toc, anonymize, prefix, per_collection))
     return generate_latest(registry)

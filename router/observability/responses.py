@@ -38,6 +38,22 @@ class Stats:
         moment = datetime.fromtimestamp(_WALL0 + (self.last - _PERF0), tz=timezone.utc)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    @classmethod
+    def merged(cls, group: list[Stats]) -> Stats:
+        """One endpoint's figures over several keys (e.g. over collections)."""
+        if len(group) == 1:
+            return group[0]
+        out = cls()
+        for stats in group:
+            out.count += stats.count
+            out.fails += stats.fails
+            out.total += stats.total
+            out.low = min(out.low, stats.low)
+            out.high = max(out.high, stats.high)
+            out.last = max(out.last, stats.last)
+            out.buckets = [a + b for a, b in zip(out.buckets, stats.buckets, strict=True)]
+        return out
+
     def telemetry(self) -> dict:
         """Qdrant's OperationDurationStatistics."""
         count = self.count
@@ -53,8 +69,9 @@ class Stats:
 
 
 class Responses:
-    """The answers of one face, by key: REST ``(method, endpoint, status)``, gRPC ``(endpoint,
-    status code)``."""
+    """The answers of one face, by key: REST ``(method, endpoint, status, collection)``, gRPC
+    ``(endpoint, status code, collection)``; ``collection`` is "" where a request names none
+    (or named one that does not exist, so the labels stay bounded)."""
 
     def __init__(self) -> None:
         self.stats: dict[tuple, Stats] = {}
@@ -79,6 +96,17 @@ class Responses:
 
     def items(self) -> list[tuple[tuple, Stats]]:
         return list(self.stats.items())
+
+    def grouped(self, per_collection: bool = False) -> list[tuple[tuple, Stats]]:
+        """The figures by key without the collection (merged over collections), or by key
+        with it (only the keys that name one), in key order."""
+        groups: dict[tuple, list[Stats]] = {}
+        for key, stats in self.items():
+            if per_collection and not key[-1]:
+                continue
+            groups.setdefault(key if per_collection else key[:-1], []).append(stats)
+        rows = [(key, Stats.merged(group)) for key, group in groups.items()]
+        return sorted(rows, key=lambda row: tuple(map(str, row[0])))
 
     def clear(self) -> None:
         self.stats.clear()

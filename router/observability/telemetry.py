@@ -26,7 +26,8 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def telemetry(toc, details_level: int = 0, anonymize: bool = False) -> dict:
+def telemetry(toc, details_level: int = 0, anonymize: bool = False,
+              per_collection: bool = False) -> dict:
     app: dict = {"name": "qdrant", "version": VERSION, "startup": _iso(_STARTED)}
     if details_level >= 10:
         app["features"] = {"debug": False, "service_debug_feature": False,
@@ -39,18 +40,31 @@ def telemetry(toc, details_level: int = 0, anonymize: bool = False) -> dict:
             _collection(toc, name, details_level, anonymize) for name in names
         ]
     return {"id": _ID, "app": app, "collections": collections, "cluster": _cluster(toc),
-            "requests": requests_section()}
+            "requests": requests_section(per_collection, anonymize)}
 
 
-def requests_section() -> dict:
-    """Qdrant's RequestsTelemetry: every endpoint answered so far, by status."""
+def requests_section(per_collection: bool = False, anonymize: bool = False) -> dict:
+    """Qdrant's RequestsTelemetry: every endpoint answered so far, by status; with
+    ``per_collection`` also by collection."""
     rest: dict[str, dict] = {}
-    for (method, endpoint, status), stats in responses.REST.items():
+    for (method, endpoint, status), stats in responses.REST.grouped():
         rest.setdefault(f"{method} {endpoint}", {})[str(status)] = stats.telemetry()
     grpc: dict[str, dict] = {}
-    for (endpoint, code), stats in responses.GRPC.items():
+    for (endpoint, code), stats in responses.GRPC.grouped():
         grpc.setdefault(endpoint, {})[str(code)] = stats.telemetry()
-    return {"rest": {"responses": rest}, "grpc": {"responses": grpc}}
+    section = {"rest": {"responses": rest}, "grpc": {"responses": grpc}}
+    if per_collection:
+        by_rest: dict[str, dict] = {}
+        for (method, endpoint, status, name), stats in responses.REST.grouped(True):
+            by_rest.setdefault(_name(name, anonymize), {}).setdefault(
+                f"{method} {endpoint}", {})[str(status)] = stats.telemetry()
+        by_grpc: dict[str, dict] = {}
+        for (endpoint, code, name), stats in responses.GRPC.grouped(True):
+            by_grpc.setdefault(_name(name, anonymize), {}).setdefault(
+                endpoint, {})[str(code)] = stats.telemetry()
+        section["rest"]["per_collection_responses"] = by_rest
+        section["grpc"]["per_collection_responses"] = by_grpc
+    return section
 
 
 def _name(name: str, anonymize: bool) -> str:

@@ -38,6 +38,12 @@ def test_telemetry_requests_section_validates(http, rclient, gclient, collection
     assert collection_name in ids
     mine = next(c for c in result["collections"]["collections"] if c["id"] == collection_name)
     assert mine["shards"][0]["local"]["num_points"] == 3
+    split = api.ok(http.get("/telemetry?per_collection=true"))
+    rest_models.TelemetryData.model_validate(split)
+    mine = split["requests"]["rest"]["per_collection_responses"][collection_name]
+    assert mine[QUERY_KEY]["200"]["count"] == 1
+    grpc_mine = split["requests"]["grpc"]["per_collection_responses"][collection_name]
+    assert grpc_mine["/qdrant.Points/Query"]["0"]["count"] == 1
     hidden = api.ok(http.get("/telemetry?details_level=1&anonymize=true"))
     assert collection_name not in [c["id"] for c in hidden["collections"]["collections"]]
 

@@ -175,19 +175,20 @@ class GrpcFront:
     async def _unary(cls, stream: Stream, method: Method, body: bytes) -> None:
         """One call, answered and counted in the metrics under its method's path."""
         started = time.perf_counter()
-        code = await cls._answer(stream, method, body)
-        GRPC.record((stream.path, code), started, code != 0)
+        code, collection = await cls._answer(stream, method, body)
+        GRPC.record((stream.path, code, collection if code != 5 else ""), started, code != 0)
 
     @staticmethod
-    async def _answer(stream: Stream, method: Method, body: bytes) -> int:
-        """Answers a call; returns its status code."""
+    async def _answer(stream: Stream, method: Method, body: bytes) -> tuple[int, str]:
+        """Answers a call; returns its status code and the collection it named ("": none)."""
         connection = stream.connection
         handler = method.handler
         try:
             request = handler.request_deserializer(body)
         except Exception as exc:  # what Qdrant (tonic) answers to a message it cannot decode
             connection.send_trailers(stream, INTERNAL, f"failed to decode Protobuf message: {exc}")
-            return INTERNAL
+            return INTERNAL, ""
+        collection = getattr(request, "collection_name", "")
         try:
             if method.is_coroutine:
                 response = await handler.unary_unary(request, _AsyncContext(stream))
@@ -198,13 +199,13 @@ class GrpcFront:
             answer = handler.response_serializer(response)
         except _Aborted as exc:
             connection.send_trailers(stream, exc.code, exc.details, exc.metadata)
-            return exc.code
+            return exc.code, collection
         except Exception as exc:
             log.exception("unhandled error in gRPC %s", stream.path)
             connection.send_trailers(stream, UNKNOWN, f"Unexpected {type(exc)}: {exc}")
-            return UNKNOWN
+            return UNKNOWN, collection
         connection.respond(stream, answer)
-        return 0
+        return 0, collection
 
     # -- everything else: grpcio's server on a loopback port ---------------------------------
     def _forward(self, stream: Stream) -> None:

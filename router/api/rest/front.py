@@ -146,7 +146,8 @@ class Front:
         finally:
             route = scope.get("route")
             if route is not None:
-                REST.record((scope["method"], route.path, status), started, status >= 400)
+                name = scope.get("path_params", {}).get("name", "") if status != 404 else ""
+                REST.record((scope["method"], route.path, status, name), started, status >= 400)
 
     async def answer(
         self, handler: HotHandler, raw: bytes | None, query: bytes, path: str
@@ -156,8 +157,9 @@ class Front:
         without ASGI."""
         started = time.perf_counter()
         status, body = await self._answer(handler, raw, query, path, started)
-        rest = path[len(_PREFIX):].partition("/")[2]
-        REST.record((_HOT_METHODS[rest], _TEMPLATES[rest], status), started, status >= 400)
+        name, _, rest = path[len(_PREFIX):].partition("/")
+        REST.record((_HOT_METHODS[rest], _TEMPLATES[rest], status, name if status != 404 else ""),
+                    started, status >= 400)
         return status, body
 
     async def _answer(

@@ -33,7 +33,8 @@ def _details_level(request: Request, started: float) -> int | Response:
 async def get_metrics(request: Request) -> Response:
     toc = request.app.state.toc
     prefix = getattr(request.app.state, "metrics_prefix", None) or ""
-    body = metrics.render(toc, anonymize=_flag(request, "anonymize"), prefix=prefix)
+    body = metrics.render(toc, anonymize=_flag(request, "anonymize"), prefix=prefix,
+                          per_collection=_flag(request, "per_collection"))
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
@@ -43,7 +44,8 @@ async def telemetry(request: Request) -> Response:
     level = _details_level(request, started)
     if isinstance(level, Response):
         return level
-    report = telemetry_report(request.app.state.toc, level, _flag(request, "anonymize"))
+    report = telemetry_report(request.app.state.toc, level, _flag(request, "anonymize"),
+                              _flag(request, "per_collection"))
     return ok(report, started)
 
 
