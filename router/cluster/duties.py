@@ -24,6 +24,9 @@ from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
 
+#: Transfers an operator asks for (POST /collections/{name}/cluster); ``recovery`` is ours.
+OPERATOR_KINDS = ("replicate", "move")
+
 #: Points per page of a shard transfer: at most this many, and about this many bytes (a page
 #: is one peer call, whose messages are capped at 64 MB).
 TRANSFER_BATCH = 2048
@@ -67,6 +70,7 @@ class ClusterDuties:
         self._reports_lock = threading.Lock()
         self._recovering: set[tuple[str, int]] = set()
         self._activating: set[tuple[str, int]] = set()
+        self._before_start: set[tuple] | None = None
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -130,6 +134,11 @@ class ClusterDuties:
     def _tend_local_replicas(self) -> None:
         state = self.toc.consensus.state
         me = str(self.peer_id)
+        if self._before_start is None:  # transfers to here that a previous process ran
+            self._before_start = {
+                (entry["uuid"], t["shard_id"], t["from"])
+                for entry in state.collections.values() for t in entry.get("transfers", [])
+                if str(t["to"]) == me}
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
             for shard in entry["shards"]:
@@ -146,7 +155,14 @@ class ClusterDuties:
                                      daemon=True).start()
                 elif replica_state == "Partial" and key not in self._recovering:
                     for t in transfers:
-                        if t["shard_id"] == shard["shard_id"] and str(t["to"]) == me:
+                        if t["shard_id"] != shard["shard_id"] or str(t["to"]) != me:
+                            continue
+                        mark = (entry["uuid"], t["shard_id"], t["from"])
+                        if t.get("kind") in OPERATOR_KINDS and mark not in self._before_start:
+                            self._recovering.add(key)
+                            threading.Thread(target=self._pull, args=(name, entry["uuid"], t),
+                                             name=f"pull-{t['shard_id']}", daemon=True).start()
+                        else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
 
     # -- duties ------------------------------------------------------------------------------
@@ -210,16 +226,7 @@ class ClusterDuties:
                 return
             self.toc.reconcile()
             self.await_peers_synced(10.0)
-            source = shard.replicas[source_peer]
-            copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
-            while True:
-                page = source.scroll(None, offset, size + 1, True, True)
-                local.copy_in(page[:size], durable=False)
-                copied += min(len(page), size)
-                if len(page) <= size:
-                    break
-                offset = page[size].id
-                size = page_size(page[0])
+            copied = self._copy(shard.replicas[source_peer], local)
             local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
@@ -235,6 +242,60 @@ class ClusterDuties:
         finally:
             local.touched = None
             self.toc.reconcile()
+
+    def _copy(self, source, local: LocalReplica) -> int:
+        """Every point of ``source`` into ``local``, page by page; the points written into
+        ``local`` meanwhile (forwarded by the source) are kept."""
+        copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
+        while True:
+            page = source.scroll(None, offset, size + 1, True, True)
+            local.copy_in(page[:size], durable=False)
+            copied += min(len(page), size)
+            if len(page) <= size:
+                return copied
+            offset = page[size].id
+            size = page_size(page[0])
+
+    def _pull(self, name: str, uuid_: str, transfer: dict) -> None:
+        """The target's side of an operator's transfer (replicate_shard, move_shard): the
+        Partial replica consensus added here is filled from the source, then finished."""
+        shard_id, key = transfer["shard_id"], (uuid_, transfer["shard_id"])
+        ends = {"name": name, "uuid": uuid_, "shard_id": shard_id,
+                "from": transfer["from"], "to": self.peer_id}
+        shard = self.toc.replica_set(name, uuid_, shard_id)
+        try:
+            source = shard.replicas.get(transfer["from"]) if shard is not None else None
+            if shard is None or shard.local is None or source is None:
+                raise TesseraError(f"shard {shard_id} is not set up here yet")
+            # A replica that was here already starts empty (points deleted meanwhile at the
+            # source would stay otherwise). Writes forwarded before the first page is read are
+            # in the pages; those after are kept over older pages (``touched``).
+            local = shard.local if transfer.get("fresh") else self.toc.renew_local_replica(shard)
+            local.touched = set()
+            self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
+            copied = self._copy(source, local)
+            local.sync()
+            self._propose({"type": "finish_transfer", **ends})
+            if transfer.get("kind") == "move":
+                # only once no peer still sends this shard's writes to the source alone
+                self.await_peers_synced(10.0)
+                self._propose({"type": "drop_replica", "name": name, "uuid": uuid_,
+                               "shard_id": shard_id, "peer_id": transfer["from"]})
+            log.info("%s of %s/%s from peer %s done: %d points", transfer.get("kind"), name,
+                     shard_id, transfer["from"], copied)
+        except Exception as exc:
+            log.warning("%s of %s/%s failed: %s", transfer.get("kind"), name, shard_id, exc,
+                        exc_info=True)
+            try:
+                self._propose({"type": "abort_transfer", **ends})
+            except Exception:
+                pass
+        finally:
+            if shard is not None and shard.local is not None:
+                shard.local.touched = None
+            self._recovering.discard(key)
+            self.toc.reconcile()
+            self.wake()
 
     # -- forwarding of writes from a transfer source --------------------------------------
     def forwarding_failed(self, name: str, uuid_: str, transfer: dict | None) -> None:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from node.errors import BadRequest, FormatError
 from router.api.rest import parsing
 from router.api.rest.responses import ok
+from router.cluster import shard_ops
 from router.operations import fields, updates
 
 router = APIRouter()
@@ -54,8 +55,7 @@ async def collection_cluster(name: str, request: Request) -> Response:
 
 @router.post("/collections/{name}/cluster")
 async def update_collection_cluster(name: str, request: Request) -> Response:
-    """Operator shard moves (move_shard, replicate_shard, drop_replica, …) are a later step;
-    shard keys are served by PUT /collections/{name}/shards."""
+    """Shard keys, and the operator's shard operations (router/cluster/shard_ops.py)."""
     toc = _toc(request)
     toc.get(name)
     body = fields.obj(await parsing.json_body(request), "ClusterOperations")
@@ -69,9 +69,12 @@ async def update_collection_cluster(name: str, request: Request) -> Response:
         started = time.perf_counter()
         return ok(await run_in_threadpool(toc.drop_shard_key, name,
                                           fields.obj(body["drop_sharding_key"], "key")), started)
+    for key in shard_ops.OPERATIONS:
+        if key in body:
+            started = time.perf_counter()
+            return ok(await run_in_threadpool(shard_ops.run, toc, name, key, body[key]), started)
     raise BadRequest(f"Cluster operation {', '.join(body) or '(none)'} is not supported by "
-                     "Tessera yet (replicas recover by themselves; operator shard moves are "
-                     "to come)")
+                     "Tessera yet")
 
 
 @router.put("/collections/{name}/shards")
