@@ -1,5 +1,6 @@
-"""The operator's shard operations of ``POST /collections/{name}/cluster``: replicate_shard,
-move_shard, abort_transfer and drop_replica (../shared/spec/distributed.md §1.7-1.8).
+"""The operations of ``POST /collections/{name}/cluster``: shard keys, and the operator's
+shard operations replicate_shard, move_shard, abort_transfer and drop_replica
+(../shared/spec/distributed.md §1.7-1.8).
 
 Each is checked here for shape, then proposed to consensus, which checks it against the
 cluster as it is (peers, replicas, running transfers) and answers as Qdrant does. The answer
@@ -64,7 +65,19 @@ def parse(key: str, raw: Any, name: str, uuid_: str) -> dict:
             "method": "stream_records"}
 
 
-def run(toc: Any, name: str, key: str, raw: Any) -> bool:
+def update_cluster(toc: Any, name: str, body: dict) -> bool:
+    """One operation of ``POST /collections/{name}/cluster`` (and of gRPC's
+    UpdateCollectionClusterSetup): shard keys, or the operator's shard operations."""
     collection = toc.get(name)
-    toc.propose(parse(key, raw, collection.name, collection.uuid))
-    return True
+    if not toc.cluster_enabled:
+        raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+    if "create_sharding_key" in body:
+        return toc.create_shard_key(name, fields.obj(body["create_sharding_key"], "key"))
+    if "drop_sharding_key" in body:
+        return toc.drop_shard_key(name, fields.obj(body["drop_sharding_key"], "key"))
+    for key in OPERATIONS:
+        if key in body:
+            toc.propose(parse(key, body[key], collection.name, collection.uuid))
+            return True
+    raise BadRequest(f"Cluster operation {', '.join(body) or '(none)'} is not supported by "
+                     "Tessera yet")

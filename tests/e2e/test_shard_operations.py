@@ -218,3 +218,30 @@ def test_abort_transfer_removes_the_new_replica(cluster):
     assert resp.status_code == 200, resp.text
     wait_until(lambda: set(_holders(cluster, name, 0)) == {holder}, 30, "target removed")
     assert all(not _info(n, name)["shard_transfers"] for n in cluster)
+
+
+@pytest.mark.parametrize("prefer_grpc", [False, True], ids=["rest", "grpc"])
+def test_qdrant_client_replicates_and_drops(cluster, prefer_grpc):
+    """qdrant-client's cluster_collection_update, over REST and gRPC."""
+    from qdrant_client import models
+
+    name = f"client_{'grpc' if prefer_grpc else 'rest'}"
+    _make(cluster, name)
+    holder = next(iter(_holders(cluster, name, 0)))
+    target = next(_peer_id(n) for n in cluster if _peer_id(n) != holder)
+    client = cluster[0].client(prefer_grpc=prefer_grpc)
+    assert client.cluster_collection_update(name, models.ReplicateShardOperation(
+        replicate_shard=models.ReplicateShard(shard_id=0, from_peer_id=holder,
+                                              to_peer_id=target,
+                                              method=models.ShardTransferMethod.STREAM_RECORDS)))
+    wait_until(lambda: _settled(cluster, name), 60, "replicated", interval=0.1)
+    replicas = _holders(cluster, name, 0)
+    assert set(replicas) == {holder, target} and replicas[holder] == replicas[target]
+    assert client.collection_cluster_info(name).shard_transfers == []
+    assert client.cluster_collection_update(name, models.DropReplicaOperation(
+        drop_replica=models.Replica(shard_id=0, peer_id=holder)))
+    wait_until(lambda: set(_holders(cluster, name, 0)) == {target}, 30, "replica dropped")
+    with pytest.raises(Exception) as caught:
+        client.cluster_collection_update(name, models.DropReplicaOperation(
+            drop_replica=models.Replica(shard_id=0, peer_id=target)))
+    assert "must have at least one active replica" in str(caught.value)

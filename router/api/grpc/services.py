@@ -37,6 +37,7 @@ from router.api import deadlines
 from router.api.grpc import from_grpc, to_grpc
 from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
+from router.cluster import shard_ops
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
 from router.operations import reads, updates
@@ -260,10 +261,14 @@ class CollectionsService(pb.CollectionsServicer):
             time=_since(started),
         )
 
-    _cluster = " (operator shard moves are not available yet)"
-    UpdateCollectionClusterSetup = _unimplemented(
-        "qdrant.Collections", "UpdateCollectionClusterSetup", _cluster
-    )
+    @rpc
+    def UpdateCollectionClusterSetup(
+        self, request: pb.UpdateCollectionClusterSetupRequest, context
+    ) -> pb.UpdateCollectionClusterSetupResponse:
+        started = time.perf_counter()
+        key, body = from_grpc.cluster_operation(request)
+        result = shard_ops.update_cluster(self.toc, request.collection_name, {key: body})
+        return pb.UpdateCollectionClusterSetupResponse(result=result, time=_since(started))
 
 
 _ORDERINGS = {pb.WriteOrderingType.Weak: "weak", pb.WriteOrderingType.Medium: "medium",
