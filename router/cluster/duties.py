@@ -2,8 +2,10 @@
 
 A duty thread looks at this peer's replicas in the applied metadata and acts:
 - ``Initializing`` → the local shard exists: report it Active;
-- ``Dead`` → recover: empty the local copy, start a transfer (the replica turns ``Partial``, so
-  live writes reach it), stream every point from a healthy Active replica, finish (``Active``);
+- ``Dead`` → recover: start a transfer (the replica turns ``Partial``, so live writes reach it)
+  from a healthy Active replica; a copy that kept its points (its node was down a while)
+  fetches only the points whose versions differ and drops those the source no longer has
+  (``wal_delta``), an empty one streams every point; finish (``Active``);
 - ``Partial`` with no copy running here (a restart interrupted it) → abort, so it recovers anew;
 - replicas that failed a write here are reported Dead, retried until consensus answers.
 Placement of new shards is ``router.cluster.placement``'s.
@@ -186,7 +188,8 @@ class ClusterDuties:
             log.info("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
 
     def _recover(self, name: str, uuid_: str, shard_id: int) -> None:
-        """Refill this peer's Dead replica from an Active one (stream of records)."""
+        """Refill this peer's Dead replica from an Active one (the points that differ, or a
+        stream of all records when it has none)."""
         key = (uuid_, shard_id)
         try:
             self._recover_once(name, uuid_, shard_id)
@@ -215,18 +218,23 @@ class ClusterDuties:
             log.info("no healthy Active replica to recover %s/%s from yet", name, shard_id)
             time.sleep(1.0)
             return
-        local = self.toc.renew_local_replica(shard)
+        # A replica that kept its points (its node was down a while) fetches only what
+        # differs from the source's; an empty one copies everything.
+        delta = shard.local.info()["points_count"] > 0
+        local = shard.local if delta else self.toc.renew_local_replica(shard)
         local.touched = set()
         try:
             result = self._propose({"type": "start_transfer", "name": name, "uuid": uuid_,
                                     "shard_id": shard_id, "from": source_peer,
-                                    "to": self.peer_id})
+                                    "to": self.peer_id,
+                                    "method": "wal_delta" if delta else "stream_records"})
             if not result.ok:
                 log.info("transfer of %s/%s not started: %s", name, shard_id, result.message)
                 return
             self.toc.reconcile()
             self.await_peers_synced(10.0)
-            copied = self._copy(shard.replicas[source_peer], local)
+            source = shard.replicas[source_peer]
+            copied = self._delta(source, local) if delta else self._copy(source, local)
             local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
@@ -255,6 +263,28 @@ class ClusterDuties:
                 return copied
             offset = page[size].id
             size = page_size(page[0])
+
+    def _delta(self, source, local: LocalReplica) -> int:
+        """Bring a stale ``local`` up to date: fetch the points whose versions differ from the
+        source's (or that it lacks), drop those the source no longer has. Tessera's
+        ``wal_delta``: not a replay of the source's WAL (which is truncated at every flush)
+        but of what differs; points written here meanwhile (forwarded) are left as they are."""
+        source_ids, source_versions = source.versions()
+        mine = dict(zip(*local.versions(), strict=True))
+        wanted = [pid for pid, version in zip(source_ids, source_versions, strict=True)
+                  if mine.get(pid) != version]
+        present = set(source_ids)
+        local.remove_untouched([pid for pid in mine if pid not in present])
+        size, start = 16, 0  # the first page is small: it sizes the rest
+        while start < len(wanted):
+            page = source.retrieve(wanted[start:start + size], True, True)
+            local.copy_in(page, durable=False)
+            start += size
+            if page:
+                size = page_size(page[0])
+        log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
+                 len(mine) - len(present & mine.keys()))
+        return len(wanted)
 
     def _pull(self, name: str, uuid_: str, transfer: dict) -> None:
         """The target's side of an operator's transfer (replicate_shard, move_shard): the
