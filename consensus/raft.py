@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.monotonic import monotonic as raft_clock  # not time.monotonic: another clock
 from pysyncobj.transport import TCPTransport
 from pysyncobj.utility import TcpUtility, UtilityException
 
@@ -42,6 +43,12 @@ RAFT_DIR = "raft"
 IDENTITY_FILE = "raft_state.json"
 #: pysyncobj timings (seconds): the values the spec measured to work on loopback and LANs.
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 2.0
+#: Once its leader's connection dropped, a follower campaigns after the first delay (seconds),
+#: plus one step per follower before it in address order: long enough for the others to see
+#: the same drop (or they refuse the vote) and for one vote round to end before the next.
+LEADER_LOST_ELECTION_DELAY = (0.05, 0.3)
+#: The message members send each other every KEEPALIVE_PERIOD seconds (see keep_alive).
+KEEPALIVE, KEEPALIVE_PERIOD = "tessera_keepalive", 1.0
 #: Seconds a restarted member listens for a leader before it may start an election.
 RESTART_ELECTION_GRACE = 6.0
 
@@ -64,22 +71,67 @@ def raft_address(uri: str) -> str:
 
 
 class _StickyTransport(TCPTransport):
-    """Drops vote requests while this node follows a live leader or is the leader itself
-    (leader stickiness, Raft thesis §4.2.3): pysyncobj has no pre-vote, so without this a node
-    that joins or comes back with a higher term would depose a healthy leader."""
+    """Two election rules on top of pysyncobj's transport.
+
+    Leader stickiness (Raft thesis §4.2.3): vote requests are dropped while this node follows a
+    live leader or is the leader itself. pysyncobj has no pre-vote, so without this a node that
+    joins or comes back with a higher term would depose a healthy leader.
+
+    Fast failover: when the TCP connection to the leader drops (a killed process's socket is
+    closed by its kernel at once), the follower campaigns after a short delay instead of
+    waiting out the election timeout, and a leader whose connection dropped no longer counts as
+    live for the stickiness rule. A leader that is alive but lost one connection keeps its
+    other followers, which refuse to vote: the rule cannot depose it.
+    """
 
     last_leader_contact = 0.0
+    #: the node that sent the last append_entries, and whether its connection has dropped since
+    leader_node = None
+    leader_lost = False
+    #: an election may start only after this (set by the consensus while it holds elections)
+    elections_allowed = True
+
+    def keep_alive(self) -> None:
+        """Say something to every other member. pysyncobj drops a connection that has been
+        quiet for ``connectionTimeout``, and followers never talk to each other: without this,
+        the survivors of a dead leader are often not connected when one of them campaigns."""
+        for node in self._syncObj.otherNodes:
+            self.send(node, {"type": KEEPALIVE})
 
     def _onMessageReceived(self, node, message):  # noqa: N802 (pysyncobj's name)
         kind = message.get("type") if isinstance(message, dict) else None
+        if kind == KEEPALIVE:
+            return
         if kind == "append_entries":
             self.last_leader_contact = time.monotonic()
+            self.leader_node, self.leader_lost = node, False
         elif kind == "request_vote":
             if self._syncObj._isLeader() and self._syncObj.hasQuorum:
                 return
-            if time.monotonic() - self.last_leader_contact < MIN_TIMEOUT:
+            recent = time.monotonic() - self.last_leader_contact < MIN_TIMEOUT
+            if recent and not self.leader_lost:
                 return
         super()._onMessageReceived(node, message)
+
+    def _campaign_soon(self, lost_leader) -> None:
+        """Move this follower's election deadline close. The survivors take turns by address
+        (the lowest first, then the next a step later) rather than at random, so two of them
+        do not split the vote by campaigning at the same moment."""
+        sync_obj = self._syncObj
+        me = sync_obj.selfNode.address
+        others = [n.address for n in sync_obj.otherNodes if n != lost_leader]
+        rank = sorted([me, *others]).index(me)
+        first, step = LEADER_LOST_ELECTION_DELAY
+        soon = raft_clock() + first + rank * step + random.uniform(0.0, first)
+        sync_obj._SyncObj__raftElectionDeadline = min(
+            sync_obj._SyncObj__raftElectionDeadline, soon)
+
+    def _onNodeDisconnected(self, node):  # noqa: N802 (pysyncobj's name)
+        if node is self.leader_node and not self.leader_lost:
+            self.leader_lost = True
+            if self.elections_allowed and not self._syncObj._isLeader():
+                self._campaign_soon(node)
+        super()._onNodeDisconnected(node)
 
 
 class _MetadataLog(SyncObj):
@@ -119,6 +171,7 @@ class RaftConsensus:
         self._view_lock = threading.Lock()
         self._identity_lock = threading.Lock()
         self.last_update = time.time()
+        self._next_keepalive = 0.0
 
         identity = self._load_identity()
         moved_from = None
@@ -159,7 +212,8 @@ class RaftConsensus:
             journalFile=str(self.dir / "journal"),
             fullDumpFile=str(self.dir / "dump"),
             useFork=False,
-            appendEntriesPeriod=0.1,
+            appendEntriesPeriod=0.03,
+            autoTickPeriod=0.01,
             raftMinTimeout=MIN_TIMEOUT,
             raftMaxTimeout=MAX_TIMEOUT,
             connectionTimeout=3.5,
@@ -294,11 +348,15 @@ class RaftConsensus:
         elections until a leader has spoken to it."""
         self.last_update = time.time()
         transport = self.log._SyncObj__transport
+        transport.elections_allowed = self._heard_leader
+        if time.monotonic() >= self._next_keepalive:
+            self._next_keepalive = time.monotonic() + KEEPALIVE_PERIOD
+            transport.keep_alive()
         if not self._heard_leader:
             if transport.last_leader_contact or time.monotonic() > self._hold_elections_until:
                 self._heard_leader = True
             else:
-                self.log._SyncObj__raftElectionDeadline = time.monotonic() + MAX_TIMEOUT
+                self.log._SyncObj__raftElectionDeadline = raft_clock() + MAX_TIMEOUT
         members = sorted(n.address for n in self.log.otherNodes)
         if members != self._members:
             self._members = members

@@ -153,6 +153,7 @@ class Settings:
     grpc_port: int | None = 6334
     max_request_size_mb: int = 32
     metrics_prefix: str | None = None  # prepended to every /metrics name (Qdrant's option)
+    max_request_memory_mb: int = 1024
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
@@ -215,6 +216,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("grpc_port", ("service", "grpc_port"), _optional_port),
     ("max_request_size_mb", ("service", "max_request_size_mb"), _positive),
     ("metrics_prefix", ("service", "metrics_prefix"), _optional_text),
+    ("max_request_memory_mb", ("service", "max_request_memory_mb"), _positive),
     ("api_key", ("service", "api_key"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),

@@ -55,6 +55,7 @@ class Node:
                 max_shards_per_collection=settings.max_shards_per_collection,
                 max_hnsw_m=settings.max_hnsw_m,
                 max_ef_construct=settings.max_ef_construct,
+                max_request_memory_mb=settings.max_request_memory_mb,
             ),
         )
 

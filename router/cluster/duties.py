@@ -2,8 +2,10 @@
 
 A duty thread looks at this peer's replicas in the applied metadata and acts:
 - ``Initializing`` → the local shard exists: report it Active;
-- ``Dead`` → recover: empty the local copy, start a transfer (the replica turns ``Partial``, so
-  live writes reach it), stream every point from a healthy Active replica, finish (``Active``);
+- ``Dead`` → recover: start a transfer (the replica turns ``Partial``, so live writes reach it)
+  from a healthy Active replica; a copy that kept its points (its node was down a while)
+  fetches only the points whose versions differ and drops those the source no longer has
+  (``wal_delta``), an empty one streams every point; finish (``Active``);
 - ``Partial`` with no copy running here (a restart interrupted it) → abort, so it recovers anew;
 - replicas that failed a write here are reported Dead, retried until consensus answers.
 Placement of new shards is ``router.cluster.placement``'s.
@@ -16,14 +18,32 @@ import threading
 import time
 from typing import Any, Protocol
 
+import numpy as np
+
 from node.errors import TesseraError
 from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
 
-#: Points per page of a shard transfer.
-TRANSFER_BATCH = 512
+#: Transfers an operator asks for (POST /collections/{name}/cluster); ``recovery`` is ours.
+OPERATOR_KINDS = ("replicate", "move")
+
+#: Points per page of a shard transfer: at most this many, and about this many bytes (a page
+#: is one peer call, whose messages are capped at 64 MB).
+TRANSFER_BATCH = 2048
+TRANSFER_PAGE_BYTES = 8 * 1024 * 1024
+
+
+def page_size(sample) -> int:
+    """Points per page for records like ``sample`` (vectors of 4-byte floats)."""
+    floats = 0
+    for vector in (sample.vectors or {}).values():
+        if isinstance(vector, dict):  # sparse: an index and a value per entry
+            floats += 2 * len(vector.get("values", ()))
+        else:  # dense (a list or an array) or multi-vector (a list of them)
+            floats += int(np.asarray(vector).size)
+    return max(1, min(TRANSFER_BATCH, TRANSFER_PAGE_BYTES // (4 * floats + 256)))
 
 
 class DutiesHost(Protocol):
@@ -52,6 +72,7 @@ class ClusterDuties:
         self._reports_lock = threading.Lock()
         self._recovering: set[tuple[str, int]] = set()
         self._activating: set[tuple[str, int]] = set()
+        self._before_start: set[tuple] | None = None
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -115,6 +136,11 @@ class ClusterDuties:
     def _tend_local_replicas(self) -> None:
         state = self.toc.consensus.state
         me = str(self.peer_id)
+        if self._before_start is None:  # transfers to here that a previous process ran
+            self._before_start = {
+                (entry["uuid"], t["shard_id"], t["from"])
+                for entry in state.collections.values() for t in entry.get("transfers", [])
+                if str(t["to"]) == me}
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
             for shard in entry["shards"]:
@@ -131,7 +157,14 @@ class ClusterDuties:
                                      daemon=True).start()
                 elif replica_state == "Partial" and key not in self._recovering:
                     for t in transfers:
-                        if t["shard_id"] == shard["shard_id"] and str(t["to"]) == me:
+                        if t["shard_id"] != shard["shard_id"] or str(t["to"]) != me:
+                            continue
+                        mark = (entry["uuid"], t["shard_id"], t["from"])
+                        if t.get("kind") in OPERATOR_KINDS and mark not in self._before_start:
+                            self._recovering.add(key)
+                            threading.Thread(target=self._pull, args=(name, entry["uuid"], t),
+                                             name=f"pull-{t['shard_id']}", daemon=True).start()
+                        else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
 
     # -- duties ------------------------------------------------------------------------------
@@ -155,7 +188,8 @@ class ClusterDuties:
             log.info("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
 
     def _recover(self, name: str, uuid_: str, shard_id: int) -> None:
-        """Refill this peer's Dead replica from an Active one (stream of records)."""
+        """Refill this peer's Dead replica from an Active one (the points that differ, or a
+        stream of all records when it has none)."""
         key = (uuid_, shard_id)
         try:
             self._recover_once(name, uuid_, shard_id)
@@ -184,26 +218,24 @@ class ClusterDuties:
             log.info("no healthy Active replica to recover %s/%s from yet", name, shard_id)
             time.sleep(1.0)
             return
-        local = self.toc.renew_local_replica(shard)
+        # A replica that kept its points (its node was down a while) fetches only what
+        # differs from the source's; an empty one copies everything.
+        delta = shard.local.info()["points_count"] > 0
+        local = shard.local if delta else self.toc.renew_local_replica(shard)
         local.touched = set()
         try:
             result = self._propose({"type": "start_transfer", "name": name, "uuid": uuid_,
                                     "shard_id": shard_id, "from": source_peer,
-                                    "to": self.peer_id})
+                                    "to": self.peer_id,
+                                    "method": "wal_delta" if delta else "stream_records"})
             if not result.ok:
                 log.info("transfer of %s/%s not started: %s", name, shard_id, result.message)
                 return
             self.toc.reconcile()
             self.await_peers_synced(10.0)
             source = shard.replicas[source_peer]
-            copied, offset = 0, None
-            while True:
-                page = source.scroll(None, offset, TRANSFER_BATCH + 1, True, True)
-                local.copy_in(page[:TRANSFER_BATCH])
-                copied += min(len(page), TRANSFER_BATCH)
-                if len(page) <= TRANSFER_BATCH:
-                    break
-                offset = page[TRANSFER_BATCH].id
+            copied = self._delta(source, local) if delta else self._copy(source, local)
+            local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
             log.info("recovered %s/%s from peer %s: %d points", name, shard_id, source_peer,
@@ -218,6 +250,82 @@ class ClusterDuties:
         finally:
             local.touched = None
             self.toc.reconcile()
+
+    def _copy(self, source, local: LocalReplica) -> int:
+        """Every point of ``source`` into ``local``, page by page; the points written into
+        ``local`` meanwhile (forwarded by the source) are kept."""
+        copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
+        while True:
+            page = source.scroll(None, offset, size + 1, True, True)
+            local.copy_in(page[:size], durable=False)
+            copied += min(len(page), size)
+            if len(page) <= size:
+                return copied
+            offset = page[size].id
+            size = page_size(page[0])
+
+    def _delta(self, source, local: LocalReplica) -> int:
+        """Bring a stale ``local`` up to date: fetch the points whose versions differ from the
+        source's (or that it lacks), drop those the source no longer has. Tessera's
+        ``wal_delta``: not a replay of the source's WAL (which is truncated at every flush)
+        but of what differs; points written here meanwhile (forwarded) are left as they are."""
+        source_ids, source_versions = source.versions()
+        mine = dict(zip(*local.versions(), strict=True))
+        wanted = [pid for pid, version in zip(source_ids, source_versions, strict=True)
+                  if mine.get(pid) != version]
+        present = set(source_ids)
+        local.remove_untouched([pid for pid in mine if pid not in present])
+        size, start = 16, 0  # the first page is small: it sizes the rest
+        while start < len(wanted):
+            page = source.retrieve(wanted[start:start + size], True, True)
+            local.copy_in(page, durable=False)
+            start += size
+            if page:
+                size = page_size(page[0])
+        log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
+                 len(mine) - len(present & mine.keys()))
+        return len(wanted)
+
+    def _pull(self, name: str, uuid_: str, transfer: dict) -> None:
+        """The target's side of an operator's transfer (replicate_shard, move_shard): the
+        Partial replica consensus added here is filled from the source, then finished."""
+        shard_id, key = transfer["shard_id"], (uuid_, transfer["shard_id"])
+        ends = {"name": name, "uuid": uuid_, "shard_id": shard_id,
+                "from": transfer["from"], "to": self.peer_id}
+        shard = self.toc.replica_set(name, uuid_, shard_id)
+        try:
+            source = shard.replicas.get(transfer["from"]) if shard is not None else None
+            if shard is None or shard.local is None or source is None:
+                raise TesseraError(f"shard {shard_id} is not set up here yet")
+            # A replica that was here already starts empty (points deleted meanwhile at the
+            # source would stay otherwise). Writes forwarded before the first page is read are
+            # in the pages; those after are kept over older pages (``touched``).
+            local = shard.local if transfer.get("fresh") else self.toc.renew_local_replica(shard)
+            local.touched = set()
+            self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
+            copied = self._copy(source, local)
+            local.sync()
+            self._propose({"type": "finish_transfer", **ends})
+            if transfer.get("kind") == "move":
+                # only once no peer still sends this shard's writes to the source alone
+                self.await_peers_synced(10.0)
+                self._propose({"type": "drop_replica", "name": name, "uuid": uuid_,
+                               "shard_id": shard_id, "peer_id": transfer["from"]})
+            log.info("%s of %s/%s from peer %s done: %d points", transfer.get("kind"), name,
+                     shard_id, transfer["from"], copied)
+        except Exception as exc:
+            log.warning("%s of %s/%s failed: %s", transfer.get("kind"), name, shard_id, exc,
+                        exc_info=True)
+            try:
+                self._propose({"type": "abort_transfer", **ends})
+            except Exception:
+                pass
+        finally:
+            if shard is not None and shard.local is not None:
+                shard.local.touched = None
+            self._recovering.discard(key)
+            self.toc.reconcile()
+            self.wake()
 
     # -- forwarding of writes from a transfer source --------------------------------------
     def forwarding_failed(self, name: str, uuid_: str, transfer: dict | None) -> None:

@@ -45,6 +45,9 @@ from router.operations import shard_keys
 
 log = logging.getLogger(__name__)
 
+#: how long a peer call to a replica not (yet) here waits for the metadata to place it
+ENDPOINT_GRACE_SECONDS = 1.0
+
 _BAD_NAME = re.compile(r"[<>:\"/\\|?*\x00-\x1f]")
 
 
@@ -281,8 +284,26 @@ class TableOfContent:
             self.duties.await_peers_synced(10.0)  # and every peer knows of the change
         return result
 
+    def propose(self, op: dict) -> None:
+        """Commit a metadata operation; a refusal is the error its kind names (400/404/...)."""
+        _raise_for(self._propose(op))
+
     def replica_endpoint(self, uuid_: str, shard_id: int):
-        """For the peer service: the local replica of a shard, or None."""
+        """For the peer service: the local replica of a shard, or None.
+
+        A peer may address a replica that consensus just placed here before this node has
+        applied that change (the source of a transfer forwards writes to its new target at
+        once): a missing replica is looked up again for a moment while the metadata catches up.
+        """
+        endpoint = self._endpoint(uuid_, shard_id)
+        deadline = time.monotonic() + ENDPOINT_GRACE_SECONDS
+        while endpoint is None and self.cluster_enabled and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.reconcile()
+            endpoint = self._endpoint(uuid_, shard_id)
+        return endpoint
+
+    def _endpoint(self, uuid_: str, shard_id: int):
         with self._lock:
             for collection in self._collections.values():
                 shard = collection.shard_by_id(shard_id) if collection.uuid == uuid_ else None

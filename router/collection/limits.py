@@ -34,6 +34,8 @@ class Limits:
     max_hnsw_m: int = 1024
     #: HNSW ``ef_construct``: the candidate list of every insertion while an index is built
     max_ef_construct: int = 16384
+    #: the estimated answer of one read (``service.max_request_memory_mb``, router/query/budget)
+    max_request_memory_mb: int = 1024
 
 
 DEFAULT = Limits()

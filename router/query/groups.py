@@ -18,6 +18,7 @@ from node.payload_path import get_values
 from node.shard_search import PointRecord
 from router.collection.collection import Collection
 from router.operations.fields import uint, with_payload, with_vector
+from router.query import budget
 from router.query import engine as query_engine
 from router.query.stages import Request
 
@@ -97,6 +98,10 @@ def run_groups(ctx: query_engine.Context, req: GroupsRequest) -> list[Group]:
     stage = req.request.stage
     limit = stage.limit
     fetch = max(limit * req.group_size * 2, 16)
+    limits = getattr(ctx.toc, "limits", None)
+    size = budget.row_bytes(collection, req.request.with_payload, req.request.with_vector)
+    budget.check(collection, [(fetch + budget.query_rows(req.request), size)],
+                 getattr(limits, "max_request_memory_mb", None))
     while True:
         records = query_engine.run_stage(ctx, stage, fetch)
         payloads = {

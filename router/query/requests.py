@@ -27,6 +27,7 @@ from router.operations.fields import (
     with_payload,
     with_vector,
 )
+from router.query import budget
 from router.query import engine as query_engine
 from router.query.stages import Request, parse_request
 
@@ -171,12 +172,18 @@ def run_queries(collection: Collection, queries: list, toc: Any = None) -> list[
     order, everything else (prefetch, fusion, recommend…) by the query engine."""
     if collection.strict is not None:
         collection.strict.check_queries(queries, collection.payload_schema)
+    budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}
     for selector, group in _by_selector(searches):
         for q, records in zip(group, collection.scoped(selector).search(group), strict=True):
             found[id(q)] = records
     return [found[id(q)] if _is_search(q) else _answer_rest(collection, q, toc) for q in queries]
+
+
+def _memory_limit(toc: Any) -> int | None:
+    limits = getattr(toc, "limits", None)
+    return getattr(limits, "max_request_memory_mb", None)
 
 
 def _by_selector(searches: list) -> list[tuple[Any, list]]:
@@ -200,6 +207,7 @@ async def run_queries_async(
     requests run in a worker thread."""
     if collection.strict is not None:
         collection.strict.check_queries(queries, collection.payload_schema)
+    budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}
     for selector, group in _by_selector(searches):

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent import futures
 
 import grpc
-from qdrant_client import grpc as pb
 
 from router.api.auth import ApiKey
 from router.api.grpc.api_key import ApiKeyInterceptor
 from router.api.grpc.front import GrpcFront, unary_handlers
+from router.api.grpc.messages import pb
 from router.api.grpc.services import (
     CollectionsService,
     PointsService,

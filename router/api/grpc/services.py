@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from qdrant_client import grpc as pb
 
 from node.errors import (
     AlreadyExists,
@@ -35,8 +34,11 @@ from node.errors import (
     ValidationFailed,
     WrongInput,
 )
+from router.api import deadlines
 from router.api.grpc import from_grpc, to_grpc
+from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
+from router.cluster import shard_ops
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
 from router.operations import reads, updates
@@ -163,6 +165,12 @@ def _since(started: float) -> float:
     return time.perf_counter() - started
 
 
+def _within(request, work):
+    """Qdrant's ``timeout`` field of a search request (seconds), when set."""
+    timeout = float(request.timeout) if request.HasField("timeout") else None
+    return deadlines.within(timeout, "Search", work)
+
+
 def _index_result(operation_id: int, wait: bool) -> UpdateResult:
     """What the index endpoints answer: the operation id, completed when the client waited."""
     return UpdateResult(operation_id, "completed" if wait else "acknowledged")
@@ -269,10 +277,14 @@ class CollectionsService(pb.CollectionsServicer):
             time=_since(started),
         )
 
-    _cluster = " (operator shard moves are not available yet)"
-    UpdateCollectionClusterSetup = _unimplemented(
-        "qdrant.Collections", "UpdateCollectionClusterSetup", _cluster
-    )
+    @rpc
+    def UpdateCollectionClusterSetup(
+        self, request: pb.UpdateCollectionClusterSetupRequest, context
+    ) -> pb.UpdateCollectionClusterSetupResponse:
+        started = time.perf_counter()
+        key, body = from_grpc.cluster_operation(request)
+        result = shard_ops.update_cluster(self.toc, request.collection_name, {key: body})
+        return pb.UpdateCollectionClusterSetupResponse(result=result, time=_since(started))
 
 
 _ORDERINGS = {pb.WriteOrderingType.Weak: "weak", pb.WriteOrderingType.Medium: "medium",
@@ -389,7 +401,8 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = query_requests.parse_query(from_grpc.query_points(request))
-        results = await query_requests.run_queries_async(collection, [query], self.toc)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, [query], self.toc))
         return to_grpc.query_response(collection.shard_config, results[0], _since(started))
 
     @rpc
@@ -398,7 +411,8 @@ class PointsService(pb.PointsServicer):
         collection = self.toc.get(request.collection_name)
         body = from_grpc.query_batch(request)
         queries = [query_requests.parse_query(s) for s in body["searches"]]
-        results = await query_requests.run_queries_async(collection, queries, self.toc)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, queries, self.toc))
         return to_grpc.query_batch_response(collection.shard_config, results, _since(started))
 
     @rpc
@@ -407,7 +421,8 @@ class PointsService(pb.PointsServicer):
         started = time.perf_counter()
         collection = self.toc.get(request.collection_name)
         query = query_requests.parse_query(from_grpc.search_points(request))
-        results = await query_requests.run_queries_async(collection, [query])
+        results = await _within(request, query_requests.run_queries_async(
+            collection, [query], self.toc))
         return to_grpc.search_response(collection.shard_config, results[0], _since(started))
 
     @rpc
@@ -417,7 +432,8 @@ class PointsService(pb.PointsServicer):
         queries = [
             query_requests.parse_query(from_grpc.search_points(s)) for s in request.search_points
         ]
-        results = await query_requests.run_queries_async(collection, queries)
+        results = await _within(request, query_requests.run_queries_async(
+            collection, queries, self.toc))
         return to_grpc.search_batch_response(collection.shard_config, results, _since(started))
 
     @rpc

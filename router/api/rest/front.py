@@ -21,7 +21,7 @@ from router.api.auth import ApiKey
 from router.api.internal_errors import internal_error_message
 from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
-from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type
+from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, within
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
 from router.observability.responses import REST
@@ -71,9 +71,11 @@ class Front:
             return None
         toc = self.toc
         if rest == "points/query":
-            return lambda raw, params: points.query_result(toc, name, raw, params)
+            return lambda raw, params: within(params, "Search",
+                                              points.query_result(toc, name, raw, params))
         if rest == "points/query/batch":
-            return lambda raw, params: points.query_batch_result(toc, name, raw, params)
+            return lambda raw, params: within(params, "Search",
+                                              points.query_batch_result(toc, name, raw, params))
         return lambda raw, params: points.upsert_result(toc, name, raw, params)
 
     async def __call__(self, scope, receive, send) -> None:

@@ -1,15 +1,19 @@
-"""HTTP-only request details: the JSON body (and its content type) and the query parameters of
-write endpoints."""
+"""HTTP-only request details: the JSON body (and its content type), the query parameters of
+write endpoints, and a read's ``timeout``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
 
 from node.errors import FormatError
+from router.api import deadlines
+
+T = TypeVar("T")
 
 
 async def raw_body(request: Request) -> bytes:
@@ -78,3 +82,25 @@ def ordering_value(params: Mapping[str, str]) -> str:
         )
     return value
 
+
+
+def timeout_value(params: Mapping[str, str]) -> float | None:
+    """A read's ``timeout`` query parameter (whole seconds, at least 1), or None."""
+    raw = params.get("timeout")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise FormatError(f"Query deserialize error: invalid value for timeout: {raw}")
+    return float(raw)
+
+
+async def within(params: Mapping[str, str], operation: str, work: Awaitable[T]) -> T:
+    """``work``'s result, or Qdrant's 408 once the request's ``timeout`` query parameter has
+    passed (router/api/deadlines.py)."""
+    try:
+        timeout = timeout_value(params)
+    except FormatError:
+        if asyncio.iscoroutine(work):
+            work.close()  # never started
+        raise
+    return await deadlines.within(timeout, operation, work)

@@ -32,6 +32,10 @@ from router.query import requests as query_requests
 router = APIRouter()
 
 
+def _within(request: Request, operation: str, work):
+    return parsing.within(request.query_params, operation, work)
+
+
 def _collection(request: Request, name: str) -> Collection:
     return request.app.state.toc.get(name)
 
@@ -121,7 +125,8 @@ async def retrieve_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = fields.obj(await parsing.json_body(request), "PointRequest")
-    records = await run_in_threadpool(reads.retrieve, collection, body)
+    records = await _within(request, "Retrieve",
+                            run_in_threadpool(reads.retrieve, collection, body))
     cfg = collection.shard_config
     return ok([record_json(cfg, r) for r in records], started)
 
@@ -133,7 +138,8 @@ async def get_point(name: str, point_id: str, request: Request) -> Response:
     pid: Any = int(point_id) if point_id.isdigit() else point_id
     pid = parse_point_id(pid)
     reads.strict_read(collection, None, None)
-    records = await run_in_threadpool(collection.retrieve, [pid], True, True)
+    records = await _within(request, "Retrieve",
+                            run_in_threadpool(collection.retrieve, [pid], True, True))
     if not records:
         raise NotFound(f"No point with id {pid} found")
     return ok(record_json(collection.shard_config, records[0]), started)
@@ -144,7 +150,8 @@ async def scroll_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = fields.obj(await parsing.json_body(request, required=False), "ScrollRequest")
-    records, next_offset = await run_in_threadpool(reads.scroll, collection, body)
+    records, next_offset = await _within(request, "Scroll",
+                                         run_in_threadpool(reads.scroll, collection, body))
     cfg = collection.shard_config
     return ok(
         {"points": [record_json(cfg, r) for r in records], "next_page_offset": next_offset},
@@ -157,7 +164,7 @@ async def facet(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = fields.obj(await parsing.json_body(request), "FacetRequest")
-    hits = await run_in_threadpool(reads.facet, collection, body)
+    hits = await _within(request, "Facet", run_in_threadpool(reads.facet, collection, body))
     return ok({"hits": [{"value": v, "count": n} for v, n in hits]}, started)
 
 
@@ -166,7 +173,7 @@ async def count_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     body = fields.obj(await parsing.json_body(request, required=False), "CountRequest")
-    count = await run_in_threadpool(reads.count, collection, body)
+    count = await _within(request, "Count", run_in_threadpool(reads.count, collection, body))
     return ok({"count": count}, started)
 
 
@@ -204,7 +211,8 @@ async def query_batch_result(toc, name: str, raw: bytes, params=None) -> list:
 async def query_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await query_result(request.app.state.toc, name, raw, request.query_params),
+    return ok(await _within(request, "Search", query_result(
+        request.app.state.toc, name, raw, request.query_params)),
               started)
 
 
@@ -212,8 +220,8 @@ async def query_points(name: str, request: Request) -> Response:
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await query_batch_result(request.app.state.toc, name, raw, request.query_params),
-              started)
+    return ok(await _within(request, "Search", query_batch_result(
+        request.app.state.toc, name, raw, request.query_params)), started)
 
 
 # -- legacy search (Qdrant <= 1.12; older clients and many integrations still call it) ----------
@@ -224,7 +232,8 @@ async def search_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = _collection(request, name)
     query = query_requests.parse_search(await parsing.json_body(request))
-    results = await query_requests.run_queries_async(collection, [query])
+    results = await _within(request, "Search", query_requests.run_queries_async(
+        collection, [query], request.app.state.toc))
     cfg = collection.shard_config
     return ok([scored_json(cfg, r) for r in results[0]], started)
 
@@ -238,7 +247,8 @@ async def search_batch(name: str, request: Request) -> Response:
     if not isinstance(searches, list):
         raise FormatError("missing field `searches`")
     queries = [query_requests.parse_search(s) for s in searches]
-    results = await query_requests.run_queries_async(collection, queries)
+    results = await _within(request, "Search", query_requests.run_queries_async(
+        collection, queries, request.app.state.toc))
     cfg = collection.shard_config
     return ok([[scored_json(cfg, r) for r in rs] for rs in results], started)
 
@@ -265,7 +275,8 @@ async def query_groups(name: str, request: Request) -> Response:
         body, stages.parse_request(body), "internal.", required=False
     )
     collection = reads.scoped(collection, body)
-    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)
+    return ok(await _within(request, "Search", run_in_threadpool(
+        _groups_response, toc, collection, req)), started)
 
 
 @router.post("/collections/{name}/points/search/matrix/pairs")
@@ -276,7 +287,8 @@ async def matrix_pairs(name: str, request: Request) -> Response:
     req = matrix.parse_matrix(body)
     if isinstance(body, dict):
         collection = reads.scoped(collection, body)
-    result = await run_in_threadpool(matrix.compute, collection, req)
+    result = await _within(request, "Search",
+                           run_in_threadpool(matrix.compute, collection, req))
     return ok(matrix.pairs_json(result), started)
 
 
@@ -288,7 +300,8 @@ async def matrix_offsets(name: str, request: Request) -> Response:
     req = matrix.parse_matrix(body)
     if isinstance(body, dict):
         collection = reads.scoped(collection, body)
-    result = await run_in_threadpool(matrix.compute, collection, req)
+    result = await _within(request, "Search",
+                           run_in_threadpool(matrix.compute, collection, req))
     return ok(matrix.offsets_json(result), started)
 
 
@@ -300,7 +313,8 @@ async def _legacy_list(request: Request, name: str, parse) -> Response:
     toc = request.app.state.toc
     collection = _collection(request, name)
     query = parse(await parsing.json_body(request))
-    results = await query_requests.run_queries_async(collection, [query], toc)
+    results = await _within(request, "Search",
+                            query_requests.run_queries_async(collection, [query], toc))
     cfg = collection.shard_config
     return ok([scored_json(cfg, r) for r in results[0]], started)
 
@@ -314,7 +328,8 @@ async def _legacy_batch(request: Request, name: str, parse, what: str) -> Respon
     if not isinstance(searches, list):
         raise FormatError("missing field `searches`")
     queries = [parse(s) for s in searches]
-    results = await query_requests.run_queries_async(collection, queries, toc)
+    results = await _within(request, "Search",
+                            query_requests.run_queries_async(collection, queries, toc))
     cfg = collection.shard_config
     return ok([[scored_json(cfg, r) for r in rs] for rs in results], started)
 
@@ -347,7 +362,8 @@ async def search_groups(name: str, request: Request) -> Response:
     body = await parsing.json_body(request)
     req = legacy.search_groups(body)
     collection = reads.scoped(collection, body)
-    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)
+    return ok(await _within(request, "Search", run_in_threadpool(
+        _groups_response, toc, collection, req)), started)
 
 
 @router.post("/collections/{name}/points/recommend/groups")
@@ -358,4 +374,5 @@ async def recommend_groups(name: str, request: Request) -> Response:
     body = await parsing.json_body(request)
     req = legacy.recommend_groups(body)
     collection = reads.scoped(collection, body)
-    return ok(await run_in_threadpool(_groups_response, toc, collection, req), started)
+    return ok(await _within(request, "Search", run_in_threadpool(
+        _groups_response, toc, collection, req)), started)

@@ -9,7 +9,6 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from qdrant_client import grpc as pb
 
 from router.api.grpc.enums import ENUM_NAMES
 from router.api.grpc.from_grpc.common import _oneof
@@ -22,6 +21,7 @@ from router.api.grpc.from_grpc.values import (
     shard_key_selector,
     value,
 )
+from router.api.grpc.messages import pb
 
 
 # -- generic messages (configs, params): field by field, same names as REST ---------------------

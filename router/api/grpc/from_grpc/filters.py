@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.message import Message
-from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
 from router.api.grpc.from_grpc.values import f32, point_ids
+from router.api.grpc.messages import pb
 
 
 # -- filters -----------------------------------------------------------------------------------

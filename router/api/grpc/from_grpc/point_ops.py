@@ -4,7 +4,6 @@ scroll, count and facet → the REST bodies."""
 from __future__ import annotations
 
 from google.protobuf.message import Message
-from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
 from router.api.grpc.enums import ENUM_NAMES
@@ -19,6 +18,7 @@ from router.api.grpc.from_grpc.filters import (
 )
 from router.api.grpc.from_grpc.values import payload, point_id, point_ids, shard_key_selector
 from router.api.grpc.from_grpc.vectors import vectors
+from router.api.grpc.messages import pb
 
 
 # -- point writes: the REST bodies ---------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.message import Message
-from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
 from router.api.grpc.enums import ENUM_NAMES
@@ -23,6 +22,7 @@ from router.api.grpc.from_grpc.filters import (
 from router.api.grpc.from_grpc.point_ops import order_by
 from router.api.grpc.from_grpc.values import f32, payload, point_id
 from router.api.grpc.from_grpc.vectors import floats, query_floats, vector, vector_input
+from router.api.grpc.messages import pb
 
 
 # -- queries -----------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
+from router.api.grpc.messages import pb
 
 
 def f32(value: float) -> float:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from qdrant_client import grpc as pb
 
 from node.errors import BadRequest
 from router.api.grpc.from_grpc.values import payload, point_id, value
+from router.api.grpc.messages import pb
 
 
 # -- vectors -----------------------------------------------------------------------------------

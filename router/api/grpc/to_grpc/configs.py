@@ -9,9 +9,9 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from qdrant_client import grpc as pb
 
 from router.api.grpc.enums import ENUM_NUMBERS
+from router.api.grpc.messages import pb
 from router.api.grpc.to_grpc.values import point_id, value
 
 # -- generic: a JSON-shaped dict → a message, field by field (configs, collection info) ---------

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from qdrant_client import grpc as pb
-
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
+from router.api.grpc.messages import pb
 from router.api.grpc.to_grpc.values import _INT64_MAX, _INT64_MIN, _vectors_kwargs, payload_kwargs
 from router.api.rest.serialize import vectors_json
 from router.collection.collection import UpdateResult

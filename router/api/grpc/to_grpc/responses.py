@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from qdrant_client import grpc as pb
 
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
+from router.api.grpc.messages import pb
 from router.api.grpc.to_grpc.configs import collection_info
 from router.api.grpc.to_grpc.records import retrieved_point, scored_points, shard_key, update_result
 from router.api.grpc.to_grpc.values import point_id

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from qdrant_client import grpc as pb
 
 from node.shard_config import ShardConfig
+from router.api.grpc.messages import pb
 from router.api.rest.serialize import vectors_json
 
 _INT64_MIN = -(2**63)
