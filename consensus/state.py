@@ -86,11 +86,13 @@ class MetadataState:
             return OpResult(False, "bad_request", f"Peer {op['peer_id']} does not exist")
         del self.peers[peer]
         for entry in self.collections.values():
-            for shard in entry["shards"]:
-                shard["replicas"].pop(peer, None)
-            entry["transfers"] = [
-                t for t in entry.get("transfers", []) if peer not in (str(t["from"]), str(t["to"]))
-            ]
+            replicas_of = {shard["shard_id"]: shard["replicas"] for shard in entry["shards"]}
+            for t in list(entry.get("transfers", [])):  # its transfers are aborted
+                if peer in (str(t["from"]), str(t["to"])):
+                    entry["transfers"].remove(t)
+                    self._abort_target(t, replicas_of.get(t["shard_id"], {}))
+            for replicas in replicas_of.values():
+                replicas.pop(peer, None)
         return OpResult(True)
 
     # -- replicas and transfers --------------------------------------------------------------

@@ -73,7 +73,8 @@ class Node:
         if self.channels is None:
             return []
         service = PeerService(
-            self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index}
+            self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index,
+                                        "transfer_comment": self.toc.transfer_comment}
         )
         return [(PEER_SERVICE, lambda server: add_peer_service(server, service))]
 

@@ -73,6 +73,8 @@ class ClusterDuties:
         self._recovering: set[tuple[str, int]] = set()
         self._activating: set[tuple[str, int]] = set()
         self._before_start: set[tuple] | None = None
+        #: (collection uuid, shard id) of each copy running here -> [copied, total, started]
+        self.progress: dict[tuple[str, int], list] = {}
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -198,6 +200,7 @@ class ClusterDuties:
             time.sleep(1.0)
         finally:
             self._recovering.discard(key)
+            self.progress.pop(key, None)
             self.wake()
 
     def _recover_once(self, name: str, uuid_: str, shard_id: int) -> None:
@@ -234,7 +237,8 @@ class ClusterDuties:
             self.toc.reconcile()
             self.await_peers_synced(10.0)
             source = shard.replicas[source_peer]
-            copied = self._delta(source, local) if delta else self._copy(source, local)
+            key = (uuid_, shard_id)
+            copied = self._delta(source, local, key) if delta else self._copy(source, local, key)
             local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
@@ -251,20 +255,39 @@ class ClusterDuties:
             local.touched = None
             self.toc.reconcile()
 
-    def _copy(self, source, local: LocalReplica) -> int:
+    def _copy(self, source, local: LocalReplica, key: tuple[str, int]) -> int:
         """Every point of ``source`` into ``local``, page by page; the points written into
         ``local`` meanwhile (forwarded by the source) are kept."""
         copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
+        progress = self._track(key, source.info()["points_count"])
         while True:
             page = source.scroll(None, offset, size + 1, True, True)
             local.copy_in(page[:size], durable=False)
             copied += min(len(page), size)
+            progress[0] = copied
             if len(page) <= size:
                 return copied
             offset = page[size].id
             size = page_size(page[0])
 
-    def _delta(self, source, local: LocalReplica) -> int:
+    def _track(self, key: tuple[str, int], total: int) -> list:
+        progress = self.progress[key] = [0, total, time.monotonic()]
+        return progress
+
+    def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
+        """Qdrant's progress comment of a copy running here, e.g. ``Transferring records
+        (1500/6000), started 3s ago, ETA: 9.00s``."""
+        progress = self.progress.get((uuid_, shard_id))
+        if progress is None:
+            return None
+        copied, total, started = progress
+        elapsed = time.monotonic() - started
+        comment = f"Transferring records ({copied}/{total}), started {elapsed:.0f}s ago"
+        if 0 < copied < total:
+            comment += f", ETA: {elapsed * (total - copied) / copied:.2f}s"
+        return comment
+
+    def _delta(self, source, local: LocalReplica, key: tuple[str, int]) -> int:
         """Bring a stale ``local`` up to date: fetch the points whose versions differ from the
         source's (or that it lacks), drop those the source no longer has. Tessera's
         ``wal_delta``: not a replay of the source's WAL (which is truncated at every flush)
@@ -276,10 +299,12 @@ class ClusterDuties:
         present = set(source_ids)
         local.remove_untouched([pid for pid in mine if pid not in present])
         size, start = 16, 0  # the first page is small: it sizes the rest
+        progress = self._track(key, len(wanted))
         while start < len(wanted):
             page = source.retrieve(wanted[start:start + size], True, True)
             local.copy_in(page, durable=False)
             start += size
+            progress[0] = min(start, len(wanted))
             if page:
                 size = page_size(page[0])
         log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
@@ -303,7 +328,7 @@ class ClusterDuties:
             local = shard.local if transfer.get("fresh") else self.toc.renew_local_replica(shard)
             local.touched = set()
             self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
-            copied = self._copy(source, local)
+            copied = self._copy(source, local, key)
             local.sync()
             self._propose({"type": "finish_transfer", **ends})
             if transfer.get("kind") == "move":
@@ -324,6 +349,7 @@ class ClusterDuties:
             if shard is not None and shard.local is not None:
                 shard.local.touched = None
             self._recovering.discard(key)
+            self.progress.pop(key, None)
             self.toc.reconcile()
             self.wake()
 

@@ -27,6 +27,7 @@ from node.errors import (
     BadRequest,
     NotFound,
     ServiceError,
+    TesseraError,
     ValidationFailed,
     WrongInput,
 )
@@ -540,7 +541,26 @@ class TableOfContent:
     def collection_cluster_info(self, name: str) -> dict:
         collection = self.get(name)
         entry = self.consensus.state.collections.get(collection.name, {})
-        return collection.cluster_info(self.peer_id, entry.get("transfers", []))
+        transfers = [dict(t, comment=self._transfer_comment(entry["uuid"], t))
+                     for t in entry.get("transfers", [])]
+        return collection.cluster_info(self.peer_id, transfers)
+
+    def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
+        """The progress of a copy into a replica on this peer (a node call of the peers)."""
+        return None if self.duties is None else self.duties.transfer_comment(uuid_, shard_id)
+
+    def _transfer_comment(self, uuid_: str, transfer: dict) -> str | None:
+        """The target runs the copy and knows its progress; another peer asks it."""
+        if transfer["to"] == self.peer_id:
+            return self.transfer_comment(uuid_, transfer["shard_id"])
+        address = self._peer_address(transfer["to"])
+        if not address or self.channels is None:
+            return None
+        try:
+            return self.channels.call(address, "", 0, "transfer_comment", uuid_,
+                                      transfer["shard_id"], timeout=1.0)
+        except TesseraError:
+            return None
 
     def ready(self) -> bool:
         """/readyz: consensus has a leader and this peer's replicas are all Active."""

@@ -345,7 +345,8 @@ class Collection:
             "remote_shards": remote,
             "shard_transfers": [
                 {"shard_id": t["shard_id"], "to_shard_id": None, "from": t["from"],
-                 "to": t["to"], "sync": t["sync"], "method": t["method"]}
+                 "to": t["to"], "sync": t["sync"], "method": t["method"],
+                 **({"comment": t["comment"]} if t.get("comment") else {})}
                 for t in transfers or []
             ],
         }

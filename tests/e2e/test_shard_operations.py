@@ -5,6 +5,7 @@ while shards are copied, and Qdrant's refusals."""
 from __future__ import annotations
 
 import random
+import re
 import threading
 
 import httpx
@@ -212,6 +213,12 @@ def test_abort_transfer_removes_the_new_replica(cluster):
     target = next(_peer_id(n) for n in cluster if _peer_id(n) != holder)
     move = {"shard_id": 0, "from_peer_id": holder, "to_peer_id": target}
     assert _operate(cluster[0], name, {"replicate_shard": move}).status_code == 200
+    # while it runs, every node shows its progress as Qdrant does (the target knows it)
+    comments = [t.get("comment") for n in cluster for t in _info(n, name)["shard_transfers"]]
+    for comment in comments:
+        if comment is not None:
+            assert re.fullmatch(r"Transferring records \(\d+/\d+\), started \d+s ago"
+                                r"(, ETA: [\d.]+s)?", comment), comment
     resp = _operate(cluster[0], name, {"abort_transfer": move})
     if resp.status_code == 404:
         pytest.skip("the copy finished before the abort reached consensus")
