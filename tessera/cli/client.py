@@ -78,7 +78,10 @@ class Api:
             raise CliError(f"cannot reach {self.url}: {exc or type(exc).__name__}",
                            UNREACHABLE) from None
         if resp.status_code >= 400:
-            raise CliError(f"{method} {path}: {resp.status_code} {server_message(resp)}")
+            message = server_message(resp)
+            if resp.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
+                message += " (this server does not have this route: a feature it lacks)"
+            raise CliError(f"{method} {path}: {resp.status_code} {message}")
         return resp
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
