@@ -6,41 +6,18 @@ cluster)."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import cli, cli_env, cli_json
 from tests.support.cluster import start_cluster
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 POINTS = 3000
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QDRANT")}
-    env["PYTHONPATH"] = str(REPO)
-    env["COLUMNS"] = "200"
-    return env
-
-
-def cli(node, *args: str, code: int | None = 0) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "tessera", "--url", node.url, *args],
-                          capture_output=True, text=True, env=_env(), timeout=180)
-    if code is not None:
-        assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
-    return done
-
-
-def cli_json(node, *args: str, code: int | None = 0):
-    return json.loads(cli(node, "-o", "json", *args, code=code).stdout)
 
 
 def _peer_id(node) -> int:
@@ -244,7 +221,7 @@ def test_top_under_a_terminal(cluster, ids, data):
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "tessera", "--url", cluster[0].url, "top",
                                            "--node", cluster[1].url],
-                          env=_env(), dimensions=(50, 160), timeout=60, encoding="utf-8")
+                          env=cli_env(), dimensions=(50, 160), timeout=60, encoding="utf-8")
     try:
         child.expect("tessera top")  # the frame's first line; the rest up to its last table
         child.expect("PROGRESS")
