@@ -3,6 +3,7 @@ handed to its argparse parser untouched, and one sub-command group per module.""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,14 +42,14 @@ def options(
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="seconds per request"),
     output: OUTPUTS = typer.Option("table", "--output", "-o",  # type: ignore[valid-type]
                                help="table for people, json for scripts (see README)"),
-    no_color: bool = typer.Option(False, "--no-color", envvar="NO_COLOR",
-                                  help="plain text, no colour"),
+    no_color: bool = typer.Option(False, "--no-color",
+                                  help="plain text, no colour (also when NO_COLOR is set)"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="print the version and exit"),
 ) -> None:
     """Global options; they go before the command."""
     ctx.obj = Session(Api(url=url, api_key=api_key, timeout=timeout), output=output.value,
-                      no_color=no_color)
+                      no_color=no_color or bool(os.environ.get("NO_COLOR")))
     ctx.call_on_close(ctx.obj.api.close)
 
 
