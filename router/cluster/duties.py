@@ -26,6 +26,9 @@ from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
 
+#: Seconds without a Raft connection to a transfer's target before its source aborts it.
+LOST_TARGET_SECONDS = 2.0
+
 #: Transfers an operator asks for (POST /collections/{name}/cluster); ``recovery`` is ours.
 OPERATOR_KINDS = ("replicate", "move")
 
@@ -73,6 +76,7 @@ class ClusterDuties:
         self._recovering: set[tuple[str, int]] = set()
         self._activating: set[tuple[str, int]] = set()
         self._before_start: set[tuple] | None = None
+        self._target_lost: dict[tuple, float] = {}  # transfers from here whose target is gone
         #: (collection uuid, shard id) of each copy running here -> [copied, total, started]
         self.progress: dict[tuple[str, int], list] = {}
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
@@ -143,6 +147,7 @@ class ClusterDuties:
                 (entry["uuid"], t["shard_id"], t["from"])
                 for entry in state.collections.values() for t in entry.get("transfers", [])
                 if str(t["to"]) == me}
+        self._abort_transfers_to_lost_peers(state)
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
             for shard in entry["shards"]:
@@ -168,6 +173,28 @@ class ClusterDuties:
                                              name=f"pull-{t['shard_id']}", daemon=True).start()
                         else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
+
+    def _abort_transfers_to_lost_peers(self, state) -> None:
+        """A transfer from here whose target is gone (no Raft connection for a while) is
+        aborted: nothing else would notice while no write is forwarded to it."""
+        live = set(self.toc.consensus.live_peers())
+        now = time.monotonic()
+        running = set()
+        for name, entry in state.collections.items():
+            for t in entry.get("transfers", []):
+                if t["from"] != self.peer_id:
+                    continue
+                mark = (entry["uuid"], t["shard_id"], t["to"])
+                running.add(mark)
+                if t["to"] in live:
+                    self._target_lost.pop(mark, None)
+                elif now - self._target_lost.setdefault(mark, now) > LOST_TARGET_SECONDS:
+                    log.warning("aborting transfer of %s/%s: peer %s is unreachable", name,
+                                t["shard_id"], t["to"])
+                    self._target_lost.pop(mark, None)
+                    self._abort(name, entry["uuid"], t)
+        for mark in set(self._target_lost) - running:
+            del self._target_lost[mark]
 
     # -- duties ------------------------------------------------------------------------------
     def _activate(self, name: str, uuid_: str, shard_id: int) -> None:
