@@ -162,6 +162,7 @@ class Settings:
     log_level: str = "INFO"
     cluster_enabled: bool = False
     p2p_port: int = 6335
+    compact_wal_entries: int = 128  # Raft log entries kept before a snapshot replaces them
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -229,6 +230,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("log_level", ("log_level",), _non_empty_text),
     ("cluster_enabled", ("cluster", "enabled"), _flag),
     ("p2p_port", ("cluster", "p2p", "port"), _port),
+    ("compact_wal_entries", ("cluster", "consensus", "compact_wal_entries"), _positive),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

@@ -40,6 +40,7 @@ class Node:
             self.consensus = RaftConsensus(
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
+                compact_entries=settings.compact_wal_entries,
             )
             self.channels = PeerChannels(settings.api_key)
         else:
