@@ -163,6 +163,8 @@ class Settings:
     cluster_enabled: bool = False
     p2p_port: int = 6335
     compact_wal_entries: int = 128  # Raft log entries kept before a snapshot replaces them
+    incoming_shard_transfers_limit: int = 1  # automatic transfers into a node at once
+    outgoing_shard_transfers_limit: int = 1  # and out of it
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -231,6 +233,10 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("cluster_enabled", ("cluster", "enabled"), _flag),
     ("p2p_port", ("cluster", "p2p", "port"), _port),
     ("compact_wal_entries", ("cluster", "consensus", "compact_wal_entries"), _positive),
+    ("incoming_shard_transfers_limit",
+     ("storage", "performance", "incoming_shard_transfers_limit"), _positive),
+    ("outgoing_shard_transfers_limit",
+     ("storage", "performance", "outgoing_shard_transfers_limit"), _positive),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

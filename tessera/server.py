@@ -58,6 +58,8 @@ class Node:
                 max_ef_construct=settings.max_ef_construct,
                 max_request_memory_mb=settings.max_request_memory_mb,
             ),
+            transfer_limits=(settings.incoming_shard_transfers_limit,
+                             settings.outgoing_shard_transfers_limit),
         )
 
     @staticmethod

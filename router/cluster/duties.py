@@ -57,6 +57,7 @@ class DutiesHost(Protocol):
     consensus: Any
     channels: PeerChannels | None
     reconciled_index: int
+    transfer_limits: tuple[int, int]  # automatic transfers at once: (incoming, outgoing)
 
     def reconcile(self) -> None: ...
 
@@ -74,6 +75,7 @@ class ClusterDuties:
         self._dead_reports: dict[tuple, str] = {}  # (name, uuid, shard, peer) -> from_state
         self._reports_lock = threading.Lock()
         self._recovering: set[tuple[str, int]] = set()
+        self._recoveries: set[tuple[str, int]] = set()  # the automatic ones among them
         self._activating: set[tuple[str, int]] = set()
         self._before_start: set[tuple] | None = None
         self._target_lost: dict[tuple, float] = {}  # transfers from here whose target is gone
@@ -158,7 +160,10 @@ class ClusterDuties:
                     threading.Thread(target=self._activate, args=(name, entry["uuid"],
                                      shard["shard_id"]), daemon=True).start()
                 elif replica_state == "Dead" and key not in self._recovering:
+                    if self._incoming_recoveries(state) >= self.toc.transfer_limits[0]:
+                        continue  # one at a time (storage.performance limits): later
                     self._recovering.add(key)
+                    self._recoveries.add(key)
                     threading.Thread(target=self._recover, args=(name, entry["uuid"],
                                      shard["shard_id"]), name=f"recover-{shard['shard_id']}",
                                      daemon=True).start()
@@ -173,6 +178,23 @@ class ClusterDuties:
                                              name=f"pull-{t['shard_id']}", daemon=True).start()
                         else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
+
+    def _incoming_recoveries(self, state) -> int:
+        """Recoveries running into this peer: the ones consensus lists, and any this peer
+        has begun but consensus does not list yet."""
+        listed = {(entry["uuid"], t["shard_id"]) for entry in state.collections.values()
+                  for t in entry.get("transfers", [])
+                  if t["to"] == self.peer_id and t.get("kind", "recovery") == "recovery"}
+        return len(listed | self._recoveries)
+
+    @staticmethod
+    def _outgoing_recoveries(state) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for entry in state.collections.values():
+            for t in entry.get("transfers", []):
+                if t.get("kind", "recovery") == "recovery":
+                    counts[t["from"]] = counts.get(t["from"], 0) + 1
+        return counts
 
     def _abort_transfers_to_lost_peers(self, state) -> None:
         """A transfer from here whose target is gone (no Raft connection for a while) is
@@ -226,6 +248,7 @@ class ClusterDuties:
             log.warning("recovery of %s/%s failed, will retry: %s", name, shard_id, exc)
             time.sleep(1.0)
         finally:
+            self._recoveries.discard(key)
             self._recovering.discard(key)
             self.progress.pop(key, None)
             self.wake()
@@ -235,9 +258,12 @@ class ClusterDuties:
         if shard is None or shard.local is None:
             return
         source_peer = None
+        outgoing = self._outgoing_recoveries(self.toc.consensus.state)
         for peer, state in sorted(shard.states.items()):
             if peer == self.peer_id or state != "Active":
                 continue
+            if outgoing.get(peer, 0) >= self.toc.transfer_limits[1]:
+                continue  # that peer sends enough already
             try:
                 shard.replicas[peer].info()  # health check
             except TesseraError:
