@@ -165,6 +165,7 @@ class Settings:
     compact_wal_entries: int = 128  # Raft log entries kept before a snapshot replaces them
     incoming_shard_transfers_limit: int = 1  # automatic transfers into a node at once
     outgoing_shard_transfers_limit: int = 1  # and out of it
+    max_transfer_rate: int = 0  # points per second of one shard copy (0: unlimited)
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -237,6 +238,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
      ("storage", "performance", "incoming_shard_transfers_limit"), _positive),
     ("outgoing_shard_transfers_limit",
      ("storage", "performance", "outgoing_shard_transfers_limit"), _positive),
+    ("max_transfer_rate", ("storage", "performance", "max_transfer_rate"), _non_negative),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

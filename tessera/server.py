@@ -60,6 +60,7 @@ class Node:
             ),
             transfer_limits=(settings.incoming_shard_transfers_limit,
                              settings.outgoing_shard_transfers_limit),
+            transfer_rate=settings.max_transfer_rate,
         )
 
     @staticmethod

@@ -58,6 +58,7 @@ class DutiesHost(Protocol):
     channels: PeerChannels | None
     reconciled_index: int
     transfer_limits: tuple[int, int]  # automatic transfers at once: (incoming, outgoing)
+    transfer_rate: int  # points per second of one copy (0: unlimited)
 
     def reconcile(self) -> None: ...
 
@@ -318,6 +319,7 @@ class ClusterDuties:
             local.copy_in(page[:size], durable=False)
             copied += min(len(page), size)
             progress[0] = copied
+            self._pace(progress)
             if len(page) <= size:
                 return copied
             offset = page[size].id
@@ -326,6 +328,15 @@ class ClusterDuties:
     def _track(self, key: tuple[str, int], total: int) -> list:
         progress = self.progress[key] = [0, total, time.monotonic()]
         return progress
+
+    def _pace(self, progress: list) -> None:
+        """Hold a copy to ``storage.performance.max_transfer_rate`` points per second (0: as
+        fast as it goes), so that foreground traffic keeps its share of the node."""
+        rate = self.toc.transfer_rate
+        if rate:
+            ahead = progress[2] + progress[0] / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
 
     def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
         """Qdrant's progress comment of a copy running here, e.g. ``Transferring records
@@ -358,6 +369,7 @@ class ClusterDuties:
             local.copy_in(page, durable=False)
             start += size
             progress[0] = min(start, len(wanted))
+            self._pace(progress)
             if page:
                 size = page_size(page[0])
         log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
