@@ -162,6 +162,10 @@ class Settings:
     log_level: str = "INFO"
     cluster_enabled: bool = False
     p2p_port: int = 6335
+    compact_wal_entries: int = 128  # Raft log entries kept before a snapshot replaces them
+    incoming_shard_transfers_limit: int = 1  # automatic transfers into a node at once
+    outgoing_shard_transfers_limit: int = 1  # and out of it
+    max_transfer_rate: int = 0  # points per second of one shard copy (0: unlimited)
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -229,6 +233,12 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("log_level", ("log_level",), _non_empty_text),
     ("cluster_enabled", ("cluster", "enabled"), _flag),
     ("p2p_port", ("cluster", "p2p", "port"), _port),
+    ("compact_wal_entries", ("cluster", "consensus", "compact_wal_entries"), _positive),
+    ("incoming_shard_transfers_limit",
+     ("storage", "performance", "incoming_shard_transfers_limit"), _positive),
+    ("outgoing_shard_transfers_limit",
+     ("storage", "performance", "outgoing_shard_transfers_limit"), _positive),
+    ("max_transfer_rate", ("storage", "performance", "max_transfer_rate"), _non_negative),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

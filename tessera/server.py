@@ -40,6 +40,7 @@ class Node:
             self.consensus = RaftConsensus(
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
+                compact_entries=settings.compact_wal_entries,
             )
             self.channels = PeerChannels(settings.api_key)
         else:
@@ -57,6 +58,9 @@ class Node:
                 max_ef_construct=settings.max_ef_construct,
                 max_request_memory_mb=settings.max_request_memory_mb,
             ),
+            transfer_limits=(settings.incoming_shard_transfers_limit,
+                             settings.outgoing_shard_transfers_limit),
+            transfer_rate=settings.max_transfer_rate,
         )
 
     @staticmethod

@@ -26,6 +26,9 @@ from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
 
+#: Seconds without a Raft connection to a transfer's target before its source aborts it.
+LOST_TARGET_SECONDS = 2.0
+
 #: Transfers an operator asks for (POST /collections/{name}/cluster); ``recovery`` is ours.
 OPERATOR_KINDS = ("replicate", "move")
 
@@ -54,6 +57,8 @@ class DutiesHost(Protocol):
     consensus: Any
     channels: PeerChannels | None
     reconciled_index: int
+    transfer_limits: tuple[int, int]  # automatic transfers at once: (incoming, outgoing)
+    transfer_rate: int  # points per second of one copy (0: unlimited)
 
     def reconcile(self) -> None: ...
 
@@ -71,8 +76,10 @@ class ClusterDuties:
         self._dead_reports: dict[tuple, str] = {}  # (name, uuid, shard, peer) -> from_state
         self._reports_lock = threading.Lock()
         self._recovering: set[tuple[str, int]] = set()
+        self._recoveries: set[tuple[str, int]] = set()  # the automatic ones among them
         self._activating: set[tuple[str, int]] = set()
         self._before_start: set[tuple] | None = None
+        self._target_lost: dict[tuple, float] = {}  # transfers from here whose target is gone
         #: (collection uuid, shard id) of each copy running here -> [copied, total, started]
         self.progress: dict[tuple[str, int], list] = {}
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
@@ -143,6 +150,7 @@ class ClusterDuties:
                 (entry["uuid"], t["shard_id"], t["from"])
                 for entry in state.collections.values() for t in entry.get("transfers", [])
                 if str(t["to"]) == me}
+        self._abort_transfers_to_lost_peers(state)
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
             for shard in entry["shards"]:
@@ -153,7 +161,10 @@ class ClusterDuties:
                     threading.Thread(target=self._activate, args=(name, entry["uuid"],
                                      shard["shard_id"]), daemon=True).start()
                 elif replica_state == "Dead" and key not in self._recovering:
+                    if self._incoming_recoveries(state) >= self.toc.transfer_limits[0]:
+                        continue  # one at a time (storage.performance limits): later
                     self._recovering.add(key)
+                    self._recoveries.add(key)
                     threading.Thread(target=self._recover, args=(name, entry["uuid"],
                                      shard["shard_id"]), name=f"recover-{shard['shard_id']}",
                                      daemon=True).start()
@@ -168,6 +179,45 @@ class ClusterDuties:
                                              name=f"pull-{t['shard_id']}", daemon=True).start()
                         else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
+
+    def _incoming_recoveries(self, state) -> int:
+        """Recoveries running into this peer: the ones consensus lists, and any this peer
+        has begun but consensus does not list yet."""
+        listed = {(entry["uuid"], t["shard_id"]) for entry in state.collections.values()
+                  for t in entry.get("transfers", [])
+                  if t["to"] == self.peer_id and t.get("kind", "recovery") == "recovery"}
+        return len(listed | self._recoveries)
+
+    @staticmethod
+    def _outgoing_recoveries(state) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for entry in state.collections.values():
+            for t in entry.get("transfers", []):
+                if t.get("kind", "recovery") == "recovery":
+                    counts[t["from"]] = counts.get(t["from"], 0) + 1
+        return counts
+
+    def _abort_transfers_to_lost_peers(self, state) -> None:
+        """A transfer from here whose target is gone (no Raft connection for a while) is
+        aborted: nothing else would notice while no write is forwarded to it."""
+        live = set(self.toc.consensus.live_peers())
+        now = time.monotonic()
+        running = set()
+        for name, entry in state.collections.items():
+            for t in entry.get("transfers", []):
+                if t["from"] != self.peer_id:
+                    continue
+                mark = (entry["uuid"], t["shard_id"], t["to"])
+                running.add(mark)
+                if t["to"] in live:
+                    self._target_lost.pop(mark, None)
+                elif now - self._target_lost.setdefault(mark, now) > LOST_TARGET_SECONDS:
+                    log.warning("aborting transfer of %s/%s: peer %s is unreachable", name,
+                                t["shard_id"], t["to"])
+                    self._target_lost.pop(mark, None)
+                    self._abort(name, entry["uuid"], t)
+        for mark in set(self._target_lost) - running:
+            del self._target_lost[mark]
 
     # -- duties ------------------------------------------------------------------------------
     def _activate(self, name: str, uuid_: str, shard_id: int) -> None:
@@ -199,6 +249,7 @@ class ClusterDuties:
             log.warning("recovery of %s/%s failed, will retry: %s", name, shard_id, exc)
             time.sleep(1.0)
         finally:
+            self._recoveries.discard(key)
             self._recovering.discard(key)
             self.progress.pop(key, None)
             self.wake()
@@ -208,9 +259,12 @@ class ClusterDuties:
         if shard is None or shard.local is None:
             return
         source_peer = None
+        outgoing = self._outgoing_recoveries(self.toc.consensus.state)
         for peer, state in sorted(shard.states.items()):
             if peer == self.peer_id or state != "Active":
                 continue
+            if outgoing.get(peer, 0) >= self.toc.transfer_limits[1]:
+                continue  # that peer sends enough already
             try:
                 shard.replicas[peer].info()  # health check
             except TesseraError:
@@ -265,6 +319,7 @@ class ClusterDuties:
             local.copy_in(page[:size], durable=False)
             copied += min(len(page), size)
             progress[0] = copied
+            self._pace(progress)
             if len(page) <= size:
                 return copied
             offset = page[size].id
@@ -273,6 +328,15 @@ class ClusterDuties:
     def _track(self, key: tuple[str, int], total: int) -> list:
         progress = self.progress[key] = [0, total, time.monotonic()]
         return progress
+
+    def _pace(self, progress: list) -> None:
+        """Hold a copy to ``storage.performance.max_transfer_rate`` points per second (0: as
+        fast as it goes), so that foreground traffic keeps its share of the node."""
+        rate = self.toc.transfer_rate
+        if rate:
+            ahead = progress[2] + progress[0] / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
 
     def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
         """Qdrant's progress comment of a copy running here, e.g. ``Transferring records
@@ -305,6 +369,7 @@ class ClusterDuties:
             local.copy_in(page, durable=False)
             start += size
             progress[0] = min(start, len(wanted))
+            self._pace(progress)
             if page:
                 size = page_size(page[0])
         log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),

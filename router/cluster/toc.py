@@ -89,8 +89,15 @@ class TableOfContent:
         channels: PeerChannels | None = None,
         default_optimizers: Mapping[str, Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        transfer_limits: tuple[int, int] = (1, 1),
+        transfer_rate: int = 0,
     ) -> None:
         self.storage_path = storage_path
+        #: automatic transfers (recoveries) at once per node, into it and out of it
+        #: (storage.performance.incoming/outgoing_shard_transfers_limit, as Qdrant's)
+        self.transfer_limits = transfer_limits
+        #: points per second of one shard copy, 0 for no limit (max_transfer_rate)
+        self.transfer_rate = transfer_rate
         #: optimizer settings of new collections that do not give their own (storage.optimizers)
         self.default_optimizers = dict(default_optimizers or {})
         #: Tessera's bounds on what a request may ask for (config section ``limits``)

@@ -252,3 +252,38 @@ def test_qdrant_client_replicates_and_drops(cluster, prefer_grpc):
         client.cluster_collection_update(name, models.DropReplicaOperation(
             drop_replica=models.Replica(shard_id=0, peer_id=target)))
     assert "must have at least one active replica" in str(caught.value)
+
+
+@pytest.mark.parametrize("victim", ["target", "source"])
+def test_a_transfer_whose_peer_dies_is_aborted_and_nothing_is_lost(cluster, victim):
+    """kill -9 of the target (its source notices the lost peer) or of the source (the target's
+    copy fails) mid-transfer: the transfer ends, the shard keeps its Active replica, and once
+    the victim is back every point is there."""
+    name = f"dies_{victim}"
+    _make(cluster, name, points=30_000)
+    holder = next(iter(_holders(cluster, name, 0)))
+    by_peer = {_peer_id(n): n for n in cluster}
+    target = next(p for p in by_peer if p != holder)
+    killed = by_peer[target if victim == "target" else holder]
+    alive = [n for n in cluster if n is not killed]
+    move = {"shard_id": 0, "from_peer_id": holder, "to_peer_id": target}
+    assert _operate(alive[0], name, {"replicate_shard": move}).status_code == 200
+    killed.kill()
+    try:
+        wait_until(lambda: all(not _info(n, name)["shard_transfers"] for n in alive), 30,
+                   "the transfer aborted")
+        shard0 = {}
+        for n in alive:
+            info = _info(n, name)
+            shard0.update({s["peer_id"]: s["state"] for s in info["remote_shards"]
+                           if s["shard_id"] == 0})
+            shard0.update({_peer_id(n): s["state"] for s in info["local_shards"]
+                           if s["shard_id"] == 0})
+        assert shard0 == {holder: "Active"}  # the replica the copy was filling is gone
+    finally:
+        killed.start().wait_ready(60)
+    wait_until(lambda: _settled(cluster, name), 60, "settled after the restart")
+    for n in cluster:
+        count = httpx.post(f"{n.url}/collections/{name}/points/count", json={"exact": True},
+                           timeout=30).json()["result"]["count"]
+        assert count == 30_000
