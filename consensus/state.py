@@ -161,6 +161,7 @@ class MetadataState:
             "shard_id": shard_id, "from": int(source), "to": int(target),
             "sync": kind != "move", "method": op.get("method") or "stream_records",
             "kind": kind, "fresh": target not in replicas,
+            "tid": self.applied,  # this transfer, not a later one between the same peers
         })
         replicas[target] = "Partial"
         return OpResult(True)
@@ -174,7 +175,8 @@ class MetadataState:
         entry = self.collections[op["name"]]
         for t in entry.get("transfers", []):
             if t["shard_id"] == op["shard_id"] and str(t["to"]) == str(op["to"]) and \
-                    (op.get("from") is None or str(t["from"]) == str(op["from"])):
+                    (op.get("from") is None or str(t["from"]) == str(op["from"])) and \
+                    (op.get("tid") is None or t.get("tid") == op["tid"]):
                 entry["transfers"].remove(t)
                 return t, replicas
         return None, replicas

@@ -381,7 +381,7 @@ class ClusterDuties:
         Partial replica consensus added here is filled from the source, then finished."""
         shard_id, key = transfer["shard_id"], (uuid_, transfer["shard_id"])
         ends = {"name": name, "uuid": uuid_, "shard_id": shard_id,
-                "from": transfer["from"], "to": self.peer_id}
+                "from": transfer["from"], "to": self.peer_id, "tid": transfer.get("tid")}
         shard = self.toc.replica_set(name, uuid_, shard_id)
         try:
             source = shard.replicas.get(transfer["from"]) if shard is not None else None

@@ -1,5 +1,5 @@
 """The operations of ``POST /collections/{name}/cluster``: shard keys, and the operator's
-shard operations replicate_shard, move_shard, abort_transfer and drop_replica
+shard operations replicate_shard, move_shard, abort_transfer, restart_transfer and drop_replica
 (../shared/spec/distributed.md §1.7-1.8).
 
 Each is checked here for shape, then proposed to consensus, which checks it against the
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.errors import BadRequest, ValidationFailed
+from node.errors import BadRequest, NotFound, ValidationFailed
 from router.operations import fields
 
 #: the operations this module serves, by their key in the body
-OPERATIONS = ("replicate_shard", "move_shard", "abort_transfer", "drop_replica")
+OPERATIONS = ("replicate_shard", "move_shard", "abort_transfer", "drop_replica",
+              "restart_transfer")
 METHODS = ("stream_records", "snapshot", "wal_delta", "resharding_stream_records")
 
 
@@ -48,6 +49,8 @@ def parse(key: str, raw: Any, name: str, uuid_: str) -> dict:
     source, target = _peer(body, "from_peer_id", key), _peer(body, "to_peer_id", key)
     if key == "abort_transfer":
         return {"type": "abort_transfer", **base, "from": source, "to": target}
+    if key == "restart_transfer" and "method" not in body:
+        raise BadRequest("missing field `method` of `restart_transfer`")
     if source == target:
         raise ValidationFailed(f"[{key}.to_peer_id: cannot transfer shard to itself]")
     method = body.get("method")
@@ -65,6 +68,23 @@ def parse(key: str, raw: Any, name: str, uuid_: str) -> dict:
             "method": "stream_records"}
 
 
+def _restart(toc: Any, name: str, op: dict) -> bool:
+    """restart_transfer: the running transfer starts over (with the method asked for;
+    there is one so far), as the same kind of transfer."""
+    entry = toc.consensus.state.collections.get(name, {})
+    running = [t for t in entry.get("transfers", []) if t["shard_id"] == op["shard_id"]
+               and t["from"] == op["from"] and t["to"] == op["to"]]
+    if not running:
+        raise NotFound("transfer not found")
+    kind = running[0].get("kind", "recovery")
+    if kind == "recovery":
+        raise BadRequest("a recovery restarts by itself; only an operator's transfer restarts")
+    toc.propose({"type": "abort_transfer", "name": name, "uuid": op["uuid"],
+                 "shard_id": op["shard_id"], "from": op["from"], "to": op["to"]})
+    toc.propose({**op, "kind": kind})
+    return True
+
+
 def update_cluster(toc: Any, name: str, body: dict) -> bool:
     """One operation of ``POST /collections/{name}/cluster`` (and of gRPC's
     UpdateCollectionClusterSetup): shard keys, or the operator's shard operations."""
@@ -77,7 +97,10 @@ def update_cluster(toc: Any, name: str, body: dict) -> bool:
         return toc.drop_shard_key(name, fields.obj(body["drop_sharding_key"], "key"))
     for key in OPERATIONS:
         if key in body:
-            toc.propose(parse(key, body[key], collection.name, collection.uuid))
+            op = parse(key, body[key], collection.name, collection.uuid)
+            if key == "restart_transfer":
+                return _restart(toc, collection.name, op)
+            toc.propose(op)
             return True
     raise BadRequest(f"Cluster operation {', '.join(body) or '(none)'} is not supported by "
                      "Tessera yet")

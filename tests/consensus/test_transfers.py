@@ -104,3 +104,14 @@ def test_removing_a_peer_aborts_its_transfers(state):
                     "from": 1, "to": 3}).ok  # a recovery
     assert s.apply({"type": "remove_peer", "peer_id": 1}).ok
     assert _replicas(s, 0) == {"3": "Dead"}
+
+
+def test_an_end_names_its_transfer_not_a_later_one_between_the_same_peers(state):
+    assert _start(state, "replicate").ok
+    first = state.collections["c"]["transfers"][0]["tid"]
+    assert _end(state, "abort").ok
+    assert _start(state, "replicate").ok  # restarted
+    late = {"type": "finish_transfer", "name": "c", "uuid": "u", "shard_id": 0, "to": 3,
+            "tid": first}
+    assert state.apply(late).error_kind == "not_found"  # the first copy's late finish
+    assert _replicas(state, 0) == {"1": "Active", "3": "Partial"}

@@ -287,3 +287,23 @@ def test_a_transfer_whose_peer_dies_is_aborted_and_nothing_is_lost(cluster, vict
         count = httpx.post(f"{n.url}/collections/{name}/points/count", json={"exact": True},
                            timeout=30).json()["result"]["count"]
         assert count == 30_000
+
+
+def test_restart_transfer_starts_the_copy_over(cluster):
+    name = "restarting"
+    _make(cluster, name, points=30_000)
+    holder = next(iter(_holders(cluster, name, 0)))
+    target = next(_peer_id(n) for n in cluster if _peer_id(n) != holder)
+    move = {"shard_id": 0, "from_peer_id": holder, "to_peer_id": target}
+    assert _operate(cluster[0], name, {"replicate_shard": move}).status_code == 200
+    resp = _operate(cluster[1], name, {"restart_transfer": {**move, "method": "stream_records"}})
+    if resp.status_code == 404:
+        pytest.skip("the copy finished before the restart reached consensus")
+    assert resp.status_code == 200, resp.text
+    wait_until(lambda: _settled(cluster, name), 60, "the restarted copy finished")
+    replicas = _holders(cluster, name, 0)
+    assert set(replicas) == {holder, target}
+    assert replicas[holder] == replicas[target]
+    assert replicas[target][0] == "Active" and replicas[target][1] > 10_000
+    assert _operate(cluster[1], name, {"restart_transfer": move}).json()["status"]["error"] == \
+        "Bad request: missing field `method` of `restart_transfer`"
