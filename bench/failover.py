@@ -13,6 +13,7 @@ the victim is restarted and the cluster heals. Every round reports
   lost      acknowledged points missing afterwards, asked of every node (must be 0)
 
     python bench/failover.py [--rounds 3] [--victim leader|follower|both] [--kill-at 4]
+                             [--down 3] [--prefill 100000]
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from tests.support.cluster import (  # noqa: E402
 
 COLLECTION = "failover"
 BATCH = 50
+#: ids of --prefill points start here, far above the writer's
+PREFILL_BASE = 10**9
 
 
 class Writer(threading.Thread):
@@ -82,7 +85,8 @@ def _victim_dead(node, victim_id: int) -> bool:
     return bool(states) and all(s == "Dead" for s in states)
 
 
-def one_round(root: Path, victim_kind: str, kill_at: float, after: float) -> dict:
+def one_round(root: Path, victim_kind: str, kill_at: float, after: float,
+              prefill: int = 0) -> dict:
     nodes = start_cluster(root, 3)
     try:
         first = nodes[0]
@@ -90,6 +94,11 @@ def one_round(root: Path, victim_kind: str, kill_at: float, after: float) -> dic
                 "replication_factor": 2, "write_consistency_factor": 1}
         first.http.put(f"/collections/{COLLECTION}", json=body).raise_for_status()
         wait_until(lambda: all(replicas_all_active(n, COLLECTION) for n in nodes), 60, "active")
+        for start in range(0, prefill, 1000):  # points from before: a restart need not copy them
+            points = [{"id": PREFILL_BASE + i, "vector": [float(i % 7), 1.0, 0.5, float(i % 3)]}
+                      for i in range(start, min(prefill, start + 1000))]
+            first.http.put(f"/collections/{COLLECTION}/points", params={"wait": "true"},
+                           json={"points": points}, timeout=60).raise_for_status()
         leader_id = _leader(first)
         peer_ids = {int(cluster_status(n)["peer_id"]): n for n in nodes}
         victim_id = leader_id if victim_kind == "leader" else \
@@ -169,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--victim", choices=("leader", "follower", "both"), default="both")
     p.add_argument("--kill-at", type=float, default=4.0, help="seconds of writes before the kill")
     p.add_argument("--down", type=float, default=3.0, help="seconds the victim stays down")
+    p.add_argument("--prefill", type=int, default=0,
+                   help="points loaded before the writer starts (the data a restart keeps)")
     args = p.parse_args(argv)
     kinds = ("leader", "follower") if args.victim == "both" else (args.victim,)
     lost = 0
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds = []
         for number in range(args.rounds):
             with tempfile.TemporaryDirectory(prefix="tessera-failover-") as tmp:
-                result = one_round(Path(tmp), kind, args.kill_at, args.down)
+                result = one_round(Path(tmp), kind, args.kill_at, args.down, args.prefill)
             print(f"  {kind} round {number + 1}: " + ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()),
                 flush=True)

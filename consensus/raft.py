@@ -161,7 +161,7 @@ class RaftConsensus:
     """A node's seat in the cluster's metadata Raft group."""
 
     def __init__(self, storage_path: Path, uri: str | None, bootstrap: str | None,
-                 grpc_port: int, http_port: int) -> None:
+                 grpc_port: int, http_port: int, compact_entries: int = 128) -> None:
         self.dir = storage_path / RAFT_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self._identity_path = storage_path / IDENTITY_FILE
@@ -220,6 +220,9 @@ class RaftConsensus:
             connectionRetryTime=0.5,
             leaderFallbackTimeout=5.0,
             commandsWaitLeader=True,
+            # past this many entries the log is replaced by a snapshot of the state (Qdrant's
+            # cluster.consensus.compact_wal_entries): a late joiner gets the snapshot
+            logCompactionMinEntries=max(2, compact_entries),
         )
         self._members = sorted(set(partners))
         self._save_identity()

@@ -86,11 +86,13 @@ class MetadataState:
             return OpResult(False, "bad_request", f"Peer {op['peer_id']} does not exist")
         del self.peers[peer]
         for entry in self.collections.values():
-            for shard in entry["shards"]:
-                shard["replicas"].pop(peer, None)
-            entry["transfers"] = [
-                t for t in entry.get("transfers", []) if peer not in (str(t["from"]), str(t["to"]))
-            ]
+            replicas_of = {shard["shard_id"]: shard["replicas"] for shard in entry["shards"]}
+            for t in list(entry.get("transfers", [])):  # its transfers are aborted
+                if peer in (str(t["from"]), str(t["to"])):
+                    entry["transfers"].remove(t)
+                    self._abort_target(t, replicas_of.get(t["shard_id"], {}))
+            for replicas in replicas_of.values():
+                replicas.pop(peer, None)
         return OpResult(True)
 
     # -- replicas and transfers --------------------------------------------------------------
@@ -129,48 +131,106 @@ class MetadataState:
         return OpResult(True)
 
     def _op_start_transfer(self, op: dict) -> OpResult:
-        """A replica is refilled from another (stream of records): the target turns Partial,
-        so writes reach it while the copy runs."""
+        """A shard transfer starts; its target turns Partial, so writes reach it while the copy
+        runs. ``kind``: ``recovery`` (a Dead replica refilled), or an operator's ``replicate``
+        (a new or existing replica filled from ``from``) or ``move`` (the same; the target's peer
+        drops the source replica once every peer knows the new one is Active)."""
         replicas = self._replicas(op)
+        kind = op.get("kind", "recovery")
         source, target = str(op["from"]), str(op["to"])
-        if replicas is None or target not in replicas:
-            return OpResult(
-                False, "bad_request", f"Shard {op['shard_id']} of {op['name']} does not exist"
-            )
+        shard_id, name = op["shard_id"], op["name"]
+        if replicas is None or (kind == "recovery" and target not in replicas):
+            return OpResult(False, "bad_request", f"Shard {shard_id} of {name} does not exist")
+        for peer in (source, target):
+            if kind != "recovery" and peer not in self.peers:
+                return OpResult(False, "bad_request", f"Peer {peer} does not exist")
         if replicas.get(source) != "Active":
-            return OpResult(False, "bad_request", f"Transfer source {source} is not Active")
-        transfers = self.collections[op["name"]].setdefault("transfers", [])
-        if any(t["shard_id"] == op["shard_id"] and str(t["to"]) == target for t in transfers):
-            return OpResult(
-                False, "bad_request", "A transfer of this shard to this peer is running"
-            )
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} has no Active replica on peer {source}")
+        transfers = self.collections[name].setdefault("transfers", [])
+        for t in transfers:
+            same = str(t["to"]) == target if kind == "recovery" else True
+            if t["shard_id"] == shard_id and same:
+                return OpResult(False, "bad_request",
+                                f"Shard {shard_id} is already involved in transfer "
+                                f"{t['from']} -> {t['to']}")
+        if kind == "move" and target in replicas:
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} is already on peer {target}")
         transfers.append({
-            "shard_id": op["shard_id"], "from": int(source), "to": int(target),
-            "sync": True, "method": "stream_records",
+            "shard_id": shard_id, "from": int(source), "to": int(target),
+            "sync": kind != "move", "method": op.get("method") or "stream_records",
+            "kind": kind, "fresh": target not in replicas,
+            "tid": self.applied,  # this transfer, not a later one between the same peers
         })
         replicas[target] = "Partial"
         return OpResult(True)
 
-    def _end_transfer(self, op: dict, state: str) -> OpResult:
+    def _take_transfer(self, op: dict) -> tuple[dict | None, dict | None]:
+        """The transfer of ``op`` (by shard and target; and source when given), removed from
+        the running ones, with the shard's replicas."""
         replicas = self._replicas(op)
         if replicas is None:
-            return OpResult(False, "not_found", "transfer not found")
+            return None, None
         entry = self.collections[op["name"]]
-        transfers = entry.get("transfers", [])
-        kept = [t for t in transfers
-                if not (t["shard_id"] == op["shard_id"] and str(t["to"]) == str(op["to"]))]
-        if len(kept) == len(transfers):
-            return OpResult(False, "not_found", "transfer not found")
-        entry["transfers"] = kept
-        if str(op["to"]) in replicas:
-            replicas[str(op["to"])] = state
-        return OpResult(True)
+        for t in entry.get("transfers", []):
+            if t["shard_id"] == op["shard_id"] and str(t["to"]) == str(op["to"]) and \
+                    (op.get("from") is None or str(t["from"]) == str(op["from"])) and \
+                    (op.get("tid") is None or t.get("tid") == op["tid"]):
+                entry["transfers"].remove(t)
+                return t, replicas
+        return None, replicas
 
     def _op_finish_transfer(self, op: dict) -> OpResult:
-        return self._end_transfer(op, "Active")
+        transfer, replicas = self._take_transfer(op)
+        if transfer is None:
+            return OpResult(False, "not_found", "transfer not found")
+        target = str(transfer["to"])
+        if target in replicas:
+            replicas[target] = "Active"  # a move's source is dropped after (drop_replica)
+        return OpResult(True)
 
     def _op_abort_transfer(self, op: dict) -> OpResult:
-        return self._end_transfer(op, "Dead")
+        """The target of a recovery turns Dead (and recovers anew); a replica an operator's
+        transfer added is removed again, one it was overwriting turns Dead."""
+        transfer, replicas = self._take_transfer(op)
+        if transfer is None:
+            return OpResult(False, "not_found", "transfer not found")
+        self._abort_target(transfer, replicas)
+        return OpResult(True)
+
+    @staticmethod
+    def _abort_target(transfer: dict, replicas: dict) -> None:
+        target = str(transfer["to"])
+        if target not in replicas:
+            return
+        if transfer.get("fresh") and transfer.get("kind") != "recovery":
+            del replicas[target]
+        else:
+            replicas[target] = "Dead"
+
+    def _op_drop_replica(self, op: dict) -> OpResult:
+        """An operator removes one replica; never the last Active one. Transfers it takes part
+        in are aborted."""
+        replicas = self._replicas(op)
+        peer, shard_id = str(op["peer_id"]), op["shard_id"]
+        if replicas is None:
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} of {op['name']} does not exist")
+        if peer not in replicas:
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} has no replica on peer {peer}")
+        if not any(s == "Active" for p, s in replicas.items() if p != peer):
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} must have at least one active replica after "
+                            f"removing {peer}")
+        entry = self.collections[op["name"]]
+        for t in list(entry.get("transfers", [])):
+            if t["shard_id"] == shard_id and peer in (str(t["from"]), str(t["to"])):
+                entry["transfers"].remove(t)
+                self._abort_target(t, replicas)
+        replicas.pop(peer, None)
+        return OpResult(True)
 
     def _op_create_collection(self, op: dict) -> OpResult:
         name = op["name"]

@@ -74,3 +74,9 @@ class FormatError(TesseraError):
     """400 / INVALID_ARGUMENT: a body that does not deserialize (wrong type, bad id, bad JSON)."""
 
     prefix = "Format error in JSON body: "
+
+
+class RateLimited(TesseraError):
+    """429 / RESOURCE_EXHAUSTED: a collection's strict-mode read or write rate is used up."""
+
+    prefix = "Rate limiting exceeded: "

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 #: The replica methods a peer may call.
 REPLICA_METHODS = frozenset({
     "check", "apply", "coordinate", "retrieve", "scroll", "count", "scroll_ordered", "facet",
-    "payload_schema_counts", "search", "info", "last_op", "sparse_stats",
+    "payload_schema_counts", "search", "info", "last_op", "sparse_stats", "versions",
 })
 
 #: Where proto/peer.proto may be: the source tree, or an installed copy (pyproject data-files).

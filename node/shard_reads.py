@@ -96,6 +96,16 @@ class ShardReads:
                     out.append(self._record(offset, with_payload, with_vector))
             return out
 
+    def versions(self) -> tuple[list, list]:
+        """Every point's id and version (the number of the operation that wrote it last). The
+        same replicated write carries the same number on every replica, so two replicas hold
+        the same point where the versions agree: a stale replica is brought up to date by
+        fetching only the points whose versions differ."""
+        with self.lock:
+            pairs = list(self.state.points_from(None))
+            versions = self.state.versions
+            return [pid for pid, _ in pairs], [int(versions[offset]) for _, offset in pairs]
+
     def scroll(
         self, filter_: dict | None, start: PointId | None, limit: int, with_payload, with_vector
     ) -> list[PointRecord]:

@@ -80,14 +80,16 @@ class ShardWrites:
 
     def _op_upsert(self, op_num: int, op: dict) -> None:
         update_filter = self.planner.compile(op.get("update_filter"))
-        for point_id, vectors, payload in zip(
-            op["ids"], op["vectors"], op["payloads"], strict=True
+        # a transfer's pages keep each point's version from the source (see ``versions``)
+        versions = op.get("versions") or [op_num] * len(op["ids"])
+        for point_id, vectors, payload, version in zip(
+            op["ids"], op["vectors"], op["payloads"], versions, strict=True
         ):
             if update_filter is not None:
                 offset = self.state.offset_of(point_id)
                 if offset is not None and not self._matches(update_filter, offset):
                     continue
-            self._write_point(point_id, op_num, vectors, payload)
+            self._write_point(point_id, version, vectors, payload)
 
     def _write_point(self, point_id: PointId, version: int, vectors: dict, payload) -> int:
         state = self.state

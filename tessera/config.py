@@ -152,6 +152,7 @@ class Settings:
     http_port: int = 6333
     grpc_port: int | None = 6334
     max_request_size_mb: int = 32
+    metrics_prefix: str | None = None  # prepended to every /metrics name (Qdrant's option)
     max_request_memory_mb: int = 1024
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     storage_path: str = "./storage"
@@ -163,6 +164,10 @@ class Settings:
     log_level: str = "INFO"
     cluster_enabled: bool = False
     p2p_port: int = 6335
+    compact_wal_entries: int = 128  # Raft log entries kept before a snapshot replaces them
+    incoming_shard_transfers_limit: int = 1  # automatic transfers into a node at once
+    outgoing_shard_transfers_limit: int = 1  # and out of it
+    max_transfer_rate: int = 0  # points per second of one shard copy (0: unlimited)
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -216,6 +221,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("http_port", ("service", "http_port"), _port),
     ("grpc_port", ("service", "grpc_port"), _optional_port),
     ("max_request_size_mb", ("service", "max_request_size_mb"), _positive),
+    ("metrics_prefix", ("service", "metrics_prefix"), _optional_text),
     ("max_request_memory_mb", ("service", "max_request_memory_mb"), _positive),
     ("api_key", ("service", "api_key"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
@@ -230,6 +236,12 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("log_level", ("log_level",), _non_empty_text),
     ("cluster_enabled", ("cluster", "enabled"), _flag),
     ("p2p_port", ("cluster", "p2p", "port"), _port),
+    ("compact_wal_entries", ("cluster", "consensus", "compact_wal_entries"), _positive),
+    ("incoming_shard_transfers_limit",
+     ("storage", "performance", "incoming_shard_transfers_limit"), _positive),
+    ("outgoing_shard_transfers_limit",
+     ("storage", "performance", "outgoing_shard_transfers_limit"), _positive),
+    ("max_transfer_rate", ("storage", "performance", "max_transfer_rate"), _non_negative),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

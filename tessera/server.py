@@ -50,6 +50,7 @@ class Node:
             self.consensus = RaftConsensus(
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
+                compact_entries=settings.compact_wal_entries,
             )
             self.channels = PeerChannels(settings.api_key)
         else:
@@ -67,6 +68,9 @@ class Node:
                 max_ef_construct=settings.max_ef_construct,
                 max_request_memory_mb=settings.max_request_memory_mb,
             ),
+            transfer_limits=(settings.incoming_shard_transfers_limit,
+                             settings.outgoing_shard_transfers_limit),
+            transfer_rate=settings.max_transfer_rate,
         )
         self.snapshots = SnapshotRecovery(SnapshotStore(
             self.toc, Path(settings.snapshots_path),
@@ -86,7 +90,8 @@ class Node:
         if self.channels is None:
             return []
         service = PeerService(
-            self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index}
+            self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index,
+                                        "transfer_comment": self.toc.transfer_comment}
         )
         snapshots = PeerSnapshotService(self.toc.replica_endpoint, self.snapshots.store.temp)
         return [(PEER_SERVICE, lambda server: add_peer_service(server, service)),
@@ -120,7 +125,8 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         except Exception:
             node.close()
             raise
-    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key, node.snapshots)
+    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key,
+                     settings.metrics_prefix, node.snapshots)
     config = uvicorn.Config(
         app,
         host=settings.service_host,

@@ -2,8 +2,10 @@
 
 A duty thread looks at this peer's replicas in the applied metadata and acts:
 - ``Initializing`` → the local shard exists: report it Active;
-- ``Dead`` → recover: empty the local copy, start a transfer (the replica turns ``Partial``, so
-  live writes reach it), stream every point from a healthy Active replica, finish (``Active``);
+- ``Dead`` → recover: start a transfer (the replica turns ``Partial``, so live writes reach it)
+  from a healthy Active replica; a copy that kept its points (its node was down a while)
+  fetches only the points whose versions differ and drops those the source no longer has
+  (``wal_delta``), an empty one streams every point; finish (``Active``);
 - ``Partial`` with no copy running here (a restart interrupted it) → abort, so it recovers anew;
 - replicas that failed a write here are reported Dead, retried until consensus answers.
 Placement of new shards is ``router.cluster.placement``'s.
@@ -23,6 +25,12 @@ from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
 
 log = logging.getLogger(__name__)
+
+#: Seconds without a Raft connection to a transfer's target before its source aborts it.
+LOST_TARGET_SECONDS = 2.0
+
+#: Transfers an operator asks for (POST /collections/{name}/cluster); ``recovery`` is ours.
+OPERATOR_KINDS = ("replicate", "move")
 
 #: Points per page of a shard transfer: at most this many, and about this many bytes (a page
 #: is one peer call, whose messages are capped at 64 MB).
@@ -49,6 +57,8 @@ class DutiesHost(Protocol):
     consensus: Any
     channels: PeerChannels | None
     reconciled_index: int
+    transfer_limits: tuple[int, int]  # automatic transfers at once: (incoming, outgoing)
+    transfer_rate: int  # points per second of one copy (0: unlimited)
 
     def reconcile(self) -> None: ...
 
@@ -66,7 +76,12 @@ class ClusterDuties:
         self._dead_reports: dict[tuple, str] = {}  # (name, uuid, shard, peer) -> from_state
         self._reports_lock = threading.Lock()
         self._recovering: set[tuple[str, int]] = set()
+        self._recoveries: set[tuple[str, int]] = set()  # the automatic ones among them
         self._activating: set[tuple[str, int]] = set()
+        self._before_start: set[tuple] | None = None
+        self._target_lost: dict[tuple, float] = {}  # transfers from here whose target is gone
+        #: (collection uuid, shard id) of each copy running here -> [copied, total, started]
+        self.progress: dict[tuple[str, int], list] = {}
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -130,6 +145,12 @@ class ClusterDuties:
     def _tend_local_replicas(self) -> None:
         state = self.toc.consensus.state
         me = str(self.peer_id)
+        if self._before_start is None:  # transfers to here that a previous process ran
+            self._before_start = {
+                (entry["uuid"], t["shard_id"], t["from"])
+                for entry in state.collections.values() for t in entry.get("transfers", [])
+                if str(t["to"]) == me}
+        self._abort_transfers_to_lost_peers(state)
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
             for shard in entry["shards"]:
@@ -140,14 +161,63 @@ class ClusterDuties:
                     threading.Thread(target=self._activate, args=(name, entry["uuid"],
                                      shard["shard_id"]), daemon=True).start()
                 elif replica_state == "Dead" and key not in self._recovering:
+                    if self._incoming_recoveries(state) >= self.toc.transfer_limits[0]:
+                        continue  # one at a time (storage.performance limits): later
                     self._recovering.add(key)
+                    self._recoveries.add(key)
                     threading.Thread(target=self._recover, args=(name, entry["uuid"],
                                      shard["shard_id"]), name=f"recover-{shard['shard_id']}",
                                      daemon=True).start()
                 elif replica_state == "Partial" and key not in self._recovering:
                     for t in transfers:
-                        if t["shard_id"] == shard["shard_id"] and str(t["to"]) == me:
+                        if t["shard_id"] != shard["shard_id"] or str(t["to"]) != me:
+                            continue
+                        mark = (entry["uuid"], t["shard_id"], t["from"])
+                        if t.get("kind") in OPERATOR_KINDS and mark not in self._before_start:
+                            self._recovering.add(key)
+                            threading.Thread(target=self._pull, args=(name, entry["uuid"], t),
+                                             name=f"pull-{t['shard_id']}", daemon=True).start()
+                        else:  # a copy this process did not start (a restart cut it off)
                             self._abort(name, entry["uuid"], t)
+
+    def _incoming_recoveries(self, state) -> int:
+        """Recoveries running into this peer: the ones consensus lists, and any this peer
+        has begun but consensus does not list yet."""
+        listed = {(entry["uuid"], t["shard_id"]) for entry in state.collections.values()
+                  for t in entry.get("transfers", [])
+                  if t["to"] == self.peer_id and t.get("kind", "recovery") == "recovery"}
+        return len(listed | self._recoveries)
+
+    @staticmethod
+    def _outgoing_recoveries(state) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for entry in state.collections.values():
+            for t in entry.get("transfers", []):
+                if t.get("kind", "recovery") == "recovery":
+                    counts[t["from"]] = counts.get(t["from"], 0) + 1
+        return counts
+
+    def _abort_transfers_to_lost_peers(self, state) -> None:
+        """A transfer from here whose target is gone (no Raft connection for a while) is
+        aborted: nothing else would notice while no write is forwarded to it."""
+        live = set(self.toc.consensus.live_peers())
+        now = time.monotonic()
+        running = set()
+        for name, entry in state.collections.items():
+            for t in entry.get("transfers", []):
+                if t["from"] != self.peer_id:
+                    continue
+                mark = (entry["uuid"], t["shard_id"], t["to"])
+                running.add(mark)
+                if t["to"] in live:
+                    self._target_lost.pop(mark, None)
+                elif now - self._target_lost.setdefault(mark, now) > LOST_TARGET_SECONDS:
+                    log.warning("aborting transfer of %s/%s: peer %s is unreachable", name,
+                                t["shard_id"], t["to"])
+                    self._target_lost.pop(mark, None)
+                    self._abort(name, entry["uuid"], t)
+        for mark in set(self._target_lost) - running:
+            del self._target_lost[mark]
 
     # -- duties ------------------------------------------------------------------------------
     def _activate(self, name: str, uuid_: str, shard_id: int) -> None:
@@ -170,7 +240,8 @@ class ClusterDuties:
             log.info("aborting transfer of %s/%s: %s", name, transfer["shard_id"], exc)
 
     def _recover(self, name: str, uuid_: str, shard_id: int) -> None:
-        """Refill this peer's Dead replica from an Active one (stream of records)."""
+        """Refill this peer's Dead replica from an Active one (the points that differ, or a
+        stream of all records when it has none)."""
         key = (uuid_, shard_id)
         try:
             self._recover_once(name, uuid_, shard_id)
@@ -178,7 +249,9 @@ class ClusterDuties:
             log.warning("recovery of %s/%s failed, will retry: %s", name, shard_id, exc)
             time.sleep(1.0)
         finally:
+            self._recoveries.discard(key)
             self._recovering.discard(key)
+            self.progress.pop(key, None)
             self.wake()
 
     def _recover_once(self, name: str, uuid_: str, shard_id: int) -> None:
@@ -186,9 +259,12 @@ class ClusterDuties:
         if shard is None or shard.local is None:
             return
         source_peer = None
+        outgoing = self._outgoing_recoveries(self.toc.consensus.state)
         for peer, state in sorted(shard.states.items()):
             if peer == self.peer_id or state != "Active":
                 continue
+            if outgoing.get(peer, 0) >= self.toc.transfer_limits[1]:
+                continue  # that peer sends enough already
             try:
                 shard.replicas[peer].info()  # health check
             except TesseraError:
@@ -199,27 +275,24 @@ class ClusterDuties:
             log.info("no healthy Active replica to recover %s/%s from yet", name, shard_id)
             time.sleep(1.0)
             return
-        local = self.toc.renew_local_replica(shard)
+        # A replica that kept its points (its node was down a while) fetches only what
+        # differs from the source's; an empty one copies everything.
+        delta = shard.local.info()["points_count"] > 0
+        local = shard.local if delta else self.toc.renew_local_replica(shard)
         local.touched = set()
         try:
             result = self._propose({"type": "start_transfer", "name": name, "uuid": uuid_,
                                     "shard_id": shard_id, "from": source_peer,
-                                    "to": self.peer_id})
+                                    "to": self.peer_id,
+                                    "method": "wal_delta" if delta else "stream_records"})
             if not result.ok:
                 log.info("transfer of %s/%s not started: %s", name, shard_id, result.message)
                 return
             self.toc.reconcile()
             self.await_peers_synced(10.0)
             source = shard.replicas[source_peer]
-            copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
-            while True:
-                page = source.scroll(None, offset, size + 1, True, True)
-                local.copy_in(page[:size], durable=False)
-                copied += min(len(page), size)
-                if len(page) <= size:
-                    break
-                offset = page[size].id
-                size = page_size(page[0])
+            key = (uuid_, shard_id)
+            copied = self._delta(source, local, key) if delta else self._copy(source, local, key)
             local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
@@ -235,6 +308,115 @@ class ClusterDuties:
         finally:
             local.touched = None
             self.toc.reconcile()
+
+    def _copy(self, source, local: LocalReplica, key: tuple[str, int]) -> int:
+        """Every point of ``source`` into ``local``, page by page; the points written into
+        ``local`` meanwhile (forwarded by the source) are kept."""
+        copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
+        progress = self._track(key, source.info()["points_count"])
+        while True:
+            page = source.scroll(None, offset, size + 1, True, True)
+            local.copy_in(page[:size], durable=False)
+            copied += min(len(page), size)
+            progress[0] = copied
+            self._pace(progress)
+            if len(page) <= size:
+                return copied
+            offset = page[size].id
+            size = page_size(page[0])
+
+    def _track(self, key: tuple[str, int], total: int) -> list:
+        progress = self.progress[key] = [0, total, time.monotonic()]
+        return progress
+
+    def _pace(self, progress: list) -> None:
+        """Hold a copy to ``storage.performance.max_transfer_rate`` points per second (0: as
+        fast as it goes), so that foreground traffic keeps its share of the node."""
+        rate = self.toc.transfer_rate
+        if rate:
+            ahead = progress[2] + progress[0] / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
+        """Qdrant's progress comment of a copy running here, e.g. ``Transferring records
+        (1500/6000), started 3s ago, ETA: 9.00s``."""
+        progress = self.progress.get((uuid_, shard_id))
+        if progress is None:
+            return None
+        copied, total, started = progress
+        elapsed = time.monotonic() - started
+        comment = f"Transferring records ({copied}/{total}), started {elapsed:.0f}s ago"
+        if 0 < copied < total:
+            comment += f", ETA: {elapsed * (total - copied) / copied:.2f}s"
+        return comment
+
+    def _delta(self, source, local: LocalReplica, key: tuple[str, int]) -> int:
+        """Bring a stale ``local`` up to date: fetch the points whose versions differ from the
+        source's (or that it lacks), drop those the source no longer has. Tessera's
+        ``wal_delta``: not a replay of the source's WAL (which is truncated at every flush)
+        but of what differs; points written here meanwhile (forwarded) are left as they are."""
+        source_ids, source_versions = source.versions()
+        mine = dict(zip(*local.versions(), strict=True))
+        wanted = [pid for pid, version in zip(source_ids, source_versions, strict=True)
+                  if mine.get(pid) != version]
+        present = set(source_ids)
+        local.remove_untouched([pid for pid in mine if pid not in present])
+        size, start = 16, 0  # the first page is small: it sizes the rest
+        progress = self._track(key, len(wanted))
+        while start < len(wanted):
+            page = source.retrieve(wanted[start:start + size], True, True)
+            local.copy_in(page, durable=False)
+            start += size
+            progress[0] = min(start, len(wanted))
+            self._pace(progress)
+            if page:
+                size = page_size(page[0])
+        log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
+                 len(mine) - len(present & mine.keys()))
+        return len(wanted)
+
+    def _pull(self, name: str, uuid_: str, transfer: dict) -> None:
+        """The target's side of an operator's transfer (replicate_shard, move_shard): the
+        Partial replica consensus added here is filled from the source, then finished."""
+        shard_id, key = transfer["shard_id"], (uuid_, transfer["shard_id"])
+        ends = {"name": name, "uuid": uuid_, "shard_id": shard_id,
+                "from": transfer["from"], "to": self.peer_id, "tid": transfer.get("tid")}
+        shard = self.toc.replica_set(name, uuid_, shard_id)
+        try:
+            source = shard.replicas.get(transfer["from"]) if shard is not None else None
+            if shard is None or shard.local is None or source is None:
+                raise TesseraError(f"shard {shard_id} is not set up here yet")
+            # A replica that was here already starts empty (points deleted meanwhile at the
+            # source would stay otherwise). Writes forwarded before the first page is read are
+            # in the pages; those after are kept over older pages (``touched``).
+            local = shard.local if transfer.get("fresh") else self.toc.renew_local_replica(shard)
+            local.touched = set()
+            self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
+            copied = self._copy(source, local, key)
+            local.sync()
+            self._propose({"type": "finish_transfer", **ends})
+            if transfer.get("kind") == "move":
+                # only once no peer still sends this shard's writes to the source alone
+                self.await_peers_synced(10.0)
+                self._propose({"type": "drop_replica", "name": name, "uuid": uuid_,
+                               "shard_id": shard_id, "peer_id": transfer["from"]})
+            log.info("%s of %s/%s from peer %s done: %d points", transfer.get("kind"), name,
+                     shard_id, transfer["from"], copied)
+        except Exception as exc:
+            log.warning("%s of %s/%s failed: %s", transfer.get("kind"), name, shard_id, exc,
+                        exc_info=True)
+            try:
+                self._propose({"type": "abort_transfer", **ends})
+            except Exception:
+                pass
+        finally:
+            if shard is not None and shard.local is not None:
+                shard.local.touched = None
+            self._recovering.discard(key)
+            self.progress.pop(key, None)
+            self.toc.reconcile()
+            self.wake()
 
     # -- forwarding of writes from a transfer source --------------------------------------
     def forwarding_failed(self, name: str, uuid_: str, transfer: dict | None) -> None:

@@ -28,6 +28,7 @@ from node.errors import (
     BadRequest,
     NotFound,
     ServiceError,
+    TesseraError,
     ValidationFailed,
     WrongInput,
 )
@@ -46,6 +47,9 @@ from router.collection.replica_set import LocalReplica, Replica, ReplicaEndpoint
 from router.operations import shard_keys
 
 log = logging.getLogger(__name__)
+
+#: how long a peer call to a replica not (yet) here waits for the metadata to place it
+ENDPOINT_GRACE_SECONDS = 1.0
 
 _BAD_NAME = re.compile(r"[<>:\"/\\|?*\x00-\x1f]")
 
@@ -87,8 +91,15 @@ class TableOfContent:
         channels: PeerChannels | None = None,
         default_optimizers: Mapping[str, Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        transfer_limits: tuple[int, int] = (1, 1),
+        transfer_rate: int = 0,
     ) -> None:
         self.storage_path = storage_path
+        #: automatic transfers (recoveries) at once per node, into it and out of it
+        #: (storage.performance.incoming/outgoing_shard_transfers_limit, as Qdrant's)
+        self.transfer_limits = transfer_limits
+        #: points per second of one shard copy, 0 for no limit (max_transfer_rate)
+        self.transfer_rate = transfer_rate
         #: optimizer settings of new collections that do not give their own (storage.optimizers)
         self.default_optimizers = dict(default_optimizers or {})
         #: Tessera's bounds on what a request may ask for (config section ``limits``)
@@ -286,8 +297,26 @@ class TableOfContent:
             self.duties.await_peers_synced(10.0)  # and every peer knows of the change
         return result
 
+    def propose(self, op: dict) -> None:
+        """Commit a metadata operation; a refusal is the error its kind names (400/404/...)."""
+        _raise_for(self._propose(op))
+
     def replica_endpoint(self, uuid_: str, shard_id: int):
-        """For the peer service: the local replica of a shard, or None."""
+        """For the peer service: the local replica of a shard, or None.
+
+        A peer may address a replica that consensus just placed here before this node has
+        applied that change (the source of a transfer forwards writes to its new target at
+        once): a missing replica is looked up again for a moment while the metadata catches up.
+        """
+        endpoint = self._endpoint(uuid_, shard_id)
+        deadline = time.monotonic() + ENDPOINT_GRACE_SECONDS
+        while endpoint is None and self.cluster_enabled and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.reconcile()
+            endpoint = self._endpoint(uuid_, shard_id)
+        return endpoint
+
+    def _endpoint(self, uuid_: str, shard_id: int):
         with self._lock:
             for collection in self._collections.values():
                 shard = collection.shard_by_id(shard_id) if collection.uuid == uuid_ else None
@@ -499,6 +528,9 @@ class TableOfContent:
     def create_payload_index(self, name: str, field: str, schema: dict) -> int:
         """Index a payload key on every shard; returns the operation id the write got."""
         real = self.resolve_name(name)
+        collection = self.get(real)
+        if collection.strict is not None:
+            collection.strict.check_new_index(collection.payload_schema, field)
         op = {"type": "create_payload_index", "name": real, "field": field, "schema": schema}
         _raise_for(self._propose(op))
         return self.get(real).next_operation_id()
@@ -563,7 +595,26 @@ class TableOfContent:
     def collection_cluster_info(self, name: str) -> dict:
         collection = self.get(name)
         entry = self.consensus.state.collections.get(collection.name, {})
-        return collection.cluster_info(self.peer_id, entry.get("transfers", []))
+        transfers = [dict(t, comment=self._transfer_comment(entry["uuid"], t))
+                     for t in entry.get("transfers", [])]
+        return collection.cluster_info(self.peer_id, transfers)
+
+    def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
+        """The progress of a copy into a replica on this peer (a node call of the peers)."""
+        return None if self.duties is None else self.duties.transfer_comment(uuid_, shard_id)
+
+    def _transfer_comment(self, uuid_: str, transfer: dict) -> str | None:
+        """The target runs the copy and knows its progress; another peer asks it."""
+        if transfer["to"] == self.peer_id:
+            return self.transfer_comment(uuid_, transfer["shard_id"])
+        address = self._peer_address(transfer["to"])
+        if not address or self.channels is None:
+            return None
+        try:
+            return self.channels.call(address, "", 0, "transfer_comment", uuid_,
+                                      transfer["shard_id"], timeout=1.0)
+        except TesseraError:
+            return None
 
     def ready(self) -> bool:
         """/readyz: consensus has a leader and this peer's replicas are all Active."""

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from consensus.state import key_text
 from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router.collection import search_plan, wakeups
+from router.collection import filter_keys, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
 from router.collection.search_plan import Query
+from router.collection.strict_mode import StrictMode
 
 
 @dataclass
@@ -43,10 +46,14 @@ class Collection:
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)
+        #: the enforced strict mode; None when off (the hot paths test only this)
+        self.strict: StrictMode | None = StrictMode.of(config)
         self.uuid: str | None = None
         #: route ids with the hash ring (False: the modulo routing of older collections)
         self.ring = ring
         self._write_lock = threading.Lock()
+        #: payload keys read by filters without an index: key -> (index type, when); /issues
+        self.unindexed_reads: dict[str, tuple[str, float]] = {}
         self.set_shards(shards)
         applied = (s.local.last_op() for s in shards if s.local is not None)
         self._next_op = max(applied, default=0) + 1
@@ -142,6 +149,11 @@ class Collection:
     # -- writes ------------------------------------------------------------------------------
     def update(self, op: dict, wait: bool, ordering: str = "weak") -> UpdateResult:
         """Split an operation by shard, validate everywhere, then apply everywhere."""
+        if self.strict is not None:
+            self.strict.check_update(self, op)
+        return self._update(op, wait, ordering)
+
+    def _update(self, op: dict, wait: bool, ordering: str) -> UpdateResult:
         parts = self._split(op)
         with self._write_lock:
             for shard, part in parts:
@@ -162,7 +174,11 @@ class Collection:
     def update_batch(
         self, ops: list[dict], wait: bool, ordering: str = "weak"
     ) -> list[UpdateResult]:
-        return [self.update(op, wait, ordering) for op in ops]
+        """Strict mode checks every operation before the first is applied."""
+        if self.strict is not None:
+            for op in ops:
+                self.strict.check_update(self, op)
+        return [self._update(op, wait, ordering) for op in ops]
 
     def _split(self, op: dict) -> list[tuple[ReplicaSet, dict]]:
         groups = self._write_groups(op.get("shard_key"))
@@ -200,6 +216,12 @@ class Collection:
         return [(shard, op) for shard in group]
 
     # -- reads -------------------------------------------------------------------------------
+    def observe_filter(self, filter_: dict | None) -> None:
+        """Remember the keys a read filtered on without a payload index (for /issues)."""
+        if filter_:
+            for key, schema in filter_keys.unindexed(filter_, self.payload_schema):
+                self.unindexed_reads[key] = (schema, time.time())
+
     def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
         unique = list(dict.fromkeys(ids))
         found: dict = {}
@@ -216,6 +238,7 @@ class Collection:
         self, filter_, offset: PointId | None, limit: int, with_payload, with_vector,
         shard_key=None,
     ) -> tuple[list[PointRecord], PointId | None]:
+        self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
             records.extend(self._tag(shard, shard.read(
@@ -225,12 +248,14 @@ class Collection:
         return records[:limit], next_offset
 
     def count(self, filter_, shard_key=None) -> int:
+        self.observe_filter(filter_)
         return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
 
     def scroll_ordered(
         self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
     ) -> list[PointRecord]:
         """Points in order of a payload key's values, merged across shards."""
+        self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
             records.extend(self._tag(shard, shard.read(
@@ -243,6 +268,7 @@ class Collection:
 
     def facet(self, key: str, filter_, limit: int, shard_key=None) -> list[tuple]:
         """The most frequent values of an indexed key among the allowed points."""
+        self.observe_filter(filter_)
         counts: dict = {}
         for shard in self.read_targets(shard_key):
             for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
@@ -261,6 +287,9 @@ class Collection:
         return vectors[using]
 
     def search(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
+        for q in queries:
+            if q.filter is not None:
+                self.observe_filter(q.filter)
         requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
         futures = [shard.search_future(requests) for shard in targets]
@@ -269,6 +298,9 @@ class Collection:
 
     async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
         """As `search`, awaiting the shards' answers instead of blocking a thread."""
+        for q in queries:
+            if q.filter is not None:
+                self.observe_filter(q.filter)
         if any(q.point_id is not None for q in queries) or self.shard_config.sparse_vectors:
             # a query by id or with idf reads from shards first (maybe over the network):
             # not on the event loop
@@ -313,7 +345,8 @@ class Collection:
             "remote_shards": remote,
             "shard_transfers": [
                 {"shard_id": t["shard_id"], "to_shard_id": None, "from": t["from"],
-                 "to": t["to"], "sync": t["sync"], "method": t["method"]}
+                 "to": t["to"], "sync": t["sync"], "method": t["method"],
+                 **({"comment": t["comment"]} if t.get("comment") else {})}
                 for t in transfers or []
             ],
         }
@@ -325,11 +358,13 @@ class Collection:
         return {
             "status": "yellow" if optimizing else "green",
             "optimizer_status": "ok",
+            "warnings": [],
             "indexed_vectors_count": sum(i["indexed_vectors_count"] for i in infos),
             "points_count": sum(i["points_count"] for i in infos),
             "segments_count": sum(i["segments_count"] for i in infos),
             "config": self.config,
             "payload_schema": self._payload_schema_info(),
+            "update_queue": {"length": 0},  # writes are applied as they come: nothing waits
         }
 
     def _payload_schema_info(self) -> dict:
@@ -346,7 +381,21 @@ class Collection:
             out[key] = info
         return out
 
+    def estimated_payload_bytes(self) -> int:
+        """The payload storage, estimated from up to 64 points of each shard (strict mode's
+        max_collection_payload_size_bytes)."""
+        total = 0
+        for shard in self.shards:
+            sample = shard.read(lambda r: r.scroll(None, None, 64, True, False))
+            count = shard.read(lambda r: r.count(None))
+            if sample:
+                size = sum(len(orjson.dumps(r.payload or {})) for r in sample)
+                total += size * count // len(sample)
+        return total
+
     def set_config(self, config: dict, payload_schema: dict | None = None) -> None:
+        if config.get("strict_mode_config") != self.config.get("strict_mode_config"):
+            self.strict = StrictMode.of(config)  # new limits, new (full) rate buckets
         self.config = config
         self.payload_schema = dict(payload_schema or {})
         self.shard_config = ShardConfig.from_collection(config, self.payload_schema)

@@ -157,6 +157,9 @@ class RemoteReplica:
         """Document frequencies of sparse dimensions, for the idf modifier."""
         return self._call("sparse_stats", name, dims)
 
+    def versions(self) -> tuple[list, list]:
+        return self._call("versions")
+
     def last_op(self) -> int:
         return self._call("last_op", timeout=5.0)
 

@@ -53,6 +53,7 @@ class Replica(Protocol):
     def search_future(self, requests: list[SearchRequest]) -> Future: ...
     def info(self) -> dict: ...
     def last_op(self) -> int: ...
+    def versions(self) -> tuple[list, list]: ...
     def sparse_stats(self, name: str, dims): ...
     def close(self, drop: bool = False) -> None: ...
 
@@ -179,9 +180,21 @@ class LocalReplica:
                 "ids": [r.id for r in records],
                 "vectors": [r.vectors or {} for r in records],
                 "payloads": [r.payload for r in records],
+                "versions": [r.version for r in records],  # as the source has them
                 "update_filter": None,
             }
             self.shard.apply(self.shard.last_op + 1, op, durable)
+
+    def versions(self) -> tuple[list, list]:
+        return self.shard.versions()
+
+    def remove_untouched(self, ids: list) -> None:
+        """Points a transfer's source no longer has; those written here meanwhile are kept."""
+        with self.shard.lock:
+            skip = self.touched or set()
+            ids = [i for i in ids if i not in skip]
+            if ids:
+                self.shard.apply(self.shard.last_op + 1, {"type": "delete", "ids": ids}, False)
 
     def sync(self) -> None:
         """Make every write applied here so far durable (the end of a transfer's copy)."""

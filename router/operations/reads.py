@@ -23,6 +23,12 @@ def scoped(collection: Collection, body: dict) -> Collection:
     return collection.scoped(shard_selector(body))
 
 
+def strict_read(collection: Collection, filter_dict: dict | None, limit: int | None) -> None:
+    """Strict mode's checks of a read that is not a search (nothing when it is off)."""
+    if collection.strict is not None:
+        collection.strict.check_read(filter_dict, limit, collection.payload_schema)
+
+
 def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
     """PointRequest: ids, with_payload (default true), with_vector (default false)."""
     collection = scoped(collection, body)
@@ -31,6 +37,7 @@ def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
     ids = point_ids(body["ids"])
     wp = with_payload(body.get("with_payload"), True)
     wv = with_vector(body.get("with_vector"), False)
+    strict_read(collection, None, None)
     return collection.retrieve(ids, wp, wv)
 
 
@@ -43,6 +50,7 @@ def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], Point
     filter_dict = filter_(body.get("filter"))
     wp = with_payload(body.get("with_payload"), True)
     wv = with_vector(body.get("with_vector"), False)
+    strict_read(collection, filter_dict, limit)
     if ordering is None:
         return collection.scroll(filter_dict, offset, limit, wp, wv)
     if offset is not None:
@@ -55,6 +63,7 @@ def count(collection: Collection, body: dict) -> int:
     collection = scoped(collection, body)
     filter_dict = filter_(body.get("filter"))
     flag(body.get("exact"), "exact")
+    strict_read(collection, filter_dict, None)
     return collection.count(filter_dict)
 
 
@@ -66,6 +75,8 @@ def facet(collection: Collection, body: dict) -> list[tuple]:
         raise FormatError("missing field `key`")
     limit = uint(body.get("limit"), "limit", 10, minimum=1)
     flag(body.get("exact"), "exact")
-    return collection.facet(key, filter_(body.get("filter")), limit)
+    filter_dict = filter_(body.get("filter"))
+    strict_read(collection, filter_dict, limit)
+    return collection.facet(key, filter_dict, limit)
 
 

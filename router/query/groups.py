@@ -93,6 +93,8 @@ def _deal(records: list[PointRecord], payloads: dict, req: GroupsRequest, limit:
 def run_groups(ctx: query_engine.Context, req: GroupsRequest) -> list[Group]:
     """Run the query over enough points to fill `limit` groups of `group_size`, then group."""
     collection: Collection = ctx.collection
+    if collection.strict is not None:
+        collection.strict.check_queries([req.request], collection.payload_schema)
     stage = req.request.stage
     limit = stage.limit
     fetch = max(limit * req.group_size * 2, 16)

@@ -52,6 +52,8 @@ def parse_matrix(body: dict) -> MatrixRequest:
 
 def compute(collection: Collection, req: MatrixRequest) -> Matrix:
     distance_of(collection, req.using)  # an unknown vector name is an error
+    if collection.strict is not None:
+        collection.strict.check_read(req.filter, req.sample, collection.payload_schema)
     stage = Stage(kind=None, using=req.using, filter=req.filter)
     ctx = query_engine.Context(collection)
     candidates = query_engine.scan(ctx, stage, [])

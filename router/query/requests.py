@@ -170,6 +170,8 @@ def _answer_rest(collection: Collection, q: Any, toc: Any) -> list[PointRecord]:
 def run_queries(collection: Collection, queries: list, toc: Any = None) -> list[list[PointRecord]]:
     """Answer parsed queries: nearest-neighbour ones by one batched search, listings in id
     order, everything else (prefetch, fusion, recommend…) by the query engine."""
+    if collection.strict is not None:
+        collection.strict.check_queries(queries, collection.payload_schema)
     budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}
@@ -203,6 +205,8 @@ async def run_queries_async(
 ) -> list[list[PointRecord]]:
     """As `run_queries`, for the event loop: searches are awaited, not run in a thread; engine
     requests run in a worker thread."""
+    if collection.strict is not None:
+        collection.strict.check_queries(queries, collection.payload_schema)
     budget.check_queries(collection, queries, _memory_limit(toc))
     searches = [q for q in queries if _is_search(q)]
     found: dict[int, list] = {}

@@ -8,11 +8,13 @@ plain HTTP and with qdrant-client over REST and gRPC.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import threading
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from qdrant_client.http import models
 
 from tests.support.cluster import (
@@ -166,10 +168,14 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
         more = _points(range(200, 400), rng)
         assert _upsert(nodes[0], "c", more[:100]).status_code == 200
         assert _upsert(nodes[1], "c", more[100:]).status_code == 200
+        # and deletions: the victim still holds these points, which it must drop on recovery
+        resp = httpx.post(f"{nodes[0].url}/collections/c/points/delete?wait=true",
+                          json={"points": list(range(10))}, timeout=30)
+        assert resp.status_code == 200
         client = nodes[1].client()
         assert len(client.query_points("c", query=more[0]["vector"], limit=5).points) == 5
         for node in alive:
-            assert _count(node, "c") == 400
+            assert _count(node, "c") == 390
 
         # the victim's replicas are Dead in everyone's view
         def victim_dead(node):
@@ -222,8 +228,11 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
             thread.join()
         assert written, "the writer never got a write through"
         for node in nodes:
-            assert _count(node, "c") == 400 + len(written)
+            assert _count(node, "c") == 390 + len(written)
             assert _count(node, "while_down") == 10
+        # it kept its points and fetched only what differed (wal_delta), not every point
+        deltas = re.findall(r"delta: (\d+) of (\d+) points fetched", victim.log_text())
+        assert deltas and all(int(got) < int(total) for got, total in deltas), deltas
         for shard_id, counts in _replica_counts(nodes, "c").items():
             assert len(counts) == 1, f"shard {shard_id} replicas disagree: {counts}"
         # every replica holds the same points with the same payloads: a read that keeps only
@@ -468,7 +477,7 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
             keys = httpx.get(f"{node.url}/collections/tenants/shards").json()["result"]
             assert sorted(map(repr, (k["key"] for k in keys["shard_keys"]))) == ["'acme'", "42"]
             assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
-        # the cluster-operations endpoint creates and drops keys too; shard moves are refused
+        # the cluster-operations endpoint creates and drops keys too; a move names real peers
         resp = httpx.post(f"{nodes[0].url}/collections/tenants/cluster",
                           json={"create_sharding_key": {"shard_key": "temp"}}, timeout=60)
         assert resp.status_code == 200, resp.text
@@ -477,7 +486,8 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
         assert resp.status_code == 200, resp.text
         moved = httpx.post(f"{nodes[0].url}/collections/tenants/cluster", json={
             "move_shard": {"shard_id": 1, "from_peer_id": 1, "to_peer_id": 2}}, timeout=30)
-        assert moved.status_code == 400 and "not supported" in moved.json()["status"]["error"]
+        assert moved.status_code == 400
+        assert moved.json()["status"]["error"] == "Bad request: Peer 1 does not exist"
         # dropping a key leaves shard ids with gaps: the rest is still served everywhere
         dropped = httpx.post(f"{nodes[2].url}/collections/tenants/shards/delete",
                              json={"shard_key": "acme"}, timeout=30)
@@ -555,6 +565,25 @@ def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
                               timeout=30)
             assert resp.status_code == 200
         assert {_count(n, name) for n in nodes} == {_count(node, name)} == {240 - 14}
+
+        # strict mode set on one peer travels with the config: every peer enforces it
+        resp = httpx.patch(f"{nodes[0].url}/collections/{name}", timeout=30,
+                           json={"strict_mode_config": {"enabled": True, "max_query_limit": 5}})
+        assert resp.status_code == 200, resp.text
+        for reader in nodes:
+            def refused(reader=reader) -> bool:
+                return httpx.post(f"{reader.url}/collections/{name}/points/query", timeout=30,
+                                  json={"query": q, "limit": 6}).status_code == 403
+            wait_until(refused, 30, f"strict mode on {reader.url}")
+        # and /metrics shows the cluster as this peer sees it
+        metrics = {f.name: f.samples for f in text_string_to_metric_families(
+            httpx.get(f"{nodes[1].url}/metrics", timeout=30).text)}
+        assert metrics["cluster_enabled"][0].value == 1
+        assert metrics["cluster_peers_total"][0].value == 3
+        assert metrics["cluster_term"][0].value >= 1
+        replicas = [s for s in metrics["collection_active_replicas_min"]
+                    if s.labels["id"] == name]
+        assert [s.value for s in replicas] == [2]
     finally:
         _stop_all(nodes)
         httpx.delete(f"{node.url}/collections/same", timeout=30)

@@ -31,6 +31,7 @@ class _FakeCollection:
     shard_config = ShardConfig.from_collection(
         {"params": {"vectors": {"size": 1, "distance": "Dot"}, "shard_number": 1}}
     )
+    strict = None  # strict mode off
 
     def __init__(self):
         self.calls = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from router.api.auth import OPEN_METHODS, ApiKey
 from router.api.grpc.http2 import Http2Connection
 from router.api.grpc.http2_frames import INTERNAL, UNKNOWN
 from router.api.grpc.http2_streams import Stream
+from router.observability.responses import GRPC
 
 log = logging.getLogger(__name__)
 
@@ -169,15 +171,24 @@ class GrpcFront:
         task = asyncio.get_running_loop().create_task(self._unary(stream, method, messages[0]))
         stream.on_reset = task.cancel
 
+    @classmethod
+    async def _unary(cls, stream: Stream, method: Method, body: bytes) -> None:
+        """One call, answered and counted in the metrics under its method's path."""
+        started = time.perf_counter()
+        code, collection = await cls._answer(stream, method, body)
+        GRPC.record((stream.path, code, collection if code != 5 else ""), started, code != 0)
+
     @staticmethod
-    async def _unary(stream: Stream, method: Method, body: bytes) -> None:
+    async def _answer(stream: Stream, method: Method, body: bytes) -> tuple[int, str]:
+        """Answers a call; returns its status code and the collection it named ("": none)."""
         connection = stream.connection
         handler = method.handler
         try:
             request = handler.request_deserializer(body)
         except Exception as exc:  # what Qdrant (tonic) answers to a message it cannot decode
             connection.send_trailers(stream, INTERNAL, f"failed to decode Protobuf message: {exc}")
-            return
+            return INTERNAL, ""
+        collection = getattr(request, "collection_name", "")
         try:
             if method.is_coroutine:
                 response = await handler.unary_unary(request, _AsyncContext(stream))
@@ -188,12 +199,13 @@ class GrpcFront:
             answer = handler.response_serializer(response)
         except _Aborted as exc:
             connection.send_trailers(stream, exc.code, exc.details, exc.metadata)
-            return
+            return exc.code, collection
         except Exception as exc:
             log.exception("unhandled error in gRPC %s", stream.path)
             connection.send_trailers(stream, UNKNOWN, f"Unexpected {type(exc)}: {exc}")
-            return
+            return UNKNOWN, collection
         connection.respond(stream, answer)
+        return 0, collection
 
     # -- everything else: grpcio's server on a loopback port ---------------------------------
     def _forward(self, stream: Stream) -> None:

@@ -27,6 +27,7 @@ from node.errors import (
     Forbidden,
     FormatError,
     NotFound,
+    RateLimited,
     ServiceError,
     TesseraError,
     Timeout,
@@ -37,6 +38,7 @@ from router.api import deadlines
 from router.api.grpc import from_grpc, to_grpc
 from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
+from router.cluster import shard_ops
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
 from router.operations import reads, updates
@@ -55,6 +57,7 @@ STATUS_OF: dict[type, grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     Timeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ServiceError: grpc.StatusCode.INTERNAL,
 }
 
@@ -79,6 +82,8 @@ def rpc(method: Callable) -> Callable:
     @functools.wraps(method)
     async def wrapper(self, request, context):
         try:
+            if getattr(self, "strict_timeouts", False):
+                _strict_timeout(self.toc, request)
             if is_coroutine:
                 return await _with_consistency(method, self, request, context)
             loop = asyncio.get_running_loop()
@@ -142,6 +147,18 @@ def _unimplemented(service: str, name: str, why: str = "") -> Callable:
 
     method.__name__ = name
     return method
+
+
+def _strict_timeout(toc, request) -> None:
+    """Strict mode's max_timeout, for the points requests that carry a timeout."""
+    try:
+        if not request.HasField("timeout"):
+            return
+    except ValueError:  # a message without a timeout field
+        return
+    collection = toc.get(request.collection_name)
+    if collection.strict is not None:
+        collection.strict.check_timeout(request.timeout)
 
 
 def _since(started: float) -> float:
@@ -260,10 +277,14 @@ class CollectionsService(pb.CollectionsServicer):
             time=_since(started),
         )
 
-    _cluster = " (operator shard moves are not available yet)"
-    UpdateCollectionClusterSetup = _unimplemented(
-        "qdrant.Collections", "UpdateCollectionClusterSetup", _cluster
-    )
+    @rpc
+    def UpdateCollectionClusterSetup(
+        self, request: pb.UpdateCollectionClusterSetupRequest, context
+    ) -> pb.UpdateCollectionClusterSetupResponse:
+        started = time.perf_counter()
+        key, body = from_grpc.cluster_operation(request)
+        result = shard_ops.update_cluster(self.toc, request.collection_name, {key: body})
+        return pb.UpdateCollectionClusterSetupResponse(result=result, time=_since(started))
 
 
 _ORDERINGS = {pb.WriteOrderingType.Weak: "weak", pb.WriteOrderingType.Medium: "medium",
@@ -279,6 +300,8 @@ def _ordering(request) -> str:
 
 class PointsService(pb.PointsServicer):
     """qdrant.Points: what the /collections/{name}/points… endpoints do."""
+
+    strict_timeouts = True  # a request's `timeout` is held to strict mode's max_timeout
 
     def __init__(self, toc) -> None:
         self.toc = toc

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from node.errors import TesseraError
 from router.api.auth import ApiKey
 from router.api.internal_errors import internal_error_message
-from router.api.rest import collections, points, service, snapshots
+from router.api.rest import collections, monitoring, points, service, snapshots
 from router.api.rest.body_shapes import shape_problem
 from router.api.rest.front import Front
 from router.api.rest.responses import error, from_exception
@@ -22,12 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
-               snapshot_recovery=None) -> Front:
+               metrics_prefix: str | None = None, snapshot_recovery=None) -> Front:
     """The node's ASGI app: `Front` (API key, size limit, hot paths) in front of FastAPI.
     ``snapshot_recovery`` (``router.cluster.snapshot_recovery.SnapshotRecovery``) serves the
     snapshot routes."""
     app = FastAPI(title="Tessera", docs_url="/docs", openapi_url="/openapi.json")
     app.state.toc = toc
+    app.state.metrics_prefix = metrics_prefix  # service.metrics_prefix
     app.state.snapshots = snapshot_recovery
 
     @app.exception_handler(TesseraError)
@@ -55,6 +56,7 @@ def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
         return error(internal_error_message(exc, where), 500)
 
     app.include_router(service.router)
+    app.include_router(monitoring.router)
     app.include_router(collections.router)
     app.include_router(points.router)
     app.include_router(snapshots.router)

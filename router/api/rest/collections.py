@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import BadRequest, FormatError
+from node.errors import FormatError
 from router.api.rest import parsing
 from router.api.rest.responses import ok
+from router.cluster import shard_ops
 from router.operations import fields, updates
 
 router = APIRouter()
@@ -54,24 +55,11 @@ async def collection_cluster(name: str, request: Request) -> Response:
 
 @router.post("/collections/{name}/cluster")
 async def update_collection_cluster(name: str, request: Request) -> Response:
-    """Operator shard moves (move_shard, replicate_shard, drop_replica, …) are a later step;
-    shard keys are served by PUT /collections/{name}/shards."""
-    toc = _toc(request)
-    toc.get(name)
+    """Shard keys, and the operator's shard operations (router/cluster/shard_ops.py)."""
+    started = time.perf_counter()
     body = fields.obj(await parsing.json_body(request), "ClusterOperations")
-    if not toc.cluster_enabled:
-        raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
-    if "create_sharding_key" in body:
-        started = time.perf_counter()
-        return ok(await run_in_threadpool(toc.create_shard_key, name,
-                                          fields.obj(body["create_sharding_key"], "key")), started)
-    if "drop_sharding_key" in body:
-        started = time.perf_counter()
-        return ok(await run_in_threadpool(toc.drop_shard_key, name,
-                                          fields.obj(body["drop_sharding_key"], "key")), started)
-    raise BadRequest(f"Cluster operation {', '.join(body) or '(none)'} is not supported by "
-                     "Tessera yet (replicas recover by themselves; operator shard moves are "
-                     "to come)")
+    return ok(await run_in_threadpool(shard_ops.update_cluster, _toc(request), name, body),
+              started)
 
 
 @router.put("/collections/{name}/shards")

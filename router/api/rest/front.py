@@ -24,6 +24,7 @@ from router.api.rest.body_shapes import shape_problem
 from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, within
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
+from router.observability.responses import REST
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 #: the hot paths, after /collections/{name}/, and their methods
 _HOT_METHODS = {"points/query": "POST", "points/query/batch": "POST", "points": "PUT"}
+#: the route templates of the hot paths, the ``endpoint`` label of their metrics
+_TEMPLATES = {rest: f"{_PREFIX}{{name}}/{rest}" for rest in _HOT_METHODS}
 #: requests that may carry a body, and so must say it is JSON
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 #: snapshot uploads: a multipart body of any size, streamed to a file (router.api.rest.snapshots)
@@ -71,10 +74,10 @@ class Front:
         toc = self.toc
         if rest == "points/query":
             return lambda raw, params: within(params, "Search",
-                                              points.query_result(toc, name, raw))
+                                              points.query_result(toc, name, raw, params))
         if rest == "points/query/batch":
             return lambda raw, params: within(params, "Search",
-                                              points.query_batch_result(toc, name, raw))
+                                              points.query_batch_result(toc, name, raw, params))
         return lambda raw, params: points.upsert_result(toc, name, raw, params)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -109,16 +112,65 @@ class Front:
         if b"consistency=" in query:
             try:
                 read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
-            except TesseraError as exc:
+            except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
-        return await self.app(scope, receive, send)
+        if b"timeout=" in query:
+            try:
+                self._strict_timeout(scope["path"], query)
+            except TesseraError as exc:
+                return await self._reply(send, status_of(exc), self._error_body(exc.message, 0.0))
+        return await self._counted(scope, receive, send)
+
+    def _strict_timeout(self, path: str, query: bytes) -> None:
+        """Strict mode's max_timeout for a points request (or facet) that names a timeout."""
+        name, _, rest = path[len(_PREFIX):].partition("/") if path.startswith(_PREFIX) \
+            else ("", "", "")
+        raw = _params(query).get("timeout", "")
+        if not name or not rest.startswith(("points", "facet")) or not raw.isdigit():
+            return
+        try:
+            collection = self.toc.get(name)
+        except TesseraError:
+            return  # the route itself answers 404
+        if collection.strict is not None:
+            collection.strict.check_timeout(int(raw))
+
+    async def _counted(self, scope, receive, send) -> None:
+        """FastAPI's answer, counted under its route template once the router has matched
+        one (a path that matches no route is not counted: the label stays bounded)."""
+        started = time.perf_counter()
+        status = 500
+
+        async def watched(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            route = scope.get("route")
+            if route is not None:
+                name = scope.get("path_params", {}).get("name", "") if status != 404 else ""
+                REST.record((scope["method"], route.path, status, name), started, status >= 400)
 
     async def answer(
         self, handler: HotHandler, raw: bytes | None, query: bytes, path: str
     ) -> tuple[int, bytes]:
-        """A hot path's status and JSON body for a request body (None: over the size limit).
-        Also used by the HTTP protocol, which serves these paths without ASGI."""
+        """A hot path's status and JSON body for a request body (None: over the size limit),
+        counted in the metrics. Also used by the HTTP protocol, which serves these paths
+        without ASGI."""
         started = time.perf_counter()
+        status, body = await self._answer(handler, raw, query, path, started)
+        name, _, rest = path[len(_PREFIX):].partition("/")
+        REST.record((_HOT_METHODS[rest], _TEMPLATES[rest], status, name if status != 404 else ""),
+                    started, status >= 400)
+        return status, body
+
+    async def _answer(
+        self, handler: HotHandler, raw: bytes | None, query: bytes, path: str, started: float
+    ) -> tuple[int, bytes]:
         try:
             if raw is None:
                 return 413, self._error_body(

@@ -137,6 +137,7 @@ async def get_point(name: str, point_id: str, request: Request) -> Response:
     collection = _collection(request, name)
     pid: Any = int(point_id) if point_id.isdigit() else point_id
     pid = parse_point_id(pid)
+    reads.strict_read(collection, None, None)
     records = await _within(request, "Retrieve",
                             run_in_threadpool(collection.retrieve, [pid], True, True))
     if not records:
@@ -176,16 +177,26 @@ async def count_points(name: str, request: Request) -> Response:
     return ok({"count": count}, started)
 
 
-async def query_result(toc, name: str, raw: bytes) -> dict:
+def _strict_timeout(collection: Collection, params) -> None:
+    """Strict mode's max_timeout, for the requests that carry a ``timeout`` parameter."""
+    if collection.strict is not None and params and params.get("timeout"):
+        raw = params["timeout"]
+        if raw.isdigit():
+            collection.strict.check_timeout(int(raw))
+
+
+async def query_result(toc, name: str, raw: bytes, params=None) -> dict:
     collection = toc.get(name)
+    _strict_timeout(collection, params)
     query = query_requests.parse_query(parsing.parse_json(raw))
     results = await query_requests.run_queries_async(collection, [query], toc)
     cfg = collection.shard_config
     return {"points": [scored_json(cfg, r) for r in results[0]]}
 
 
-async def query_batch_result(toc, name: str, raw: bytes) -> list:
+async def query_batch_result(toc, name: str, raw: bytes, params=None) -> list:
     collection = toc.get(name)
+    _strict_timeout(collection, params)
     body = fields.obj(parsing.parse_json(raw), "QueryRequestBatch")
     searches = body.get("searches")
     if not isinstance(searches, list):
@@ -200,7 +211,8 @@ async def query_batch_result(toc, name: str, raw: bytes) -> list:
 async def query_points(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await _within(request, "Search", query_result(request.app.state.toc, name, raw)),
+    return ok(await _within(request, "Search", query_result(
+        request.app.state.toc, name, raw, request.query_params)),
               started)
 
 
@@ -208,8 +220,8 @@ async def query_points(name: str, request: Request) -> Response:
 async def query_batch(name: str, request: Request) -> Response:
     started = time.perf_counter()
     raw = await parsing.raw_body(request)
-    return ok(await _within(request, "Search",
-                            query_batch_result(request.app.state.toc, name, raw)), started)
+    return ok(await _within(request, "Search", query_batch_result(
+        request.app.state.toc, name, raw, request.query_params)), started)
 
 
 # -- legacy search (Qdrant <= 1.12; older clients and many integrations still call it) ----------

@@ -14,6 +14,7 @@ from node.errors import (
     Forbidden,
     FormatError,
     NotFound,
+    RateLimited,
     ServiceError,
     TesseraError,
     Timeout,
@@ -32,6 +33,7 @@ STATUS_OF = {
     AlreadyExists: 409,
     Timeout: 408,
     Forbidden: 403,
+    RateLimited: 429,
     ServiceError: 500,
 }
 

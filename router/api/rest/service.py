@@ -1,4 +1,4 @@
-"""Service endpoints: root, health probes, telemetry, cluster status of a standalone node."""
+"""Service endpoints: root, health probes, cluster status (telemetry: `monitoring`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from router.api.rest.responses import dumps, error, ok
-from router.observability.telemetry import telemetry as telemetry_report
+from router.api.rest.responses import dumps, ok
 from router.version import TITLE, VERSION
 
 router = APIRouter()
@@ -37,15 +36,6 @@ async def readyz(request: Request) -> Response:
     if not toc.ready():
         return PlainTextResponse("some shards are not ready", status_code=503)
     return PlainTextResponse("all shards are ready")
-
-
-@router.get("/telemetry")
-async def telemetry(request: Request) -> Response:
-    started = time.perf_counter()
-    raw = request.query_params.get("details_level", "0")
-    if not raw.isdigit():
-        return error(f"Query deserialize error: invalid digit found in string: {raw}", 400, started)
-    return ok(telemetry_report(request.app.state.toc, int(raw)), started)
 
 
 @router.delete("/cluster/peer/{peer_id}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from router.api.grpc.from_grpc.collection_ops import (
     alias_actions,
+    cluster_operation,
     create_collection,
     create_field_index,
     create_shard_key,
@@ -63,6 +64,7 @@ from router.api.grpc.from_grpc.queries import (
 from router.api.grpc.from_grpc.values import shard_key
 
 __all__ = [
+    "cluster_operation",
     "alias_actions",
     "clear_payload",
     "count_points",

@@ -126,3 +126,37 @@ def create_field_index(req: pb.CreateFieldIndexCollection) -> tuple[str, dict]:
 def delete_field_index(req: pb.DeleteFieldIndexCollection) -> tuple[str, str]:
     """DeleteFieldIndexCollection → (name, field) of DELETE /collections/{name}/index/{field}."""
     return req.collection_name, req.field_name
+
+
+# -- cluster setup ----------------------------------------------------------------------------
+_TRANSFER_METHODS = {pb.ShardTransferMethod.StreamRecords: "stream_records",
+                     pb.ShardTransferMethod.Snapshot: "snapshot",
+                     pb.ShardTransferMethod.WalDelta: "wal_delta",
+                     pb.ShardTransferMethod.ReshardingStreamRecords: "resharding_stream_records"}
+
+
+def _transfer(msg) -> dict:
+    body = {"shard_id": msg.shard_id, "from_peer_id": msg.from_peer_id,
+            "to_peer_id": msg.to_peer_id}
+    if msg.HasField("to_shard_id"):
+        body["to_shard_id"] = msg.to_shard_id
+    if "method" in [f.name for f in msg.DESCRIPTOR.fields] and msg.HasField("method"):
+        body["method"] = _TRANSFER_METHODS.get(msg.method, str(msg.method))
+    return body
+
+
+def cluster_operation(req: pb.UpdateCollectionClusterSetupRequest) -> tuple[str, dict]:
+    """UpdateCollectionClusterSetup → (the key, its body) of POST /collections/{name}/cluster."""
+    kind = req.WhichOneof("operation")
+    if kind is None:
+        raise BadRequest("missing cluster operation")
+    msg = getattr(req, kind)
+    if kind in ("move_shard", "replicate_shard", "abort_transfer", "restart_transfer"):
+        return kind, _transfer(msg)
+    if kind == "drop_replica":
+        return kind, {"shard_id": msg.shard_id, "peer_id": msg.peer_id}
+    if kind == "create_shard_key":
+        return "create_sharding_key", create_shard_key(msg)
+    if kind == "delete_shard_key":
+        return "drop_sharding_key", {"shard_key": shard_key(msg.shard_key)}
+    return kind, {}

@@ -1,4 +1,5 @@
-"""The `tessera` command: `tessera serve [flags]` and `tessera --version`.
+"""`tessera serve [flags]`: run a node (argparse, as it always was; the admin commands are
+typer's, in the sibling modules).
 
 Flags are the last configuration layer: each one becomes an override of a dotted key (see
 `tessera.config`), so a flag beats the environment, which beats the config file.
@@ -159,28 +160,22 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str]) -> int:
+    """`tessera serve ARGV` (ARGV starts with "serve"): the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
-    except SystemExit as exc:  # --help, --version, bad flags
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # --help, bad flags
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
-    if args.command == "serve":
-        # OpenMP threads that spin while idle steal the CPU the request threads need: let them
-        # sleep (read when FAISS loads, so it is set before the server is imported).
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        # One BLAS thread per scoring call: parallelism comes from concurrent requests, and a
-        # second BLAS thread only fights the event loop for the other core (p99 8.5 -> 2.4 ms
-        # for 10%-filtered queries on minilm-75k, one client).
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        from node import heap
+    # OpenMP threads that spin while idle steal the CPU the request threads need: let them
+    # sleep (read when FAISS loads, so it is set before the server is imported).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # One BLAS thread per scoring call: parallelism comes from concurrent requests, and a
+    # second BLAS thread only fights the event loop for the other core (p99 8.5 -> 2.4 ms
+    # for 10%-filtered queries on minilm-75k, one client).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from node import heap
 
-        heap.fix_mmap_threshold()  # before the first large allocation
-        return _run_serve(args)
-    parser.print_help(sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    heap.fix_mmap_threshold()  # before the first large allocation
+    return _run_serve(args)
