@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from node.errors import (
     BadRequest,
     NotFound,
     ServiceError,
-    TesseraError,
     ValidationFailed,
     WrongInput,
 )
@@ -36,6 +34,7 @@ from node.optimizer import Optimizer
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from node.shard_snapshot import finish_pending, install
+from router.cluster.cluster_views import ClusterViews
 from router.cluster.duties import ClusterDuties
 from router.cluster.placement import place_shards
 from router.collection import config as collection_config
@@ -75,7 +74,7 @@ def validate_collection_name(name: str) -> None:
         )
 
 
-class TableOfContent:
+class TableOfContent(ClusterViews):
     """Collections of this node, kept in line with the applied metadata.
 
     ``channels`` is given in cluster mode: replicas on other peers are then reached through
@@ -553,69 +552,6 @@ class TableOfContent:
         return [{"alias_name": a, "collection_name": c} for a, c in sorted(items)]
 
     # -- cluster status ----------------------------------------------------------------------
-    def cluster_status(self) -> dict:
-        """GET /cluster (Qdrant's ClusterStatus)."""
-        if not self.cluster_enabled:
-            return {"status": "disabled"}
-        consensus = self.consensus
-        alive = consensus.thread_alive()
-        last = datetime.fromtimestamp(consensus.last_update, tz=timezone.utc)
-        return {
-            "status": "enabled",
-            "peer_id": self.peer_id,
-            "peers": {p: {"uri": info["uri"]} for p, info in consensus.state.peers.items()},
-            "raft_info": consensus.raft_status(),
-            "consensus_thread_status": (
-                {"consensus_thread_status": "working",
-                 "last_update": last.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
-                if alive else {"consensus_thread_status": "stopped"}
-            ),
-            "message_send_failures": {},
-        }
-
-    def remove_peer(self, peer_id: int, force: bool = False) -> bool:
-        """DELETE /cluster/peer/{peer_id}: out of the peer table, every replica set and Raft."""
-        if not self.cluster_enabled:
-            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
-        info = self.consensus.state.peers.get(str(peer_id))
-        if info is None:
-            raise NotFound(f"Peer {peer_id} does not exist")
-        holds = any(str(peer_id) in shard["replicas"]
-                    for entry in self.consensus.state.collections.values()
-                    for shard in entry["shards"])
-        if holds and not force:
-            raise BadRequest(f"Cannot remove peer {peer_id} as there are shards on it")
-        _raise_for(self._propose({"type": "remove_peer", "peer_id": peer_id}))
-        try:
-            self.consensus.remove_member(info["raft"])
-        except ConsensusError as exc:
-            raise ServiceError(str(exc)) from exc
-        return True
-
-    def collection_cluster_info(self, name: str) -> dict:
-        collection = self.get(name)
-        entry = self.consensus.state.collections.get(collection.name, {})
-        transfers = [dict(t, comment=self._transfer_comment(entry["uuid"], t))
-                     for t in entry.get("transfers", [])]
-        return collection.cluster_info(self.peer_id, transfers)
-
-    def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
-        """The progress of a copy into a replica on this peer (a node call of the peers)."""
-        return None if self.duties is None else self.duties.transfer_comment(uuid_, shard_id)
-
-    def _transfer_comment(self, uuid_: str, transfer: dict) -> str | None:
-        """The target runs the copy and knows its progress; another peer asks it."""
-        if transfer["to"] == self.peer_id:
-            return self.transfer_comment(uuid_, transfer["shard_id"])
-        address = self._peer_address(transfer["to"])
-        if not address or self.channels is None:
-            return None
-        try:
-            return self.channels.call(address, "", 0, "transfer_comment", uuid_,
-                                      transfer["shard_id"], timeout=1.0)
-        except TesseraError:
-            return None
-
     def ready(self) -> bool:
         """/readyz: consensus has a leader and this peer's replicas are all Active."""
         if not self.cluster_enabled:
