@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from node.errors import TesseraError
+from router.cluster.snapshot_transfer import install_from_peer
 from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
 
@@ -59,6 +60,7 @@ class DutiesHost(Protocol):
     reconciled_index: int
     transfer_limits: tuple[int, int]  # automatic transfers at once: (incoming, outgoing)
     transfer_rate: int  # points per second of one copy (0: unlimited)
+    storage_path: Any
 
     def reconcile(self) -> None: ...
 
@@ -387,13 +389,24 @@ class ClusterDuties:
             source = shard.replicas.get(transfer["from"]) if shard is not None else None
             if shard is None or shard.local is None or source is None:
                 raise TesseraError(f"shard {shard_id} is not set up here yet")
-            # A replica that was here already starts empty (points deleted meanwhile at the
-            # source would stay otherwise). Writes forwarded before the first page is read are
-            # in the pages; those after are kept over older pages (``touched``).
-            local = shard.local if transfer.get("fresh") else self.toc.renew_local_replica(shard)
-            local.touched = set()
             self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
-            copied = self._copy(source, local, key)
+            method = transfer.get("method", "stream_records")
+            if method == "snapshot":  # the source's snapshot, then what changed since its cut
+                local = install_from_peer(self.toc, shard, source, uuid_)
+                local.touched = set()
+                copied = self._delta(source, local, key)
+            elif method == "wal_delta":  # what differs from what this peer holds
+                local = shard.local
+                local.touched = set()
+                copied = self._delta(source, local, key)
+            else:
+                # A replica that was here already starts empty (points deleted meanwhile at
+                # the source would stay otherwise). Writes forwarded before the first page is
+                # read are in the pages; those after are kept over older pages (``touched``).
+                local = shard.local if transfer.get("fresh") else \
+                    self.toc.renew_local_replica(shard)
+                local.touched = set()
+                copied = self._copy(source, local, key)
             local.sync()
             self._propose({"type": "finish_transfer", **ends})
             if transfer.get("kind") == "move":

@@ -8,8 +8,10 @@ comes once consensus accepted the operation, not when a copy is done: the target
 duties fill the new replica (``router.cluster.duties``) while clients poll
 ``GET /collections/{name}/cluster`` until ``shard_transfers`` is empty.
 
-Transfers copy a stream of records. ``snapshot`` and ``wal_delta``, Qdrant's other methods,
-are refused by name until they exist.
+Methods: ``stream_records`` (the default here; Qdrant's is ``snapshot``), ``snapshot`` (a shard
+snapshot streamed peer-to-peer and installed, then the changes since its cut) and
+``wal_delta`` (the points whose versions differ from the target's; every point for a new
+replica). See ``router.cluster.duties`` and ``router.cluster.snapshot_transfer``.
 """
 
 from __future__ import annotations
@@ -57,15 +59,15 @@ def parse(key: str, raw: Any, name: str, uuid_: str) -> dict:
     if method is not None and method not in METHODS:
         raise BadRequest(f"unknown variant `{method}` of `{key}.method`, expected one of "
                          + ", ".join(f"`{m}`" for m in METHODS))
-    if method not in (None, "stream_records"):
-        raise BadRequest(f"Shard transfer method {method} is not supported by Tessera yet; "
-                         "use stream_records")
+    if method == "resharding_stream_records":
+        raise BadRequest("Shard transfer method resharding_stream_records is only used by "
+                         "resharding, which Tessera does not support yet")
     if body.get("to_shard_id") not in (None, shard_id):
         raise BadRequest("to_shard_id is only used by resharding, which Tessera does not "
                          "support yet")
     return {"type": "start_transfer", **base, "from": source, "to": target,
             "kind": "replicate" if key == "replicate_shard" else "move",
-            "method": "stream_records"}
+            "method": method or "stream_records"}
 
 
 def _restart(toc: Any, name: str, op: dict) -> bool:

@@ -165,10 +165,11 @@ def test_replicate_then_drop_replica(cluster, ids, data):
 def test_refusals_carry_the_servers_message(cluster, ids, data):
     (source,) = _placement(cluster[0], data)[2]
     target = next(p for p in ids if p != source)
-    refused = cli(cluster[0], "shard", "move", data, "2", "--from", str(source),
+    refused = cli(cluster[0], "shard", "move", data, "9", "--from", str(source),
                   "--to", str(target), "--method", "snapshot", code=1)
     assert refused.stderr.startswith("tessera: POST /collections/cli_data/cluster: 400 ")
-    assert "snapshot" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "Shard 9 of cli_data does not exist" in refused.stderr
+    assert refused.stderr.count("\n") == 1
     aborted = cli(cluster[0], "shard", "abort", data, "2", "--from", str(source),
                   "--to", str(target), code=1)
     assert "transfer" in aborted.stderr and aborted.stderr.count("\n") == 1

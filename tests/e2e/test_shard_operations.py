@@ -117,7 +117,8 @@ def _check_everything_is_there(nodes, name: str, expected: set[int], deleted: se
         assert found == expected, (len(expected - found), len(found & deleted))
 
 
-def _copy_under_writes(cluster, name: str, op: str) -> tuple[int, int, int]:
+def _copy_under_writes(cluster, name: str, op: str,
+                       method: str | None = None) -> tuple[int, int, int]:
     """Start ``op`` of shard 0 to a peer without it while a writer runs; wait until done."""
     _make(cluster, name)
     holder = next(iter(_holders(cluster, name, 0)))
@@ -125,8 +126,10 @@ def _copy_under_writes(cluster, name: str, op: str) -> tuple[int, int, int]:
     writer = Writer(cluster[0], name)
     writer.start()
     try:
-        resp = _operate(cluster[1], name, {op: {"shard_id": 0, "from_peer_id": holder,
-                                                "to_peer_id": target}})
+        body = {"shard_id": 0, "from_peer_id": holder, "to_peer_id": target}
+        if method is not None:
+            body["method"] = method
+        resp = _operate(cluster[1], name, {op: body})
         assert resp.status_code == 200, resp.text
         assert resp.json()["result"] is True
         wait_until(lambda: _settled(cluster, name), 60, f"{op} finished", interval=0.1)
@@ -140,18 +143,22 @@ def _copy_under_writes(cluster, name: str, op: str) -> tuple[int, int, int]:
     return holder, target, len(writer.acked)
 
 
-def test_replicate_shard_under_writes_makes_an_equal_second_replica(cluster):
-    holder, target, _ = _copy_under_writes(cluster, "replicate", "replicate_shard")
-    replicas = _holders(cluster, "replicate", 0)
+@pytest.mark.parametrize("method", [None, "snapshot", "wal_delta"])
+def test_replicate_shard_under_writes_makes_an_equal_second_replica(cluster, method):
+    name = f"replicate_{method or 'default'}"
+    holder, target, _ = _copy_under_writes(cluster, name, "replicate_shard", method)
+    replicas = _holders(cluster, name, 0)
     assert set(replicas) == {holder, target}
     assert {state for state, _ in replicas.values()} == {"Active"}
     assert replicas[holder][1] == replicas[target][1]  # the same points on both
 
 
-def test_move_shard_under_writes_leaves_the_source(cluster):
-    holder, target, _ = _copy_under_writes(cluster, "move", "move_shard")
-    wait_until(lambda: set(_holders(cluster, "move", 0)) == {target}, 30, "source dropped")
-    replicas = _holders(cluster, "move", 0)
+@pytest.mark.parametrize("method", [None, "snapshot"])
+def test_move_shard_under_writes_leaves_the_source(cluster, method):
+    name = f"move_{method or 'default'}"
+    holder, target, _ = _copy_under_writes(cluster, name, "move_shard", method)
+    wait_until(lambda: set(_holders(cluster, name, 0)) == {target}, 30, "source dropped")
+    replicas = _holders(cluster, name, 0)
     assert set(replicas) == {target}
     assert replicas[target][0] == "Active"
 
@@ -198,8 +205,10 @@ def test_refusals_in_qdrants_words(cluster):
         f"Bad request: Shard 9 of {name} does not exist"
     assert refused({"move_shard": {**move, "from_peer_id": other, "to_peer_id": holder}},
                    400) == f"Bad request: Shard 0 has no Active replica on peer {other}"
-    assert "not supported by Tessera yet" in refused(
-        {"replicate_shard": {**move, "method": "snapshot"}}, 400)
+    assert "only used by resharding" in refused(
+        {"replicate_shard": {**move, "method": "resharding_stream_records"}}, 400)
+    assert refused({"replicate_shard": {**move, "method": "carrier_pigeon"}}, 400).startswith(
+        "Bad request: unknown variant `carrier_pigeon`")
     assert refused({"abort_transfer": move}, 404) == "Not found: transfer not found"
     assert refused({"drop_replica": {"shard_id": 0, "peer_id": other}}, 400) == \
         f"Bad request: Shard 0 has no replica on peer {other}"
