@@ -22,6 +22,7 @@ from prometheus_client.core import (
 
 from router.observability import process, responses
 from router.observability.cluster_view import collection_figures
+from router.observability.snapshot_activity import SNAPSHOTS
 from router.version import VERSION
 
 #: the content type of the text format 0.0.4
@@ -68,8 +69,21 @@ class NodeCollector:
         yield from self._responses("rest", responses.REST, ["method", "endpoint", "status"])
         yield from self._responses("grpc", responses.GRPC, ["endpoint", "status"])
         yield from self._cluster()
+        yield from self._snapshots()
         for name, value in process.figures().items():
             yield f.gauge(name, name.replace("_", " "), value)
+
+    def _snapshots(self) -> Iterator[Metric]:
+        running, created = SNAPSHOTS.figures()
+        now = self.f.gauge("snapshot_creation_running", "number of snapshot creations running",
+                           labels=["id"])
+        done = self.f.counter("snapshot_created", "total number of snapshots created", ["id"])
+        for name in sorted(set(running) | set(created)):
+            label = anonymized(name) if self.anonymize and name else name
+            now.add_metric([label], running.get(name, 0))
+            done.add_metric([label], created.get(name, 0))
+        yield now
+        yield done
 
     # -- collections --------------------------------------------------------------------------
     def _collections(self) -> Iterator[Metric]:

@@ -206,3 +206,22 @@ def test_metrics_prefix(fresh_node):
     families = scrape(node.http)
     assert "tessera_app_info" in families and "tessera_collections_total" in families
     assert not [name for name in families if not name.startswith("tessera_")]
+
+
+def test_snapshot_creations_are_counted(quiet_node: Node):
+    http = quiet_node.http
+    name = "snapshot_metrics"
+    assert http.put(f"/collections/{name}",
+                    json={"vectors": {"size": 4, "distance": "Dot"}}).status_code == 200
+    http.put(f"/collections/{name}/points", params={"wait": "true"},
+             json={"points": [{"id": 1, "vector": [1, 2, 3, 4]}]})
+    assert http.post(f"/collections/{name}/snapshots", params={"wait": "true"}).status_code == 200
+    _grpc_client(quiet_node).create_snapshot(name)
+    assert http.post("/snapshots", params={"wait": "true"}).status_code == 200
+    families = scrape(http)
+    created = families["snapshot_created"]
+    assert value(created, "snapshot_created_total", id=name) == 2
+    assert value(created, "snapshot_created_total", id="") == 1
+    assert value(families["snapshot_creation_running"], "snapshot_creation_running",
+                 id=name) == 0
+    http.delete(f"/collections/{name}")

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from router.api.grpc.messages import pb
 from router.api.grpc.services import rpc
 from router.cluster.snapshots import SnapshotStore
+from router.observability.snapshot_activity import SNAPSHOTS
 
 
 def _description(snapshot: dict) -> pb.SnapshotDescription:
@@ -33,7 +34,8 @@ class SnapshotsService(pb.SnapshotsServicer):
     @rpc
     def Create(self, request: pb.CreateSnapshotRequest, context) -> pb.CreateSnapshotResponse:
         started = time.perf_counter()
-        snapshot = self.store.create_collection_snapshot(request.collection_name)
+        with SNAPSHOTS.creating(request.collection_name):
+            snapshot = self.store.create_collection_snapshot(request.collection_name)
         return pb.CreateSnapshotResponse(snapshot_description=_description(snapshot),
                                          time=time.perf_counter() - started)
 
@@ -55,7 +57,8 @@ class SnapshotsService(pb.SnapshotsServicer):
     def CreateFull(self, request: pb.CreateFullSnapshotRequest, context
                    ) -> pb.CreateSnapshotResponse:
         started = time.perf_counter()
-        snapshot = self.store.create_full_snapshot()
+        with SNAPSHOTS.creating(""):
+            snapshot = self.store.create_full_snapshot()
         return pb.CreateSnapshotResponse(snapshot_description=_description(snapshot),
                                          time=time.perf_counter() - started)
 

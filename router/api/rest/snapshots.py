@@ -27,6 +27,7 @@ from router.api.rest.multipart import save_part
 from router.api.rest.responses import dumps, ok
 from router.cluster.snapshot_recovery import SnapshotRecovery, check_upload
 from router.cluster.snapshots import SnapshotStore
+from router.observability.snapshot_activity import SNAPSHOTS
 from router.operations import fields
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,14 @@ async def _run(request: Request, call: Callable[[], Any]) -> Response:
     return Response(dumps(body), status_code=202, media_type="application/json")
 
 
+def _counted(collection: str, call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call``, counted for /metrics (snapshot_creation_running, snapshot_created_total)."""
+    def counted() -> Any:
+        with SNAPSHOTS.creating(collection):
+            return call()
+    return counted
+
+
 def _download(path: Path) -> Response:
     return FileResponse(path, media_type=_OCTET, filename=path.name)
 
@@ -109,7 +118,7 @@ async def _upload(request: Request, recover: Callable[[Path, str, str | None], b
 async def create_snapshot(name: str, request: Request) -> Response:
     store = _store(request)
     store.toc.get(name)
-    return await _run(request, lambda: store.create_collection_snapshot(name))
+    return await _run(request, _counted(name, lambda: store.create_collection_snapshot(name)))
 
 
 @router.get("/collections/{name}/snapshots")
@@ -153,7 +162,8 @@ async def delete_snapshot(name: str, snapshot: str, request: Request) -> Respons
 async def create_shard_snapshot(name: str, shard_id: int, request: Request) -> Response:
     store = _store(request)
     store.local_shard(name, shard_id)
-    return await _run(request, lambda: store.create_shard_snapshot(name, shard_id))
+    return await _run(request, _counted(name, lambda: store.create_shard_snapshot(name,
+                                                                            shard_id)))
 
 
 @router.get("/collections/{name}/shards/{shard_id}/snapshots")
@@ -214,7 +224,7 @@ async def delete_shard_snapshot(name: str, shard_id: int, snapshot: str, request
 @router.post("/snapshots")
 async def create_full_snapshot(request: Request) -> Response:
     store = _store(request)
-    return await _run(request, store.create_full_snapshot)
+    return await _run(request, _counted("", store.create_full_snapshot))
 
 
 @router.get("/snapshots")
