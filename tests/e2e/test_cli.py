@@ -6,8 +6,15 @@ cluster)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
+import select
+import struct
+import subprocess
 import sys
+import termios
+import time
 
 import httpx
 import pytest
@@ -218,23 +225,50 @@ def test_peer_drain_wait_empties_a_node(cluster, ids, data):
     assert again["moves"] == []
 
 
+def _read_until(fd: int, pattern: str, seen: list[str], timeout: float = 60.0) -> str:
+    """The terminal's output up to and including ``pattern`` (all of it kept in ``seen``)."""
+    deadline = time.monotonic() + timeout
+    while pattern not in "".join(seen):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{pattern!r} never showed; screen: {''.join(seen)[-2000:]}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the terminal closed: the program ended
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"ended before {pattern!r}: {''.join(seen)[-2000:]}")
+            seen.append(chunk.decode("utf-8", "replace"))
+    return "".join(seen)
+
+
 def test_top_under_a_terminal(cluster, ids, data):
-    pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(sys.executable, ["-m", "tessera", "--url", cluster[0].url, "top",
-                                           "--node", cluster[1].url],
-                          env=cli_env(), dimensions=(50, 160), timeout=60, encoding="utf-8")
+    """``tessera top`` on a pseudo-terminal of its own, read as a person would read it. The
+    program is started by subprocess (no fork of this process, which holds gRPC clients:
+    gRPC's fork handlers can kill a forked child before it runs the program)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tessera", "--url", cluster[0].url, "top", "--node",
+         cluster[1].url], stdin=slave, stdout=slave, stderr=slave, env=cli_env(),
+        start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen: list[str] = []
     try:
-        child.expect("tessera top")  # the frame's first line; the rest up to its last table
-        child.expect("PROGRESS")
-        screen = child.before or ""
+        _read_until(master, "tessera top", seen)  # the frame's first line
+        screen = _read_until(master, "PROGRESS", seen)  # ... up to its last table
         for shown in ("peers", "REACHABLE", "collections", data, "POINTS", "requests",
                       cluster[1].url, "MEAN MS", "transfers", *map(str, ids)):
             assert shown in screen, shown
-        child.send("q")
-        child.expect(pexpect.EOF)
+        os.write(master, b"q")
+        assert proc.wait(timeout=30) == 0
     finally:
-        child.close(force=True)
-    assert child.exitstatus == 0
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        os.close(master)
 
 
 def test_peer_remove_then_status_fails_after_a_kill(cluster, ids):
