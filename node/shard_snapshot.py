@@ -35,8 +35,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from node.durable import fsync_dir
 from node.shard import LocalShard
-from node.snapshot_archive import Member, fsync_dir
+from node.snapshot_archive import Member
 
 _SKIP_SUFFIXES = (".tmp", ".partial")
 

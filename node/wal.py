@@ -17,6 +17,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from node.durable import fsync_dir
+
 _HEADER = struct.Struct("<II")
 
 
@@ -80,7 +82,7 @@ class WriteAheadLog:
             first, path = op_num, self.directory / f"wal-{op_num:020d}.log"
         self._file = open(path, "ab")
         self._file_first_op = first
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def truncate_through(self, op_num: int) -> None:
         """Drop records with numbers ≤ op_num (they are in a flushed state).
@@ -94,18 +96,10 @@ class WriteAheadLog:
             self._file = None
         for _, path in self._files():
             path.unlink()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def close(self) -> None:
         if self._file is not None:
             self.sync()
             self._file.close()
             self._file = None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from node import snapshot_archive as archive
+from node.durable import fsync_dir
 from node.errors import BadRequest, NotFound, TesseraError, ValidationFailed
 from node.shard_snapshot import strip_prefix
 from router.cluster.snapshots import SnapshotStore
@@ -167,8 +168,8 @@ class SnapshotRecovery:
                         home.mkdir(parents=True, exist_ok=True)
                         shutil.move(str(source), str(home / str(shard["shard_id"])))
                 if home.exists():
-                    archive.fsync_dir(home)
-                archive.fsync_dir(self.toc.collections_path)
+                    fsync_dir(home)
+                fsync_dir(self.toc.collections_path)
                 self.toc.install_collection(
                     real, new_uuid, manifest["config"], manifest.get("payload_schema") or {},
                     [{"shard_id": s["shard_id"], "key": s.get("key")}

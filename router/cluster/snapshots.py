@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from node import snapshot_archive as archive
+from node.durable import fsync_dir
 from node.errors import BadRequest, Forbidden, NotFound
 from node.shard_snapshot import cut
 from router.cluster.toc import TableOfContent
@@ -123,7 +124,7 @@ class SnapshotStore:
     def delete(path: Path) -> bool:
         archive.checksum_path(path).unlink(missing_ok=True)
         path.unlink()
-        archive.fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     @contextlib.contextmanager
