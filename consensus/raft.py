@@ -172,6 +172,8 @@ class RaftConsensus:
         self._identity_lock = threading.Lock()
         self.last_update = time.time()
         self._next_keepalive = 0.0
+        #: set on the tick thread once this node has applied an entry of the current term
+        self._caught_up = threading.Event()
 
         identity = self._load_identity()
         moved_from = None
@@ -360,10 +362,32 @@ class RaftConsensus:
                 self._heard_leader = True
             else:
                 self.log._SyncObj__raftElectionDeadline = raft_clock() + MAX_TIMEOUT
+        if not self._caught_up.is_set() and self._applied_current_term():
+            self._caught_up.set()
+            self._changed()  # listeners act now: nothing they saw before was synced
         members = sorted(n.address for n in self.log.otherNodes)
         if members != self._members:
             self._members = members
             self._save_identity()
+
+    def _applied_current_term(self) -> bool:
+        """Whether the last entry applied here was written in the leader's current term.
+
+        Raft's read barrier: a leader commits nothing of its own term before everything
+        committed earlier, so once such an entry is applied the state holds every operation
+        the cluster had committed. pysyncobj's ``isReady`` is weaker: after a whole-cluster
+        restart the new leader's commit index is the one its journal stored (saved once a
+        second), and followers are "ready" at that older state. Acting on it dropped the
+        directories of a collection created in the last second before the restart."""
+        sync_obj = self.log
+        if not sync_obj.isReady() or sync_obj._getLeader() is None:
+            return False
+        applied = sync_obj.raftLastApplied
+        entries = sync_obj._SyncObj__getEntries(applied, 1)
+        if not entries:  # compacted away: the oldest entry kept is newer than it
+            first = sync_obj._SyncObj__raftLog[0]
+            entries = [first] if first[1] <= applied else []
+        return bool(entries) and entries[0][2] == sync_obj.raftCurrentTerm
 
     # -- the LocalConsensus interface --------------------------------------------------------
     @property
@@ -454,9 +478,9 @@ class RaftConsensus:
         raise ConsensusError(f"could not remove {address} from the Raft group in {timeout:g} s")
 
     def is_synced(self) -> bool:
-        """This node has applied the leader's commit index once since it started (and its
-        view of the state is refreshed to include that)."""
-        if not self.log.isReady():
+        """This node has applied an entry of the current term once since it started, so its
+        state holds everything committed before (and its view is refreshed to include it)."""
+        if not self._caught_up.is_set():
             return False
         self._refresh_view()
         return True
@@ -494,8 +518,9 @@ class RaftConsensus:
                 self._changes.get_nowait()
             self._refresh_view()
             # compare with what listeners last heard of: proposals refresh the view too
-            if self._view.applied != self._notified_applied:
-                self._notified_applied = self._view.applied
+            synced = self._caught_up.is_set()
+            if self._view.applied != self._notified_applied or synced != self._notified_synced:
+                self._notified_applied, self._notified_synced = self._view.applied, synced
                 for listener in self._listeners:
                     try:
                         listener({"type": "changed"}, OpResult(True))
@@ -503,3 +528,4 @@ class RaftConsensus:
                         log.exception("metadata listener failed")
 
     _notified_applied = -1
+    _notified_synced = False

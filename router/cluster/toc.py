@@ -154,6 +154,8 @@ class TableOfContent(ClusterViews):
             known = {entry["uuid"] for entry in wanted.values()}
             for path in self.collections_path.iterdir():
                 if path.name not in known and path.name not in self._incoming:
+                    log.info("removing %s: no collection has this uuid (metadata index %d)",
+                             path, state.applied)
                     shutil.rmtree(path, ignore_errors=True)
             self.reconciled_index = max(self.reconciled_index, state.applied)
         if self.duties is not None:

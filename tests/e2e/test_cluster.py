@@ -20,6 +20,7 @@ from qdrant_client.http import models
 from tests.support.cluster import (
     cluster_node,
     cluster_status,
+    exact_count,
     replicas_all_active,
     start_cluster,
     wait_peers,
@@ -49,13 +50,6 @@ def _upsert(node, name: str, points: list[dict], **query) -> httpx.Response:
     params = {"wait": "true", **query}
     return httpx.put(f"{node.url}/collections/{name}/points", params=params,
                      json={"points": points}, timeout=60)
-
-
-def _count(node, name: str) -> int:
-    resp = httpx.post(f"{node.url}/collections/{name}/points/count", json={"exact": True},
-                      timeout=30)
-    assert resp.status_code == 200, resp.text
-    return resp.json()["result"]["count"]
 
 
 def _cluster_info(node, name: str) -> dict:
@@ -118,7 +112,7 @@ def test_five_nodes_join_under_one_leader_and_serve_one_database(tmp_path):
             info = _cluster_info(node, "early")
             assert info["local_shards"] == []
             assert {s["peer_id"] for s in info["remote_shards"]} == {leader}
-            assert _count(node, "early") == 20
+            assert exact_count(node, "early") == 20
 
         # 4 shards x 2 replicas through one node: every replica Active on every node
         _create(nodes[2], "spread", shard_number=4, replication_factor=2)
@@ -137,7 +131,7 @@ def test_five_nodes_join_under_one_leader_and_serve_one_database(tmp_path):
         query = [rng.uniform(-1, 1) for _ in range(DIM)]
         answers = []
         for node in nodes:
-            assert _count(node, "spread") == 300
+            assert exact_count(node, "spread") == 300
             for prefer_grpc in (False, True):
                 client = node.client(prefer_grpc=prefer_grpc)
                 hits = client.query_points("spread", query=query, limit=15,
@@ -175,7 +169,7 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
         client = nodes[1].client()
         assert len(client.query_points("c", query=more[0]["vector"], limit=5).points) == 5
         for node in alive:
-            assert _count(node, "c") == 390
+            assert exact_count(node, "c") == 390
 
         # the victim's replicas are Dead in everyone's view
         def victim_dead(node):
@@ -228,8 +222,8 @@ def test_a_killed_node_misses_writes_and_recovers_by_itself(tmp_path):
             thread.join()
         assert written, "the writer never got a write through"
         for node in nodes:
-            assert _count(node, "c") == 390 + len(written)
-            assert _count(node, "while_down") == 10
+            assert exact_count(node, "c") == 390 + len(written)
+            assert exact_count(node, "while_down") == 10
         # it kept its points and fetched only what differed (wal_delta), not every point
         deltas = re.findall(r"delta: (\d+) of (\d+) points fetched", victim.log_text())
         assert deltas and all(int(got) < int(total) for got, total in deltas), deltas
@@ -305,7 +299,7 @@ def test_write_ordering_with_the_highest_peer_down(tmp_path):
                              json={"filter": {"must": [{"key": "i", "match": {"value": 1}}]}},
                              timeout=30)
         assert deleted.status_code == 200, deleted.text
-        assert _count(others[1], "o") == 1
+        assert exact_count(others[1], "o") == 1
         # write_consistency_factor counts every replica, the dead one too
         assert _upsert(coordinator, "wcf2", _points([1], rng)).status_code == 200
         refused = _upsert(coordinator, "wcf3", _points([1], rng))
@@ -388,7 +382,7 @@ def test_whole_cluster_restart_keeps_metadata_and_points(tmp_path):
         wait_peers(nodes, 3)
         assert [cluster_status(n)["peer_id"] for n in nodes] == peer_ids
         for node in nodes:
-            assert _count(node, "kept") == 150
+            assert exact_count(node, "kept") == 150
             # no version check: its background thread could outlive the nodes stopped below
             client = node.client(prefer_grpc=True, check_compatibility=False)
             got = client.retrieve("keep", ids=[0, 75, 149], with_vectors=True)
@@ -425,7 +419,7 @@ def test_a_node_restarted_on_new_ports_keeps_its_identity_and_data(tmp_path):
             wait_until(lambda node=node: replicas_all_active(node, "r"), 60, "all Active")
         assert _upsert(moved, "r", _points(range(90, 120), rng)).status_code == 200
         for node in nodes:
-            assert _count(node, "r") == 120
+            assert exact_count(node, "r") == 120
         for counts in _replica_counts(nodes, "r").values():
             assert len(counts) == 1
     finally:
@@ -463,7 +457,7 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
         for node in nodes:
             assert listing(node, "acme") == [(i, "acme") for i in range(40)]
             assert listing(node, 42) == [(i, 42) for i in range(30, 90)]
-            assert _count(node, "tenants") == 100
+            assert exact_count(node, "tenants") == 100
 
         _stop_all(nodes)
         threads = [threading.Thread(target=n.start) for n in nodes]
@@ -497,7 +491,7 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
                          json={"points": more, "shard_key": 42}, timeout=60)
         assert resp.status_code == 200, resp.text
         for node in nodes:
-            assert _count(node, "tenants") == 90
+            assert exact_count(node, "tenants") == 90
             assert listing(node, 42)[-1] == (229, 42)
     finally:
         _stop_all(nodes)
@@ -564,7 +558,7 @@ def test_the_api_answers_the_same_on_a_cluster_as_on_one_node(tmp_path, node):
                               json={"filter": {"must": [{"key": "n", "match": {"value": 4}}]}},
                               timeout=30)
             assert resp.status_code == 200
-        assert {_count(n, name) for n in nodes} == {_count(node, name)} == {240 - 14}
+        assert {exact_count(n, name) for n in nodes} == {exact_count(node, name)} == {240 - 14}
 
         # strict mode set on one peer travels with the config: every peer enforces it
         resp = httpx.patch(f"{nodes[0].url}/collections/{name}", timeout=30,
@@ -608,7 +602,7 @@ def test_the_leader_dies_and_the_others_carry_on(tmp_path):
         wait_until(lambda: cluster_status(old)["raft_info"]["leader"] is not None, 30, "leader")
         assert cluster_status(old)["raft_info"]["role"] == "Follower"
         for node in nodes:
-            assert _count(node, "after_leader") == 50
+            assert exact_count(node, "after_leader") == 50
     finally:
         _stop_all(nodes)
 
@@ -635,7 +629,7 @@ def test_removing_a_peer(tmp_path):
             info = _cluster_info(node, "p")
             peers = {s["peer_id"] for s in info["remote_shards"]} | {ids[survivors.index(node)]}
             assert victim not in peers
-            assert _count(node, "p") == 0
+            assert exact_count(node, "p") == 0
         _create(nodes[1], "after", shard_number=2)  # 2 peers now make the quorum
         nodes[2] = survivors[0]  # the killed one needs no stop
     finally:

@@ -82,3 +82,10 @@ def replicas_all_active(node: Node, collection: str) -> bool:
     info = httpx.get(f"{node.url}/collections/{collection}/cluster", timeout=5).json()["result"]
     states = [s["state"] for s in info["local_shards"] + info["remote_shards"]]
     return bool(states) and all(s == "Active" for s in states)
+
+
+def exact_count(node: Node, collection: str) -> int:
+    resp = httpx.post(f"{node.url}/collections/{collection}/points/count",
+                      json={"exact": True}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"]["count"]
