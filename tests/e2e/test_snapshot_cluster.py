@@ -15,8 +15,8 @@ from node import snapshot_archive as archive
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from router.collection.remote_replica import PeerChannels, ReplicaUnavailable, fetch_shard_snapshot
-from tests.e2e.test_cluster import _count, _create, _points, _replica_counts, _upsert
-from tests.support.cluster import replicas_all_active, start_cluster, wait_until
+from tests.e2e.test_cluster import _create, _points, _replica_counts, _upsert
+from tests.support.cluster import exact_count, replicas_all_active, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_a_node_recovers_its_shards_from_its_snapshot_after_losing_its_data(clus
                          json={"location": location}, timeout=60)) is True
     assert _local_counts(victim, name) == held
     for node in cluster:
-        assert _count(node, name) == 300
+        assert exact_count(node, name) == 300
 
 
 def test_shard_snapshot_recovery_with_each_priority(cluster):
@@ -90,7 +90,7 @@ def test_shard_snapshot_recovery_with_each_priority(cluster):
     recover("snapshot")  # the snapshot wins: the others refill from this replica
     wait_until(settled({100}), 60, "the others refilled from the recovered replica")
     for node in cluster:
-        assert _count(node, name) == 100
+        assert exact_count(node, name) == 100
 
 
 def test_a_peer_streams_a_shard_snapshot_without_writing_it(cluster, tmp_path):
