@@ -273,7 +273,10 @@ class MetadataState:
             "config": copy.deepcopy(op["config"]),
             "payload_schema": copy.deepcopy(op.get("payload_schema") or {}),
             "shards": [
-                dict({"shard_id": s["shard_id"], "replicas": {peer: "Active"}},
+                # replicas: {peer: state} as the recovering peer placed them (a cluster), or
+                # every shard on the recovering peer alone (one node; logs from before)
+                dict({"shard_id": s["shard_id"],
+                      "replicas": dict(s.get("replicas") or {peer: "Active"})},
                      **({"key": s["key"]} if s.get("key") is not None else {}))
                 for s in op["shards"]
             ],

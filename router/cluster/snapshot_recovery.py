@@ -10,7 +10,9 @@ nothing; the staging directory goes away whatever happens.
 **Replacing a collection** (always on a single node; in a cluster when the collection does not
 exist yet or its vectors differ from the snapshot's): the shard directories are moved under a new
 collection uuid, then one metadata operation (``recover_collection``) swaps the collection's
-entry — config, payload schema, shards — for the new one. Until it is applied the old collection
+entry — config, payload schema, shards — for the new one. In a cluster the shards get the
+snapshot's replication factor (``router.cluster.placement.recovered_placement``): the replica here
+holds the data and the others refill from it. Until it is applied the old collection
 serves; once applied, the table of contents opens the new shards and drops the old ones. A kill -9
 before it leaves an unknown uuid directory that reconciliation removes; after it, the new
 collection is complete.
@@ -39,6 +41,7 @@ from node import snapshot_archive as archive
 from node.durable import fsync_dir
 from node.errors import BadRequest, NotFound, TesseraError, ValidationFailed
 from node.shard_snapshot import strip_prefix
+from router.cluster.placement import recovered_placement
 from router.cluster.snapshots import SnapshotStore
 from router.cluster.toc import validate_collection_name
 from router.collection.replica_set import ReplicaSet
@@ -172,14 +175,21 @@ class SnapshotRecovery:
                 fsync_dir(self.toc.collections_path)
                 self.toc.install_collection(
                     real, new_uuid, manifest["config"], manifest.get("payload_schema") or {},
-                    [{"shard_id": s["shard_id"], "key": s.get("key")}
-                     for s in manifest["shards"]],
+                    self._placement(manifest),
                     ring=bool(manifest.get("ring", False)))
             except BaseException:
                 applied = {e.get("uuid") for e in self.toc.consensus.state.collections.values()}
                 if new_uuid not in applied:  # (an ambiguous failure may still have applied it)
                     shutil.rmtree(home, ignore_errors=True)
                 raise
+
+    def _placement(self, manifest: dict) -> list[dict]:
+        shards = manifest["shards"]
+        if not self.toc.cluster_enabled:  # one node: every shard here
+            return [{"shard_id": s["shard_id"], "key": s.get("key")} for s in shards]
+        factor = manifest["config"]["params"].get("replication_factor", 1)
+        peers = self.toc.consensus.live_peers() or [self.toc.peer_id]
+        return recovered_placement(shards, factor, self.toc.peer_id, peers)
 
     # -- shards --------------------------------------------------------------------------------
     def recover_shard(self, name: str, shard_id: int, location, priority=None, checksum=None,

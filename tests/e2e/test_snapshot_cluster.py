@@ -34,17 +34,23 @@ def _ok(resp: httpx.Response):
     return resp.json()["result"]
 
 
+def _loaded(cluster, name: str, ids, seed: int, **params) -> random.Random:
+    """A new collection, all Active, holding points ``ids``; the generator that made them."""
+    rng = random.Random(seed)
+    _create(cluster[0], name, **params)
+    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
+    assert _upsert(cluster[0], name, _points(ids, rng)).status_code == 200
+    return rng
+
+
 def _local_counts(node, name: str) -> dict[int, int]:
     info = _ok(httpx.get(f"{node.url}/collections/{name}/cluster", timeout=10))
     return {s["shard_id"]: s["points_count"] for s in info["local_shards"]}
 
 
 def test_a_node_recovers_its_shards_from_its_snapshot_after_losing_its_data(cluster):
-    rng = random.Random(5)
     name = "snap_lost"
-    _create(cluster[0], name, shard_number=3, replication_factor=1)
-    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
-    assert _upsert(cluster[0], name, _points(range(300), rng)).status_code == 200
+    _loaded(cluster, name, range(300), 5, shard_number=3, replication_factor=1)
     victim = cluster[2]
     held = _local_counts(victim, name)
     assert held and sum(held.values()) > 0
@@ -62,12 +68,35 @@ def test_a_node_recovers_its_shards_from_its_snapshot_after_losing_its_data(clus
         assert exact_count(node, name) == 300
 
 
+def test_a_collection_recovered_in_a_cluster_gets_its_replication_factor_back(cluster):
+    """The collection no longer exists: recovery creates it with the snapshot's config, its
+    shards replicated over the cluster as a new collection's are, refilled from this peer."""
+    name = "snap_reborn"
+    _loaded(cluster, name, range(200), 8, shard_number=2, replication_factor=3)
+    source = cluster[1]
+    snap = _ok(httpx.post(f"{source.url}/collections/{name}/snapshots", timeout=60))
+    assert _ok(httpx.delete(f"{cluster[0].url}/collections/{name}", timeout=60)) is True
+    location = f"file://{source.snapshots_path / name / snap['name']}"
+    assert _ok(httpx.put(f"{source.url}/collections/{name}/snapshots/recover",
+                         json={"location": location}, timeout=60)) is True
+
+    def settled() -> bool:
+        info = _ok(httpx.get(f"{source.url}/collections/{name}/cluster", timeout=10))
+        replicas = len(info["local_shards"]) + len(info["remote_shards"])
+        here = _local_counts(source, name)
+        return replicas == 6 and all(replicas_all_active(n, name) for n in cluster) and \
+            _replica_counts(cluster, name) == {shard: {n} for shard, n in here.items()}
+
+    wait_until(settled, 60, "three Active replicas of each shard, equal everywhere")
+    assert sum(_local_counts(source, name).values()) == 200
+    for node in cluster:
+        assert exact_count(node, name) == 200
+        assert sum(_local_counts(node, name).values()) == 200
+
+
 def test_shard_snapshot_recovery_with_each_priority(cluster):
-    rng = random.Random(6)
     name = "snap_priority"
-    _create(cluster[0], name, shard_number=1, replication_factor=3)
-    wait_until(lambda: replicas_all_active(cluster[0], name), 30, "all Active")
-    assert _upsert(cluster[0], name, _points(range(100), rng)).status_code == 200
+    rng = _loaded(cluster, name, range(100), 6, shard_number=1, replication_factor=3)
     source = cluster[1]
     snap = _ok(httpx.post(f"{source.url}/collections/{name}/shards/0/snapshots", timeout=60))
     location = f"file://{source.snapshots_path / name / 'shards' / '0' / snap['name']}"
