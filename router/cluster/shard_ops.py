@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.errors import BadRequest, NotFound, ValidationFailed
+from router.cluster.replicate_points import replicate_points
 from router.operations import fields
 
 #: the operations this module serves, by their key in the body
@@ -97,6 +98,9 @@ def update_cluster(toc: Any, name: str, body: dict) -> bool:
         return toc.create_shard_key(name, fields.obj(body["create_sharding_key"], "key"))
     if "drop_sharding_key" in body:
         return toc.drop_shard_key(name, fields.obj(body["drop_sharding_key"], "key"))
+    if "replicate_points" in body:
+        replicate_points(collection, body["replicate_points"])
+        return True
     for key in OPERATIONS:
         if key in body:
             op = parse(key, body[key], collection.name, collection.uuid)

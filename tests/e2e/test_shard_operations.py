@@ -316,3 +316,65 @@ def test_restart_transfer_starts_the_copy_over(cluster):
     assert replicas[target][0] == "Active" and replicas[target][1] > 10_000
     assert _operate(cluster[1], name, {"restart_transfer": move}).json()["status"]["error"] == \
         "Bad request: missing field `method` of `restart_transfer`"
+
+
+@pytest.mark.parametrize("prefer_grpc", [False, True])
+def test_replicate_points_promotes_a_tenant_to_its_own_shard_key(cluster, prefer_grpc):
+    """The tenant's points are copied, with vectors and payloads, to the new key; the other
+    tenants' points stay where they were; then the old copies are deleted as a user would."""
+    from qdrant_client import models
+
+    name = f"tenants_{'grpc' if prefer_grpc else 'rest'}"
+    client = cluster[0].client(prefer_grpc=prefer_grpc)
+    client.create_collection(name, vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.DOT), sharding_method=models.ShardingMethod.CUSTOM,
+        replication_factor=2)
+    client.create_shard_key(name, "shared")
+    client.create_shard_key(name, "big")
+    rng = random.Random(11)
+    points = [models.PointStruct(id=i, vector=[rng.random() for _ in range(DIM)],
+                                 payload={"tenant": "big" if i % 3 == 0 else "small", "i": i})
+              for i in range(600)]
+    client.upsert(name, points, shard_key_selector="shared", wait=True)
+    big = models.Filter(must=[models.FieldCondition(key="tenant",
+                                                    match=models.MatchValue(value="big"))])
+    assert client.cluster_collection_update(name, models.ReplicatePointsOperation(
+        replicate_points=models.ReplicatePoints(from_shard_key="shared", to_shard_key="big",
+                                                filter=big)))
+    assert client.count(name, shard_key_selector="big").count == 200
+    assert client.count(name, shard_key_selector="shared").count == 600
+    copied = client.retrieve(name, [0, 3], with_vectors=True, shard_key_selector="big")
+    assert {p.id: p.payload["i"] for p in copied} == {0: 0, 3: 3}
+    assert copied[0].vector == pytest.approx(points[copied[0].id].vector, rel=1e-5)
+    client.delete(name, models.FilterSelector(filter=big), shard_key_selector="shared", wait=True)
+    for node in cluster:
+        other = node.client(prefer_grpc=prefer_grpc)
+        assert other.count(name, shard_key_selector="shared").count == 400
+        assert other.count(name, shard_key_selector="big").count == 200
+        assert other.count(name, count_filter=big).count == 200
+
+
+def test_replicate_points_refusals(cluster):
+    name = "tenants_refused"
+    resp = httpx.put(f"{cluster[0].url}/collections/{name}", timeout=60, json={
+        "vectors": {"size": DIM, "distance": "Dot"}, "sharding_method": "custom"})
+    assert resp.status_code == 200, resp.text
+    assert httpx.put(f"{cluster[0].url}/collections/{name}/shards", timeout=60,
+                     json={"shard_key": "a"}).status_code == 200
+    cases = [
+        ({"from_shard_key": "a", "to_shard_key": "nope"}, 'Shard key "nope" not found'),
+        ({"from_shard_key": "nope", "to_shard_key": "a"}, 'Shard key "nope" not found'),
+        ({"from_shard_key": "a", "to_shard_key": "a"}, "must differ"),
+        ({"from_shard_key": "a"}, "missing field `to_shard_key`"),
+        ({"from_shard_key": "a", "to_shard_key": "b", "filter": {"must": 3}}, "must"),
+    ]
+    for body, message in cases:
+        resp = _operate(cluster[0], name, {"replicate_points": body})
+        assert resp.status_code == 400, (body, resp.text)
+        assert message in resp.json()["status"]["error"], (body, resp.text)
+    plain = "tenants_plain"
+    assert httpx.put(f"{cluster[0].url}/collections/{plain}", timeout=60, json={
+        "vectors": {"size": DIM, "distance": "Dot"}}).status_code == 200
+    resp = _operate(cluster[0], plain, {
+        "replicate_points": {"from_shard_key": "a", "to_shard_key": "b"}})
+    assert resp.status_code == 400 and "custom sharding" in resp.json()["status"]["error"]

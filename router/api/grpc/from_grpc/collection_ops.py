@@ -8,6 +8,7 @@ from node.errors import BadRequest
 from router.api.grpc.enums import ENUM_NAMES
 from router.api.grpc.from_grpc.common import _oneof, _opt
 from router.api.grpc.from_grpc.configs import fields
+from router.api.grpc.from_grpc.filters import filter_
 from router.api.grpc.from_grpc.values import shard_key
 from router.api.grpc.messages import pb
 
@@ -159,4 +160,10 @@ def cluster_operation(req: pb.UpdateCollectionClusterSetupRequest) -> tuple[str,
         return "create_sharding_key", create_shard_key(msg)
     if kind == "delete_shard_key":
         return "drop_sharding_key", {"shard_key": shard_key(msg.shard_key)}
+    if kind == "replicate_points":
+        body = {"from_shard_key": shard_key(msg.from_shard_key),
+                "to_shard_key": shard_key(msg.to_shard_key)}
+        if msg.HasField("filter"):
+            body["filter"] = filter_(msg.filter)
+        return kind, body
     return kind, {}
