@@ -1,0 +1,84 @@
+// Every call the dashboard makes goes through here, to the node's public REST API.
+// The API key, when the user gave one, is sent as the `api-key` header and lives in
+// sessionStorage (this tab only). Errors come back as ApiError with the API's own message.
+
+const KEY = "tessera.api-key";
+
+export class ApiError extends Error {
+  constructor(status, message, method, path) {
+    super(message);
+    this.status = status;
+    this.method = method;
+    this.path = path;
+  }
+}
+
+export function apiKey() {
+  return sessionStorage.getItem(KEY) || "";
+}
+
+export function setApiKey(key) {
+  if (key) sessionStorage.setItem(KEY, key);
+  else sessionStorage.removeItem(KEY);
+}
+
+function headers(json) {
+  const out = {};
+  const key = apiKey();
+  if (key) out["api-key"] = key;
+  if (json) out["content-type"] = "application/json";
+  return out;
+}
+
+async function send(method, path, body) {
+  const init = { method, headers: headers(body !== undefined) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  try {
+    return await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, `the node did not answer (${err.message})`, method, path);
+  }
+}
+
+async function failure(resp, method, path) {
+  const text = await resp.text();
+  let message = text || resp.statusText;
+  try {
+    const data = JSON.parse(text);
+    message = data?.status?.error ?? message;
+  } catch {
+    // Qdrant answers some refusals (401) in plain text: keep the text
+  }
+  return new ApiError(resp.status, message, method, path);
+}
+
+// The `result` of Qdrant's envelope ({result, status, time}).
+export async function call(method, path, body) {
+  const resp = await send(method, path, body);
+  if (!resp.ok) throw await failure(resp, method, path);
+  const text = await resp.text();
+  if (!text) return null;
+  const data = JSON.parse(text);
+  return data !== null && typeof data === "object" && "result" in data ? data.result : data;
+}
+
+export const get = (path) => call("GET", path);
+export const post = (path, body) => call("POST", path, body ?? {});
+export const put = (path, body) => call("PUT", path, body ?? {});
+export const del = (path) => call("DELETE", path);
+
+// Fetch a file with the key and hand it to the browser as a download.
+export async function download(path, filename) {
+  const resp = await send("GET", path);
+  if (!resp.ok) throw await failure(resp, "GET", path);
+  const url = URL.createObjectURL(await resp.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export const enc = encodeURIComponent;
