@@ -44,7 +44,7 @@ function createForm(refresh) {
   const submit = async (event) => {
     event.preventDefault();
     const body = {
-      vectors: { size: Number(size.value), distance: distance.value, on_disk: onDisk.checked },
+      vectors: { size: Number(size.value), distance: distance.value, ...(onDisk.checked ? { on_disk: true } : {}) },
       shard_number: Number(shards.value),
       replication_factor: Number(replicas.value),
     };
