@@ -4,6 +4,25 @@
 
 const KEY = "tessera.api-key";
 
+// Peer ids are 63-bit and point ids may be u64: past 2^53 a JS number would round them, and an
+// operation would name the wrong peer. Such integers are read as BigInt (from their source
+// text) and written back digit for digit (JSON.rawJSON; a browser without it rounds).
+function reviveBig(key, value, context) {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && /^-?\d+$/.test(context?.source ?? "")) {
+    return BigInt(context.source);
+  }
+  return value;
+}
+
+export function fromJson(text) {
+  return JSON.parse(text, reviveBig);
+}
+
+export function toJson(value, indent) {
+  return JSON.stringify(value, (key, v) => (typeof v === "bigint"
+    ? (JSON.rawJSON ? JSON.rawJSON(v.toString()) : Number(v)) : v), indent);
+}
+
 export class ApiError extends Error {
   constructor(status, message, method, path) {
     super(message);
@@ -32,7 +51,7 @@ function headers(json) {
 
 async function send(method, path, body) {
   const init = { method, headers: headers(body !== undefined) };
-  if (body !== undefined) init.body = JSON.stringify(body);
+  if (body !== undefined) init.body = toJson(body);
   try {
     return await fetch(path, init);
   } catch (err) {
@@ -44,7 +63,7 @@ async function failure(resp, method, path) {
   const text = await resp.text();
   let message = text || resp.statusText;
   try {
-    const data = JSON.parse(text);
+    const data = fromJson(text);
     message = data?.status?.error ?? message;
   } catch {
     // Qdrant answers some refusals (401) in plain text: keep the text
@@ -58,7 +77,7 @@ export async function call(method, path, body) {
   if (!resp.ok) throw await failure(resp, method, path);
   const text = await resp.text();
   if (!text) return null;
-  const data = JSON.parse(text);
+  const data = fromJson(text);
   return data !== null && typeof data === "object" && "result" in data ? data.result : data;
 }
 

@@ -1,6 +1,8 @@
 // The filter editor's checks, made before a request goes out: the text must be JSON, an object,
 // and use only the clauses of Qdrant's Filter. The node checks the rest and its answer is shown.
 
+import { fromJson } from "./api.js";
+
 const CLAUSES = ["must", "should", "must_not", "min_should"];
 
 // null when the text is a filter we may send, else a message that says what is wrong.
@@ -8,7 +10,7 @@ export function filterProblem(text) {
   if (!text.trim()) return null;
   let value;
   try {
-    value = JSON.parse(text);
+    value = fromJson(text);
   } catch (err) {
     return `Not valid JSON: ${err.message}`;
   }
@@ -21,5 +23,5 @@ export function filterProblem(text) {
 }
 
 export function parseFilter(text) {
-  return text.trim() ? JSON.parse(text) : undefined;
+  return text.trim() ? fromJson(text) : undefined;
 }

@@ -21,7 +21,7 @@ export function scatter(points, { width = 560, height = 380, pad = 16 } = {}) {
   const ordered = [...points].sort((a, b) => Number(a.hit) - Number(b.hit));
   for (const p of ordered) {
     const dot = el("circle", { cx: sx(p.x).toFixed(1), cy: sy(p.y).toFixed(1), r: p.hit ? 5 : 3,
-      class: p.hit ? "dot hit" : "dot", "data-id": JSON.stringify(p.id) });
+      class: p.hit ? "dot hit" : "dot", "data-id": String(p.id) });
     const title = el("title", {});
     title.textContent = `id ${p.id}${p.hit ? " (hit)" : ""}`;
     dot.append(title);

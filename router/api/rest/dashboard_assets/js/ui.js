@@ -1,7 +1,7 @@
 // What every view shares: messages (API errors are shown, never swallowed), the confirmation
 // dialog for destructive actions, the API key dialog, and a collapsible tree for payloads.
 
-import { ApiError, apiKey, setApiKey } from "./api.js";
+import { ApiError, apiKey, setApiKey, toJson } from "./api.js";
 import { h } from "./dom.js";
 
 const messages = () => document.getElementById("messages");
@@ -77,7 +77,8 @@ export function setupKeyDialog(onChange) {
 // A JSON value as a tree: objects and arrays fold open and shut, scalars are coloured by type.
 export function tree(value, { open = 1, maxItems = 50 } = {}) {
   if (value === null || typeof value !== "object") {
-    return h("span", { class: `json-${value === null ? "null" : typeof value}` }, JSON.stringify(value));
+    const kind = value === null ? "null" : (typeof value === "bigint" ? "number" : typeof value);
+    return h("span", { class: `json-${kind}` }, toJson(value));
   }
   const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
   if (entries.length === 0) return h("span", { class: "json-empty" }, Array.isArray(value) ? "[]" : "{}");
@@ -92,7 +93,7 @@ export function tree(value, { open = 1, maxItems = 50 } = {}) {
 
 // JSON indented for reading, with arrays of numbers (vectors) kept on one line.
 export function pretty(value) {
-  return JSON.stringify(value, null, 2)
+  return toJson(value, 2)
     .replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_, inner) => `[${inner.split(/,\s*/).join(", ")}]`);
 }
 

@@ -9,22 +9,26 @@ import { attempt, confirmAction, notify, showError } from "../ui.js";
 
 const REFRESH_MS = 2000;
 
+// Peer ids are kept as strings of digits (they pass 2^53) and sent as BigInt.
+const byValue = (a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+const peerList = (status) => Object.keys(status.peers).sort(byValue);
+
 function peersTable(status) {
   const raft = status.raft_info;
-  const ids = Object.keys(status.peers).map(Number).sort((a, b) => a - b);
-  return table(["Peer", "URI", "Role", ""], ids.map((id) => h("tr", { "data-peer": id },
+  const [leader, self] = [String(raft.leader), String(status.peer_id)];
+  return table(["Peer", "URI", "Role", ""], peerList(status).map((id) => h("tr", { "data-peer": id },
     h("td", { class: "num" }, id),
     h("td", {}, status.peers[id].uri),
-    h("td", { class: "role" }, id === raft.leader ? "Leader" : (id === status.peer_id ? raft.role : "Follower")),
-    h("td", { class: "muted" }, id === status.peer_id ? "this node" : ""))), { id: "peers-table" });
+    h("td", { class: "role" }, id === leader ? "Leader" : (id === self ? raft.role : "Follower")),
+    h("td", { class: "muted" }, id === self ? "this node" : ""))), { id: "peers-table" });
 }
 
 // {shardId: {peerId: state}} from a collection's cluster info (local and remote replicas).
 export function replicaGrid(info) {
   const grid = {};
   for (let s = 0; s < (info.shard_count ?? 0); s += 1) grid[s] = {};
-  for (const r of info.local_shards) (grid[r.shard_id] ??= {})[info.peer_id] = r.state;
-  for (const r of info.remote_shards) (grid[r.shard_id] ??= {})[r.peer_id] = r.state;
+  for (const r of info.local_shards) (grid[r.shard_id] ??= {})[String(info.peer_id)] = r.state;
+  for (const r of info.remote_shards) (grid[r.shard_id] ??= {})[String(r.peer_id)] = r.state;
   return grid;
 }
 
@@ -67,13 +71,14 @@ export async function render(main, name) {
       return;
     }
     const others = peerIds.filter((p) => !(p in states[shard]));
-    const target = select("target-peer", others.map(String), others.length ? String(others[0]) : "");
-    const to = () => Number(target.value);
+    const target = select("target-peer", others, others.length ? others[0] : "");
+    const to = () => target.value;
+    const ids = () => ({ shard_id: shard, from_peer_id: BigInt(peer), to_peer_id: BigInt(to()) });
     const ops = {
       "move-replica": ["Move", () => operate(`Move shard ${shard} from peer ${peer} to peer ${to()}`,
-        { move_shard: { shard_id: shard, from_peer_id: peer, to_peer_id: to() } })],
+        { move_shard: ids() })],
       "replicate-replica": ["Replicate", () => operate(`Copy shard ${shard} from peer ${peer} to peer ${to()}`,
-        { replicate_shard: { shard_id: shard, from_peer_id: peer, to_peer_id: to() } })],
+        { replicate_shard: ids() })],
     };
     replace(actions,
       h("p", {}, `Shard ${shard} on peer ${peer}: `, h("strong", {}, states[shard][peer])),
@@ -81,7 +86,7 @@ export async function render(main, name) {
         Object.entries(ops).map(([id, [label, run]]) =>
           h("button", { type: "button", id, disabled: others.length === 0, onclick: run }, label)),
         h("button", { type: "button", id: "drop-replica", class: "danger", onclick: () =>
-          operate(`Drop the replica of shard ${shard} on peer ${peer}`, { drop_replica: { shard_id: shard, peer_id: peer } }) },
+          operate(`Drop the replica of shard ${shard} on peer ${peer}`, { drop_replica: { shard_id: shard, peer_id: BigInt(peer) } }) },
         "Drop replica")));
   };
 
@@ -117,7 +122,7 @@ export async function render(main, name) {
     clearTimeout(timer);
     try {
       const now = await get("/cluster");
-      peerIds = Object.keys(now.peers).map(Number).sort((a, b) => a - b);
+      peerIds = peerList(now);
       replace(peers, h("p", { id: "raft-info", class: "muted" },
         `leader: peer ${now.raft_info.leader} · term ${now.raft_info.term} · commit ${now.raft_info.commit}`),
       peersTable(now));

@@ -1,7 +1,7 @@
 // The points browser: scroll a collection with a filter, payloads as trees, vectors cut short;
 // open one point; delete the selected ones.
 
-import { enc, get, post } from "../api.js";
+import { enc, fromJson, get, post, toJson } from "../api.js";
 import { field, h, replace, select, table } from "../dom.js";
 import { filterProblem, parseFilter } from "../filter.js";
 import { picker } from "../picker.js";
@@ -46,7 +46,7 @@ export async function render(main, name) {
   };
 
   const removeSelected = async () => {
-    const ids = [...results.querySelectorAll("input.pick:checked")].map((box) => JSON.parse(box.value));
+    const ids = [...results.querySelectorAll("input.pick:checked")].map((box) => fromJson(box.value));
     if (ids.length === 0) { notify("Select points first", "warning"); return; }
     if (!(await confirmAction(`Delete ${ids.length} point(s) from "${name}"?`))) return;
     const done = await attempt(() => post(`/collections/${enc(name)}/points/delete?wait=true`, { points: ids }));
@@ -65,8 +65,8 @@ export async function render(main, name) {
 
 function pointsTable(points, open) {
   if (points.length === 0) return h("p", { class: "muted empty" }, "No points match.");
-  return table(["", "Id", "Payload", "Vector"], points.map((p) => h("tr", { "data-id": JSON.stringify(p.id) },
-    h("td", {}, h("input", { type: "checkbox", class: "pick", value: JSON.stringify(p.id) })),
+  return table(["", "Id", "Payload", "Vector"], points.map((p) => h("tr", { "data-id": toJson(p.id) },
+    h("td", {}, h("input", { type: "checkbox", class: "pick", value: toJson(p.id) })),
     h("td", {}, h("a", { href: "javascript:void 0", class: "open-point", onclick: () => open(p.id) }, String(p.id))),
     h("td", { class: "payload" }, tree(p.payload ?? {}, { open: 1 })),
     h("td", { class: "vector" }, shortVector(p.vector)))), { id: "points-table" });

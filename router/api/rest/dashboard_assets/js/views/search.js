@@ -1,7 +1,7 @@
 // The search console: a points/query request editor with a few examples, the hits as a table
 // with scores, and a 2-D PCA projection of a sample of the collection with the hits marked.
 
-import { enc, get, post } from "../api.js";
+import { enc, fromJson, get, post, toJson } from "../api.js";
 import { field, h, replace, select, table } from "../dom.js";
 import { pca } from "../pca.js";
 import { picker } from "../picker.js";
@@ -46,7 +46,7 @@ function vectorOf(point, using) {
 
 function hitsTable(points) {
   if (points.length === 0) return h("p", { class: "muted empty" }, "No hits.");
-  return table(["#", "Id", "Score", "Payload"], points.map((p, i) => h("tr", { "data-id": JSON.stringify(p.id) },
+  return table(["#", "Id", "Score", "Payload"], points.map((p, i) => h("tr", { "data-id": toJson(p.id) },
     h("td", { class: "num" }, i + 1),
     h("td", { class: "hit-id" }, String(p.id)),
     h("td", { class: "num score" }, p.score === undefined ? "" : Number(p.score).toFixed(4)),
@@ -98,7 +98,7 @@ export async function render(main, name) {
   const run = async () => {
     let body;
     try {
-      body = JSON.parse(editor.value);
+      body = fromJson(editor.value);
       problem.textContent = "";
     } catch (err) {
       problem.textContent = `Not valid JSON: ${err.message}`;
