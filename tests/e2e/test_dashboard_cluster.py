@@ -9,6 +9,7 @@ One cluster and one browser session for the module.
 from __future__ import annotations
 
 import random
+import re
 
 import httpx
 import pytest
@@ -17,11 +18,15 @@ from tests.support.browser import Browser
 from tests.support.cluster import replicas_all_active, start_cluster, wait_until
 
 NAME = "grid"
+#: points per second of a shard copy (storage.performance.max_transfer_rate): a shard of ~100
+#: points takes ~4 s to copy, long enough for the page to show the transfer and abort it
+TRANSFER_RATE = 25
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    nodes = start_cluster(tmp_path_factory.mktemp("dashboard-cluster"), 3)
+    nodes = start_cluster(tmp_path_factory.mktemp("dashboard-cluster"), 3, extra_env={
+        "QDRANT__STORAGE__PERFORMANCE__MAX_TRANSFER_RATE": str(TRANSFER_RATE)})
     try:
         resp = httpx.put(f"{nodes[0].url}/collections/{NAME}", timeout=60, json={
             "vectors": {"size": 4, "distance": "Dot"}, "shard_number": 3,
@@ -113,6 +118,43 @@ def test_copy_a_replica_and_drop_it_through_the_buttons(browser, cluster):
     assert browser.errors() == []
 
 
+def _transfers(node) -> list[dict]:
+    info = httpx.get(f"{node.url}/collections/{NAME}/cluster", timeout=10).json()["result"]
+    return info["shard_transfers"]
+
+
+def test_a_transfer_shows_its_progress_and_is_aborted_with_its_button(browser, cluster):
+    holders = sorted(peer for (shard, peer) in _api_grid(cluster[1]) if shard == 2)
+    (spare,) = {int(p) for p in _status(cluster[1])["peers"]} - set(holders)
+    browser.click(f'#shard-grid td[data-shard="2"][data-peer="{holders[0]}"]')
+    browser.click("#replicate-replica")
+    browser.confirm()
+    # the first refresh may come before the copy has counted anything: wait for its comment
+    browser.wait(lambda: "Transferring records (" in browser.text("#transfers tr.transfer"),
+                 "the transfer's progress comment")
+
+    def shown():  # one row's cells and bar, read together (each refresh draws a new row)
+        row = browser.element("#transfers tr.transfer")
+        bar = row.find_element("css selector", "progress").get_dom_attribute("value")
+        return [c.text for c in row.find_elements("css selector", "td")], bar
+
+    cells, bar = browser.wait(shown, "the transfer's row")
+    assert cells[:3] == ["2", str(holders[0]), str(spare)]
+    copied, total = map(int, re.search(r"\((\d+)/(\d+)\)", cells[4]).groups())
+    assert float(bar) == pytest.approx(copied / total) and 0 < total <= 300
+    browser.screenshot("03-transfer")
+    (running,) = _transfers(cluster[1])
+    assert (running["shard_id"], running["from"], running["to"]) == (2, holders[0], spare)
+
+    browser.click("#transfers .abort-transfer")
+    assert "Abort the transfer of shard 2" in browser.text("#confirm-text")
+    browser.confirm()
+    wait_until(lambda: _transfers(cluster[1]) == [], 30, "the transfer gone")
+    browser.element("#no-transfers")
+    wait_until(lambda: (2, spare) not in _api_grid(cluster[1]), 30, "no replica on the spare")
+    assert browser.errors() == []
+
+
 def test_a_refused_operation_is_shown(browser, cluster):
     """Shard 1 dropped to one replica, then the last one: the node refuses, the page says so."""
     first, last = sorted(peer for (shard, peer) in _api_grid(cluster[1]) if shard == 1)
@@ -126,7 +168,7 @@ def test_a_refused_operation_is_shown(browser, cluster):
     error = browser.wait(lambda: browser.errors(), "the refusal")[0]
     assert error.startswith(f"POST /collections/{NAME}/cluster failed (4")
     assert (1, last) in _api_grid(cluster[1])
-    browser.screenshot("03-refused")
+    browser.screenshot("04-refused")
 
 
 def test_swagger_ui_renders_from_the_nodes_own_files(browser, cluster):
@@ -134,4 +176,4 @@ def test_swagger_ui_renders_from_the_nodes_own_files(browser, cluster):
     operations = browser.wait(lambda: len(browser.all(".swagger-ui .opblock")) > 50 and
                               browser.all(".swagger-ui .opblock"), "Swagger's operations", 30)
     assert any("/collections/{name}/points/query" in o.text for o in operations)
-    browser.screenshot("04-swagger")
+    browser.screenshot("05-swagger")
