@@ -19,6 +19,7 @@ from tests.support.browser import Browser
 from tests.support.node import Node
 
 KEY = "dashboard-key"
+READ_ONLY_KEY = "dashboard-read-only-key"  # service.read_only_api_key, where the node has it
 AUTH = {"api-key": KEY}
 COLORS = ("red", "green", "blue")
 DIM = 6
@@ -26,7 +27,8 @@ DIM = 6
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = Node(tmp_path_factory.mktemp("dashboard-node"), env={"QDRANT__SERVICE__API_KEY": KEY})
+    n = Node(tmp_path_factory.mktemp("dashboard-node"), env={
+        "QDRANT__SERVICE__API_KEY": KEY, "QDRANT__SERVICE__READ_ONLY_API_KEY": READ_ONLY_KEY})
     with n:
         yield n
 
@@ -248,3 +250,25 @@ def test_single_node_cluster_view_and_the_assets(browser, node):
         asset = httpx.get(f"{node.url}/docs/assets/{name}", headers=AUTH, timeout=10)
         assert asset.status_code == 200 and len(asset.content) > 1000, name
     assert time.monotonic() - started < 10
+
+
+def test_a_read_only_key_hides_the_write_controls(browser, api, node):
+    probe = httpx.get(f"{node.url}/collections", headers={"api-key": READ_ONLY_KEY}, timeout=10)
+    if probe.status_code == 401:
+        pytest.skip("this node has no read-only key (service.read_only_api_key)")
+    browser.go("#/collections")
+    browser.click("#api-key-button")
+    browser.type("#key-input", READ_ONLY_KEY)
+    browser.click("#key-save")
+    row = browser.element('#collections-list tr[data-collection="items"]')  # reads work
+    row.find_element("css selector", ".delete-collection").click()
+    browser.confirm()
+    assert "403" in browser.wait(lambda: browser.errors(), "the refusal")[0]
+    browser.wait(lambda: not browser.find("#create-collection").is_displayed(), "the form hidden")
+    assert api.get("/collections/items").status_code == 200
+    browser.screenshot("07-read-only")
+
+    browser.click("#api-key-button")  # the full key again: the write controls come back
+    browser.type("#key-input", KEY)
+    browser.click("#key-save")
+    assert browser.element("#create-collection").is_displayed()

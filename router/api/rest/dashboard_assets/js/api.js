@@ -59,6 +59,21 @@ async function send(method, path, body) {
   }
 }
 
+// Reads sent as POST (Qdrant's search-like routes and retrieve); every other POST writes.
+const READ_POST = /\/points(\/(scroll|count|query(\/batch|\/groups)?|(search|recommend|discover)(\/.*)?))?$|\/facet$/;
+
+export function isWrite(method, path) {
+  return method !== "GET" && !(method === "POST" && READ_POST.test(path.split("?")[0]));
+}
+
+// A write refused for want of access (Qdrant's 403 "Forbidden: ... access ... required", as
+// for a read-only key) tells the page this key may only read.
+function noteReadOnly(error) {
+  if (error.status === 403 && isWrite(error.method, error.path) && /access.*required/i.test(error.message)) {
+    window.dispatchEvent(new CustomEvent("tessera:read-only", { detail: error.message }));
+  }
+}
+
 async function failure(resp, method, path) {
   const text = await resp.text();
   let message = text || resp.statusText;
@@ -68,7 +83,9 @@ async function failure(resp, method, path) {
   } catch {
     // Qdrant answers some refusals (401) in plain text: keep the text
   }
-  return new ApiError(resp.status, message, method, path);
+  const error = new ApiError(resp.status, message, method, path);
+  noteReadOnly(error);
+  return error;
 }
 
 // The `result` of Qdrant's envelope ({result, status, time}).

@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { h, replace } from "./dom.js";
-import { attempt, clearMessages, setupKeyDialog, showError } from "./ui.js";
+import { attempt, clearMessages, notify, setupKeyDialog, showError } from "./ui.js";
 import * as cluster from "./views/cluster.js";
 import * as collection from "./views/collection.js";
 import * as collections from "./views/collections.js";
@@ -45,8 +45,17 @@ async function banner() {
   if (info) document.getElementById("version").textContent = `${info.title} ${info.version}`;
 }
 
+// A key that may only read: the write controls (class "write") are hidden until the key changes.
+window.addEventListener("tessera:read-only", () => {
+  if (document.body.classList.contains("read-only")) return;
+  document.body.classList.add("read-only");
+  notify("This API key may only read: the page hides its write controls.", "warning");
+});
 window.addEventListener("unhandledrejection", (event) => showError(event.reason));
 window.addEventListener("hashchange", show);
-setupKeyDialog(show);
+setupKeyDialog(() => {
+  document.body.classList.remove("read-only");
+  show();
+});
 banner();
 show();

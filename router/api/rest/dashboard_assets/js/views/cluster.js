@@ -49,7 +49,7 @@ export async function render(main, name) {
   const live = h("input", { id: "live-refresh", type: "checkbox", checked: true });
   const peers = h("div", { id: "peers" });
   const grid = h("div", { id: "shard-grid-box" });
-  const actions = h("div", { id: "replica-actions", class: "card" });
+  const actions = h("div", { id: "replica-actions", class: "card write" });
   const transfers = h("div", { id: "transfers" });
   const selected = { shard: null, peer: null };
   let peerIds = [];
@@ -112,7 +112,7 @@ export async function render(main, name) {
           h("td", { class: "num" }, t.shard_id), h("td", { class: "num" }, t.from), h("td", { class: "num" }, t.to),
           h("td", {}, t.method ?? (t.sync ? "sync" : "")),
           h("td", {}, h("progress", done === null ? {} : { max: 1, value: done }), " ", h("span", { class: "muted" }, t.comment ?? "")),
-          h("td", {}, h("button", { type: "button", class: "danger small abort-transfer", onclick: () =>
+          h("td", {}, h("button", { type: "button", class: "danger small abort-transfer write", onclick: () =>
             operate(`Abort the transfer of shard ${t.shard_id} from peer ${t.from} to peer ${t.to}`,
               { abort_transfer: { shard_id: t.shard_id, from_peer_id: t.from, to_peer_id: t.to } }) }, "Abort")));
       })));

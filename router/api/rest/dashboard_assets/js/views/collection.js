@@ -17,7 +17,7 @@ function schemaTable(name, schema, refresh) {
       h("td", {}, info.data_type),
       h("td", {}, info.params ? JSON.stringify(info.params) : ""),
       h("td", { class: "num" }, info.points ?? ""),
-      h("td", {}, h("button", { type: "button", class: "danger small", onclick: async () => {
+      h("td", {}, h("button", { type: "button", class: "danger small write", onclick: async () => {
         if (!(await confirmAction(`Drop the index on "${key}"?`))) return;
         if (await attempt(() => del(`/collections/${enc(name)}/index/${enc(key)}?wait=true`)) !== null) {
           refresh();
@@ -36,7 +36,7 @@ function indexForm(name, refresh) {
       refresh();
     }
   };
-  return h("form", { class: "row", onsubmit: submit },
+  return h("form", { class: "row write", onsubmit: submit },
     field("Field", key), field("Type", type), h("button", { type: "submit" }, "Create index"));
 }
 

@@ -30,7 +30,7 @@ function row(name, info, refresh) {
     h("td", {},
       h("a", { href: `#/points/${enc(name)}` }, "points"), " · ",
       h("a", { href: `#/search/${enc(name)}` }, "search"), " · ",
-      h("button", { type: "button", class: "danger small delete-collection", onclick: remove },
+      h("button", { type: "button", class: "danger small delete-collection write", onclick: remove },
         "Delete")));
 }
 
@@ -54,7 +54,7 @@ function createForm(refresh) {
       refresh();
     }
   };
-  return h("form", { id: "create-collection", class: "card row", onsubmit: submit },
+  return h("form", { id: "create-collection", class: "card row write", onsubmit: submit },
     h("h3", {}, "New collection"),
     field("Name", name), field("Vector size", size), field("Distance", distance),
     field("Shards", shards), field("Replication", replicas), field("Vectors on disk", onDisk),

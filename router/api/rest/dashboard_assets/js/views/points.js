@@ -58,7 +58,7 @@ export async function render(main, name) {
     field("Filter (JSON)", editor), problem,
     h("div", { class: "row" },
       h("button", { type: "button", id: "scroll-button", onclick: () => { state.offsets = [null]; state.page = 0; load(); } }, "Scroll"),
-      h("button", { type: "button", id: "delete-selected", class: "danger", onclick: removeSelected }, "Delete selected")),
+      h("button", { type: "button", id: "delete-selected", class: "danger write", onclick: removeSelected }, "Delete selected")),
     h("div", { class: "split" }, results, detail));
   await load();
 }

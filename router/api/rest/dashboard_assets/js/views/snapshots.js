@@ -22,7 +22,7 @@ export async function render(main, name) {
         h("td", {},
           h("button", { type: "button", class: "small download-snapshot",
             onclick: () => attempt(() => download(`${base}/${enc(s.name)}`, s.name)) }, "Download"), " ",
-          h("button", { type: "button", class: "small danger delete-snapshot", onclick: async () => {
+          h("button", { type: "button", class: "small danger delete-snapshot write", onclick: async () => {
             if (!(await confirmAction(`Delete snapshot ${s.name}?`))) return;
             if (await attempt(() => del(`${base}/${enc(s.name)}?wait=true`)) !== null) attempt(refresh);
           } }, "Delete")))), { id: "snapshots-table" }));
@@ -34,6 +34,6 @@ export async function render(main, name) {
   };
 
   replace(main, h("h2", {}, "Snapshots"), h("div", { class: "row" }, chooser.element,
-    h("button", { type: "button", id: "create-snapshot", onclick: create }, "Create snapshot")), list);
+    h("button", { type: "button", id: "create-snapshot", class: "write", onclick: create }, "Create snapshot")), list);
   await refresh();
 }
