@@ -15,6 +15,18 @@ function denseVectors(info) {
   return Object.entries(vectors).map(([n, v]) => [n, v.size]);
 }
 
+function distanceOf(info, using) {
+  const vectors = info.config.params.vectors ?? {};
+  return (typeof vectors.size === "number" ? vectors : vectors[using])?.distance;
+}
+
+// Cosine compares directions only: project unit vectors, so the picture shows what it ranks by.
+function forDistance(v, distance) {
+  if (distance !== "Cosine") return v;
+  const n = Math.hypot(...v) || 1;
+  return v.map((x) => x / n);
+}
+
 function randomVector(size) {
   return Array.from({ length: size }, () => Number((Math.random() * 2 - 1).toFixed(3)));
 }
@@ -88,6 +100,8 @@ export async function render(main, name) {
       replace(plot, h("p", { class: "muted" }, "Too few dense vectors to project."));
       return;
     }
+    const distance = distanceOf(info, using);
+    rows.forEach((r) => { r.v = forDistance(r.v, distance); });
     const { project: toPlane } = pca(rows.map((r) => r.v));
     const dots = rows.map((r) => { const [x, y] = toPlane(r.v); return { id: r.id, x, y, hit: r.hit }; });
     replace(plot, scatter(dots),
