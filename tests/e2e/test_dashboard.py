@@ -52,7 +52,7 @@ def browser(node, tmp_path_factory):
 @pytest.fixture(scope="module")
 def points(api):
     """A collection of 60 points (three colours, a nested payload) uploaded through the API."""
-    assert api.put("/collections/items", json={"vectors": {"size": DIM, "distance": "Dot"}}) \
+    assert api.put("/collections/items", json={"vectors": {"size": DIM, "distance": "Cosine"}}) \
         .status_code == 200
     rng = random.Random(25)
     records = [{"id": i, "vector": [round(rng.uniform(-1, 1), 4) for _ in range(DIM)],
@@ -76,7 +76,7 @@ def test_the_page_asks_for_the_key_then_shows_the_collections(browser, points):
     browser.click("#key-save")
     row = browser.element('#collections-list tr[data-collection="items"]')
     assert row.find_element("css selector", ".points-count").text == "60"
-    assert "6 · Dot" in row.text
+    assert "6 · Cosine" in row.text
     assert browser.errors() == []
     browser.screenshot("01-collections")
 
@@ -120,7 +120,7 @@ def test_collection_detail_shows_config_and_makes_an_index(browser, api, points)
     assert "keyword" in row.text
     schema = _result(api.get("/collections/items"))["payload_schema"]
     assert schema["color"]["data_type"] == "keyword"
-    assert '"distance": "Dot"' in browser.text("pre.json")
+    assert '"distance": "Cosine"' in browser.text("pre.json")
     browser.screenshot("03-detail")
 
 
