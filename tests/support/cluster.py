@@ -16,8 +16,10 @@ import httpx
 from tests.support.node import Node, free_port
 
 
-def cluster_node(workdir: Path, bootstrap: Node | None = None) -> Node:
-    """A node in cluster mode with its own p2p port (not started)."""
+def cluster_node(workdir: Path, bootstrap: Node | None = None,
+                 extra_env: dict[str, str] | None = None) -> Node:
+    """A node in cluster mode with its own p2p port (not started); ``extra_env`` adds to (or
+    overrides) its environment."""
     p2p = free_port()
     env = {
         "QDRANT__CLUSTER__ENABLED": "true",
@@ -27,6 +29,7 @@ def cluster_node(workdir: Path, bootstrap: Node | None = None) -> Node:
     }
     if bootstrap is not None:
         env["QDRANT_BOOTSTRAP"] = f"http://127.0.0.1:{bootstrap.p2p_port}"
+    env.update(extra_env or {})
     node = Node(workdir, env=env, grpc_port=None)
     node.p2p_port = p2p  # type: ignore[attr-defined]
     return node
@@ -64,13 +67,13 @@ def wait_peers(nodes: list[Node], count: int, timeout: float = 60.0) -> int:
     return wait_until(agreed, timeout, f"{count} peers and one leader")
 
 
-def start_cluster(root: Path, size: int) -> list[Node]:
-    first = cluster_node(root / "peer-0")
+def start_cluster(root: Path, size: int, extra_env: dict[str, str] | None = None) -> list[Node]:
+    first = cluster_node(root / "peer-0", extra_env=extra_env)
     first.start().wait_ready(60)
     wait_peers([first], 1)
     nodes = [first]
     for i in range(1, size):
-        node = cluster_node(root / f"peer-{i}", bootstrap=first)
+        node = cluster_node(root / f"peer-{i}", bootstrap=first, extra_env=extra_env)
         nodes.append(node.start())
     for node in nodes[1:]:
         node.wait_ready(90)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from node.errors import TesseraError
 from router.api.auth import ApiKey
 from router.api.internal_errors import internal_error_message
-from router.api.rest import collections, monitoring, points, service, snapshots
+from router.api.rest import collections, dashboard, docs, monitoring, points, service, snapshots
 from router.api.rest.body_shapes import shape_problem
 from router.api.rest.front import Front
 from router.api.rest.responses import error, from_exception
@@ -26,7 +26,8 @@ def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
     """The node's ASGI app: `Front` (API key, size limit, hot paths) in front of FastAPI.
     ``snapshot_recovery`` (``router.cluster.snapshot_recovery.SnapshotRecovery``) serves the
     snapshot routes."""
-    app = FastAPI(title="Tessera", docs_url="/docs", openapi_url="/openapi.json")
+    # /docs and /redoc: router.api.rest.docs, with their assets served locally (no CDN)
+    app = FastAPI(title="Tessera", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.toc = toc
     app.state.metrics_prefix = metrics_prefix  # service.metrics_prefix
     app.state.snapshots = snapshot_recovery
@@ -60,4 +61,6 @@ def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
     app.include_router(collections.router)
     app.include_router(points.router)
     app.include_router(snapshots.router)
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
     return Front(app, toc, max_request_size_mb, ApiKey(api_key) if api_key else None)

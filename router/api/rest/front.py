@@ -19,7 +19,7 @@ from node.errors import TesseraError
 from router.api import auth
 from router.api.auth import ApiKey
 from router.api.internal_errors import internal_error_message
-from router.api.rest import points
+from router.api.rest import dashboard, points
 from router.api.rest.body_shapes import shape_problem
 from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, within
 from router.api.rest.responses import dumps, status_of
@@ -59,6 +59,8 @@ class Front:
     def refusal(self, path: str, headers) -> str | None:
         """Why a request may not be served (a missing or wrong API key), or None."""
         if self.api_key is None or path in auth.OPEN_PATHS:
+            return None
+        if dashboard.is_dashboard_path(path):  # static files; the page asks for the key itself
             return None
         return self.api_key.refusal_of_headers(headers)
 
