@@ -485,6 +485,9 @@ class RaftConsensus:
         self._refresh_view()
         return True
 
+    def is_leader(self) -> bool:
+        return self.log._isLeader()
+
     def has_leader(self) -> bool:
         return self.log._getLeader() is not None
 

@@ -80,6 +80,17 @@ class MetadataState:
         self.peers[str(op["peer_id"])] = copy.deepcopy(op["info"])
         return OpResult(True)
 
+    def _op_drain_peer(self, op: dict) -> OpResult:
+        """A peer marked for draining (its replicas move away) or unmarked."""
+        info = self.peers.get(str(op["peer_id"]))
+        if info is None:
+            return OpResult(False, "not_found", f"Peer {op['peer_id']} does not exist")
+        if op.get("draining", True):
+            info["draining"] = True
+        else:
+            info.pop("draining", None)
+        return OpResult(True)
+
     def _op_remove_peer(self, op: dict) -> OpResult:
         peer = str(op["peer_id"])
         if peer not in self.peers:

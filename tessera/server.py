@@ -25,6 +25,7 @@ from node.peer_service import (
 from router.api.grpc.server import start_grpc_server
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
+from router.cluster.rebalance_duty import RebalancePolicy
 from router.cluster.snapshot_recovery import SnapshotRecovery
 from router.cluster.snapshots import SnapshotStore
 from router.cluster.toc import TableOfContent
@@ -71,6 +72,8 @@ class Node:
             transfer_limits=(settings.incoming_shard_transfers_limit,
                              settings.outgoing_shard_transfers_limit),
             transfer_rate=settings.max_transfer_rate,
+            rebalance=RebalancePolicy(settings.rebalance_enabled,
+                                      float(settings.replica_repair_after_sec)),
         )
         self.snapshots = SnapshotRecovery(SnapshotStore(
             self.toc, Path(settings.snapshots_path),

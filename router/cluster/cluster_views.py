@@ -82,3 +82,20 @@ class ClusterViews:
                                       transfer["shard_id"], timeout=1.0)
         except TesseraError:
             return None
+
+    def drain_peer(self, peer_id: int, draining: bool = True) -> bool:
+        """POST /cluster/peer/{id}/drain (DELETE: cancel): the leader moves every replica
+        off the peer, which can then be removed without ``force``."""
+        if not self.cluster_enabled:
+            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+        self.propose({"type": "drain_peer", "peer_id": peer_id, "draining": draining})
+        return True
+
+    def rebalance_plan(self) -> dict:
+        """GET /cluster/rebalance: the steps the leader would take, as this peer sees the
+        cluster now (nothing is done)."""
+        if not self.cluster_enabled or self.duties is None:
+            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+        steps = self.duties.rebalance.current_plan()
+        return {"enabled": self.rebalance_policy.enabled,
+                "steps": [step.document() for step in steps]}

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from node.errors import TesseraError
+from router.cluster.rebalance_duty import RebalanceDuty
 from router.cluster.snapshot_transfer import install_from_peer
 from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
@@ -84,6 +85,8 @@ class ClusterDuties:
         self._target_lost: dict[tuple, float] = {}  # transfers from here whose target is gone
         #: (collection uuid, shard id) of each copy running here -> [copied, total, started]
         self.progress: dict[tuple[str, int], list] = {}
+        #: the leader's rebalancing and repair (router.cluster.rebalance_duty)
+        self.rebalance = RebalanceDuty(toc, toc.rebalance_policy)
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -117,6 +120,7 @@ class ClusterDuties:
             try:
                 self._send_dead_reports()
                 self._tend_local_replicas()
+                self.rebalance.tick()
             except Exception:
                 log.exception("cluster duties failed; retrying")
                 time.sleep(0.5)

@@ -37,6 +37,7 @@ from node.shard_snapshot import finish_pending, install
 from router.cluster.cluster_views import ClusterViews
 from router.cluster.duties import ClusterDuties
 from router.cluster.placement import place_shards
+from router.cluster.rebalance_duty import DEFAULT_REBALANCE, RebalancePolicy
 from router.collection import config as collection_config
 from router.collection.collection import Collection
 from router.collection.limits import DEFAULT as DEFAULT_LIMITS
@@ -92,6 +93,7 @@ class TableOfContent(ClusterViews):
         limits: Limits = DEFAULT_LIMITS,
         transfer_limits: tuple[int, int] = (1, 1),
         transfer_rate: int = 0,
+        rebalance: RebalancePolicy = DEFAULT_REBALANCE,
     ) -> None:
         self.storage_path = storage_path
         #: automatic transfers (recoveries) at once per node, into it and out of it
@@ -99,6 +101,7 @@ class TableOfContent(ClusterViews):
         self.transfer_limits = transfer_limits
         #: points per second of one shard copy, 0 for no limit (max_transfer_rate)
         self.transfer_rate = transfer_rate
+        self.rebalance_policy = rebalance  # cluster.rebalance.enabled, replica_repair_after_sec
         #: optimizer settings of new collections that do not give their own (storage.optimizers)
         self.default_optimizers = dict(default_optimizers or {})
         #: Tessera's bounds on what a request may ask for (config section ``limits``)

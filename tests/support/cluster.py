@@ -19,13 +19,15 @@ from tests.support.node import Node, free_port
 def cluster_node(workdir: Path, bootstrap: Node | None = None,
                  extra_env: dict[str, str] | None = None) -> Node:
     """A node in cluster mode with its own p2p port (not started); ``extra_env`` adds to (or
-    overrides) its environment."""
+    overrides) its environment. The leader's rebalancing is off unless a test turns it on:
+    Qdrant's behaviour, which most tests check, leaves replicas where they were put."""
     p2p = free_port()
     env = {
         "QDRANT__CLUSTER__ENABLED": "true",
         "QDRANT__CLUSTER__P2P__PORT": str(p2p),
         "QDRANT_URI": f"http://127.0.0.1:{p2p}",
         "QDRANT__LOG_LEVEL": "TRACE,raft::raft=info,actix_http=info,tonic=info",
+        "QDRANT__CLUSTER__REBALANCE__ENABLED": "false",
     }
     if bootstrap is not None:
         env["QDRANT_BOOTSTRAP"] = f"http://127.0.0.1:{bootstrap.p2p_port}"

@@ -48,6 +48,32 @@ async def remove_peer(peer_id: int, request: Request) -> Response:
     return ok(await run_in_threadpool(toc.remove_peer, peer_id, force), started)
 
 
+@router.post("/cluster/peer/{peer_id}/drain")
+async def drain_peer(peer_id: int, request: Request) -> Response:
+    """Tessera's extension: move every replica off a peer (the leader does it, one step at a
+    time), so that it can then be removed without force."""
+    from starlette.concurrency import run_in_threadpool
+
+    started = time.perf_counter()
+    return ok(await run_in_threadpool(request.app.state.toc.drain_peer, peer_id), started)
+
+
+@router.delete("/cluster/peer/{peer_id}/drain")
+async def undrain_peer(peer_id: int, request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    started = time.perf_counter()
+    return ok(await run_in_threadpool(request.app.state.toc.drain_peer, peer_id, False),
+              started)
+
+
+@router.get("/cluster/rebalance")
+async def rebalance_plan(request: Request) -> Response:
+    """Tessera's extension: the replica moves the leader's planner would make now."""
+    started = time.perf_counter()
+    return ok(request.app.state.toc.rebalance_plan(), started)
+
+
 @router.get("/cluster")
 async def cluster(request: Request) -> Response:
     started = time.perf_counter()
