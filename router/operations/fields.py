@@ -25,6 +25,25 @@ def obj(body: Any, what: str) -> dict:
     return body
 
 
+#: Qdrant's serde aliases of request fields: ``with_vectors`` everywhere ``with_vector`` is
+WITH_VECTORS = {"with_vectors": "with_vector"}
+#: and, in legacy search / recommend / discover, ``top`` for ``limit``
+LEGACY_ALIASES = {"with_vectors": "with_vector", "top": "limit"}
+
+
+def unaliased(body: dict, aliases: dict[str, str]) -> dict:
+    """``body`` with each alias renamed to its field (both given: serde's duplicate field)."""
+    if not any(alias in body for alias in aliases):
+        return body
+    out = dict(body)
+    for alias, name in aliases.items():
+        if alias in out:
+            if name in out:
+                raise FormatError(f"duplicate field `{name}`")
+            out[name] = out.pop(alias)
+    return out
+
+
 def uint(
     value: Any, name: str, default: int | None, minimum: int = 0, prefix: str = ""
 ) -> int | None:

@@ -8,12 +8,14 @@ from node.ids import PointId, parse_point_id
 from node.shard_search import PointRecord
 from router.collection.collection import Collection
 from router.operations.fields import (
+    WITH_VECTORS,
     filter_,
     flag,
     order_by,
     point_ids,
     shard_selector,
     uint,
+    unaliased,
     with_payload,
     with_vector,
 )
@@ -31,6 +33,7 @@ def strict_read(collection: Collection, filter_dict: dict | None, limit: int | N
 
 def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
     """PointRequest: ids, with_payload (default true), with_vector (default false)."""
+    body = unaliased(body, WITH_VECTORS)
     collection = scoped(collection, body)
     if "ids" not in body:
         raise FormatError("missing field `ids`")
@@ -43,6 +46,7 @@ def retrieve(collection: Collection, body: dict) -> list[PointRecord]:
 
 def scroll(collection: Collection, body: dict) -> tuple[list[PointRecord], PointId | None]:
     """ScrollRequest → (records, next_page_offset); with order_by the offset is always None."""
+    body = unaliased(body, WITH_VECTORS)
     collection = scoped(collection, body)
     limit = uint(body.get("limit"), "limit", 10, minimum=1)
     offset = parse_point_id(body["offset"]) if body.get("offset") is not None else None

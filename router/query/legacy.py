@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.errors import FormatError, ValidationFailed
-from router.operations.fields import obj
+from router.operations.fields import LEGACY_ALIASES, WITH_VECTORS, obj, unaliased
 from router.query.groups import GroupsRequest, parse_group_fields
 from router.query.stages import Request, parse_request
 
@@ -49,13 +49,13 @@ def recommend_query(body: dict) -> dict:
 
 
 def recommend(body: Any) -> Request:
-    body = obj(body, "RecommendRequest")
+    body = unaliased(obj(body, "RecommendRequest"), LEGACY_ALIASES)
     _require_limit(body)
     return parse_request(_common(body, recommend_query(body)), prefix="")
 
 
 def discover(body: Any) -> Request:
-    body = obj(body, "DiscoverRequest")
+    body = unaliased(obj(body, "DiscoverRequest"), LEGACY_ALIASES)
     _require_limit(body)
     context = body.get("context") or []
     target = body.get("target")
@@ -76,7 +76,7 @@ def _named_vector(raw: Any) -> tuple[str | None, Any]:
 
 
 def search_groups(body: Any) -> GroupsRequest:
-    body = obj(body, "SearchGroupsRequest")
+    body = unaliased(obj(body, "SearchGroupsRequest"), WITH_VECTORS)
     _require_limit(body)
     if body.get("vector") is None:
         raise FormatError("missing field `vector`")
@@ -90,7 +90,7 @@ def search_groups(body: Any) -> GroupsRequest:
 
 
 def recommend_groups(body: Any) -> GroupsRequest:
-    body = obj(body, "RecommendGroupsRequest")
+    body = unaliased(obj(body, "RecommendGroupsRequest"), WITH_VECTORS)
     _require_limit(body)
     common = _common(body, recommend_query(body))
     common.pop("offset", None)

@@ -18,12 +18,14 @@ from node.shard_search import PointRecord
 from router.collection.collection import Collection
 from router.collection.search_plan import Query
 from router.operations.fields import (
+    LEGACY_ALIASES,
     filter_,
     flag,
     obj,
     quantization_params,
     shard_selector,
     uint,
+    unaliased,
     with_payload,
     with_vector,
 )
@@ -110,7 +112,7 @@ def parse_search(body: Any) -> Query:
 
     `vector` is a plain vector or {"name", "vector"}; `limit` is required; payload and vectors
     are not returned unless asked for."""
-    body = obj(body, "SearchRequest")
+    body = unaliased(obj(body, "SearchRequest"), LEGACY_ALIASES)
     if body.get("vector") is None:
         raise FormatError("missing field `vector`")
     if body.get("limit") is None:

@@ -34,10 +34,11 @@ def rpc_error(call) -> grpc.RpcError:
     return info.value
 
 
-def test_health_check(gclient):
+def test_health_check(gclient, rclient):
     info = gclient.info()
     assert info.title == "qdrant - vector search engine"
     assert info.version == "1.19.0"
+    assert info.commit == rclient.info().commit and len(info.commit) == 40  # as GET / says
 
 
 def test_collection_lifecycle(gclient, rclient, collection_name):

@@ -4,6 +4,7 @@ older qdrant-client versions and many integrations still call: same answers as `
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.support import api
 from tests.support.api import create_collection, error, ok
@@ -66,3 +67,24 @@ def test_search_errors(http, collection_name):
           400, message="Wrong input: Not existing vector name error: nope")
     error(http.post(url, json={"vector": {"name": "img", "vector": [1, 2]}, "limit": 1}), 400,
           message="Wrong input: Vector dimension error: expected dim: 4, got 2")
+
+
+def test_top_is_an_alias_of_limit_and_with_vectors_of_with_vector(http, collection_name):
+    """Qdrant's serde aliases in the legacy search, recommend and discover requests."""
+    vectors = _seed(http, collection_name, named=False)
+    q = [0.5, -1.0, 0.25, 2.0]
+    by_top = ok(http.post(f"/collections/{collection_name}/points/search", json={
+        "vector": q, "top": 3, "with_vectors": True}))
+    by_limit = ok(http.post(f"/collections/{collection_name}/points/search", json={
+        "vector": q, "limit": 3, "with_vector": True}))
+    assert by_top == by_limit and len(by_top) == 3
+    assert by_top[0]["vector"] == pytest.approx(vectors[by_top[0]["id"]].tolist(), rel=1e-6)
+    recommended = ok(http.post(f"/collections/{collection_name}/points/recommend", json={
+        "positive": [1], "top": 2}))
+    assert len(recommended) == 2
+    discovered = ok(http.post(f"/collections/{collection_name}/points/discover", json={
+        "target": 1, "context": [{"positive": 2, "negative": 3}], "top": 4}))
+    assert len(discovered) == 4
+    both = http.post(f"/collections/{collection_name}/points/search", json={
+        "vector": q, "top": 3, "limit": 3})
+    assert error(both, 400).startswith("Format error in JSON body: duplicate field `limit`")

@@ -190,6 +190,22 @@ def test_retrieve_vector_selectors(http, client, transport, seeded):
     assert rec.payload == ({} if transport == "grpc" else None)
 
 
+def test_with_vectors_is_an_alias_of_with_vector(http, seeded):
+    """Qdrant's serde alias: retrieve and scroll read ``with_vectors`` as ``with_vector``; both
+    at once is serde's duplicate field."""
+    name, _ = seeded
+    recs = by_id(ok(http.post(f"/collections/{name}/points", json={
+        "ids": [3], "with_vectors": ["b"], "with_payload": False})))
+    assert recs[3]["vector"] == {"b": [0.25, 3.0]}
+    page = ok(http.post(f"/collections/{name}/points/scroll", json={
+        "limit": 1, "with_vectors": True, "with_payload": False}))
+    assert page["points"][0]["vector"] == {"a": [1.0, 1.0, 0.5], "b": [0.25, 1.0]}
+    resp = http.post(f"/collections/{name}/points/scroll", json={
+        "with_vectors": True, "with_vector": False})
+    assert resp.status_code == 400
+    assert "duplicate field `with_vector`" in resp.json()["status"]["error"]
+
+
 def test_retrieve_default_is_payload_without_vector(http, seeded):
     name, points = seeded
     recs = ok(http.post(f"/collections/{name}/points", json={"ids": [2]}))

@@ -46,7 +46,7 @@ from router.query import engine as query_engine
 from router.query import groups as grouping
 from router.query import legacy, matrix, stages
 from router.query import requests as query_requests
-from router.version import TITLE, VERSION
+from router.version import TITLE, VERSION, commit
 
 STATUS_OF: dict[type, grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -583,4 +583,4 @@ class QdrantService(pb.QdrantServicer):
 
     @rpc
     def HealthCheck(self, request: pb.HealthCheckRequest, context) -> pb.HealthCheckReply:
-        return to_grpc.health_check_reply(TITLE, VERSION)
+        return to_grpc.health_check_reply(TITLE, VERSION, commit())

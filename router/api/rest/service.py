@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from router.api.rest.responses import dumps, ok
-from router.version import TITLE, VERSION
+from router.version import TITLE, VERSION, commit
 
 router = APIRouter()
 
 
 @router.get("/")
 async def root() -> Response:
-    body = {"title": TITLE, "version": VERSION, "commit": None}
+    body = {"title": TITLE, "version": VERSION, "commit": commit()}
     return Response(dumps(body), media_type="application/json")
 
 
