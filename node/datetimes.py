@@ -7,7 +7,7 @@ Accepted (what Qdrant's parser takes; a missing offset means UTC):
 * an offset without colon or without minutes, optionally after a space: ``+0200``, ``+02``,
   `` +02:00``, and `` UTC``;
 * without an offset: ``2024-06-15T12:30:00[.fff]``, ``2024-06-15 12:30:00[.fff]``,
-  ``2024-06-15 12:30`` and a bare date ``2024-06-15`` (midnight).
+  ``2024-06-15 12:30``, ``2024-06-15T12:30`` and a bare date ``2024-06-15`` (midnight).
 
 A datetime is represented as an ``int``: nanoseconds since the Unix epoch, UTC, so comparisons
 are exact.
@@ -58,8 +58,8 @@ def parse_datetime(text: str) -> int | None:
 
     sep, tz, sec = m["sep"], m["tz"], m["s"]
     if sec is None:
-        # "YYYY-MM-DD HH:MM" only: no offset, space separator
-        if tz is not None or sep != " ":
+        # "YYYY-MM-DD HH:MM" or "YYYY-MM-DDTHH:MM" only: no offset
+        if tz is not None or sep not in (" ", "T"):
             return None
     elif tz is None and sep == "t":
         return None

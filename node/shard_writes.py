@@ -82,12 +82,16 @@ class ShardWrites:
         update_filter = self.planner.compile(op.get("update_filter"))
         # a transfer's pages keep each point's version from the source (see ``versions``)
         versions = op.get("versions") or [op_num] * len(op["ids"])
+        mode = op.get("update_mode")  # None: upsert; "insert_only" / "update_only"
         for point_id, vectors, payload, version in zip(
             op["ids"], op["vectors"], op["payloads"], versions, strict=True
         ):
-            if update_filter is not None:
+            if update_filter is not None or mode is not None:
                 offset = self.state.offset_of(point_id)
-                if offset is not None and not self._matches(update_filter, offset):
+                if mode is not None and (offset is None) != (mode == "insert_only"):
+                    continue  # an existing point for insert_only, a new one for update_only
+                if offset is not None and update_filter is not None and \
+                        not self._matches(update_filter, offset):
                     continue
             self._write_point(point_id, version, vectors, payload)
 

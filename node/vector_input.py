@@ -51,7 +51,7 @@ def prepare_multi(name: str, params: DenseParams, raw: Any) -> np.ndarray:
     if matrix.ndim == 1:
         if len(matrix) == 0:
             raise ValidationFailed("[multi-vector must not be empty]")
-        raise WrongInput(f"Conversion between multi and regular vectors failed for `{name}`")
+        matrix = matrix[np.newaxis, :]  # one dense vector: a multivector of one, as Qdrant has
     if matrix.ndim != 2:
         raise FormatError("invalid type: expected a multi-vector (a list of vectors)")
     if len(matrix) == 0:

@@ -133,7 +133,7 @@ class LocalReplica:
         updates (payload, some vectors, a filter) could not apply there as they are."""
         if op["type"] == "delete":
             return {"type": "delete", "ids": ids}
-        if op["type"] == "upsert" and not op.get("update_filter"):
+        if op["type"] == "upsert" and not op.get("update_filter") and not op.get("update_mode"):
             return op
         records = self.shard.retrieve(ids, True, True)
         return {

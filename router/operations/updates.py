@@ -18,6 +18,10 @@ from node.vector_input import prepare_column, prepare_point_vectors
 from router.collection.collection import Collection
 from router.operations.fields import filter_, names, obj, payload, point_ids, shard_selector
 
+#: Qdrant's UpdateMode besides the default ``upsert``: insert new points only, or update
+#: existing ones only (each shard decides by the ids it holds)
+UPDATE_MODES = ("insert_only", "update_only")
+
 
 def upsert_op(config: ShardConfig, body: dict) -> dict:
     """PointInsertOperations (points list or column batch) → an upsert operation."""
@@ -78,13 +82,20 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
             "data did not match any variant of untagged enum PointInsertOperations"
         )
     # the last occurrence of a repeated id wins, as if applied one after another
-    return {
+    op = {
         "type": "upsert",
         "ids": ids,
         "vectors": vectors,
         "payloads": payloads,
         "update_filter": filter_(body.get("update_filter")),
     }
+    mode = body.get("update_mode")
+    if mode is not None and mode != "upsert":
+        if mode not in UPDATE_MODES:
+            raise FormatError(f"unknown variant `{mode}`, expected one of `upsert`, "
+                              "`insert_only`, `update_only`")
+        op["update_mode"] = mode
+    return op
 
 
 def selector(body: dict) -> dict:

@@ -773,3 +773,14 @@ def test_bad_filter_over_client(client, collection_name, http):
     with pytest.raises(Exception) as info:
         client.count(collection_name, count_filter=flt)
     assert "lat" in str(info.value) and "100" in str(info.value)
+
+
+def test_a_datetime_bound_without_seconds(http, collection_name):
+    """Qdrant reads ``2015-03-01T12:30`` (no seconds, no offset: UTC) in a range filter."""
+    create_collection(http, collection_name, {"vectors": {"size": 2, "distance": "Dot"}})
+    api.upsert(http, collection_name, [
+        {"id": i, "vector": [1.0, 0.0], "payload": {"t": f"2015-03-01T12:{m:02d}:00Z"}}
+        for i, m in enumerate((29, 30, 31))])
+    page = ok(http.post(f"/collections/{collection_name}/points/scroll", json={
+        "filter": {"must": [{"key": "t", "range": {"gte": "2015-03-01T12:30"}}]}}))
+    assert [p["id"] for p in page["points"]] == [1, 2]

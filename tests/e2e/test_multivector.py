@@ -185,7 +185,6 @@ def test_wrong_kinds_refused(http, multi_sets):
         return http.put(f"/collections/{ds.name}/points", params={"wait": "true"},
                         json={"points": [{"id": 9999, "vector": vector}]})
 
-    assert put({"colbert": [0.1] * DIM}).status_code == 400  # a plain vector for a multivector
     error(put({"colbert": [[0.1] * (DIM - 1)]}), 400, contains="Vector dimension error")
     assert put({"plain": [[1.0, 0.0], [0.0, 1.0]]}).status_code == 400  # a matrix for a plain one
     assert put({"colbert": []}).status_code in (400, 422)
@@ -216,6 +215,11 @@ def test_unnamed_multivector_collection(client, collection_name):
     assert [(p.id, p.score) for p in res.points] == [(1, 3.0), (2, 1.5)]
     got = client.retrieve(collection_name, [1], with_vectors=True)[0].vector
     assert got == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    # one plain vector for a multivector: Qdrant stores it as a multivector of one
+    client.upsert(collection_name, points=[models.PointStruct(id=3, vector=[0.0, 0.0, 4.0])])
+    assert client.retrieve(collection_name, [3], with_vectors=True)[0].vector == [[0.0, 0.0, 4.0]]
+    res = client.query_points(collection_name, query=[0.0, 0.0, 1.0], limit=1)
+    assert [(p.id, p.score) for p in res.points] == [(3, 4.0)]
 
 
 def test_two_stage_query_rescores_prefetch_with_maxsim(http, client, collection_name):

@@ -103,6 +103,37 @@ def test_upsert_batch_via_client(client, collection_name):
     assert client.count(collection_name).count == 3
 
 
+def test_update_mode_insert_only_and_update_only(http, client, collection_name):
+    """Qdrant's update_mode: insert_only leaves existing points alone, update_only writes
+    only points that exist; both in one batch and through qdrant-client (REST and gRPC)."""
+    from qdrant_client import models
+
+    client.create_collection(collection_name, vectors_config=models.VectorParams(
+        size=2, distance=models.Distance.DOT))
+    client.upsert(collection_name, [models.PointStruct(id=1, vector=[1, 0], payload={"v": 1})])
+    client.upsert(collection_name, [
+        models.PointStruct(id=1, vector=[0, 1], payload={"v": 2}),
+        models.PointStruct(id=2, vector=[0, 1], payload={"v": 2}),
+    ], update_mode=models.UpdateMode.INSERT_ONLY)
+    got = {p.id: p.payload["v"] for p in client.retrieve(collection_name, [1, 2])}
+    assert got == {1: 1, 2: 2}
+    client.upsert(collection_name, [
+        models.PointStruct(id=2, vector=[1, 1], payload={"v": 3}),
+        models.PointStruct(id=3, vector=[1, 1], payload={"v": 3}),
+    ], update_mode=models.UpdateMode.UPDATE_ONLY)
+    got = {p.id: p.payload["v"] for p in client.retrieve(collection_name, [1, 2, 3])}
+    assert got == {1: 1, 2: 3}
+    ok(http.put(f"/collections/{collection_name}/points", params={"wait": "true"}, json={
+        "batch": {"ids": [1, 4], "vectors": [[5, 5], [5, 5]], "payloads": [{"v": 4}, {"v": 4}]},
+        "update_mode": "update_only"}))
+    got = {p.id: p.payload["v"] for p in client.retrieve(collection_name, [1, 4])}
+    assert got == {1: 4}
+    resp = http.put(f"/collections/{collection_name}/points", json={
+        "points": [{"id": 9, "vector": [1, 1]}], "update_mode": "sometimes"})
+    assert resp.status_code == 400 and "unknown variant `sometimes`" in resp.text
+    assert client.count(collection_name).count == 2
+
+
 def test_upsert_existing_id_replaces_whole_point(http, collection_name):
     make_named(http, collection_name)
     api.upsert(http, collection_name, [named_point(1, {"a": 1, "b": 2})])

@@ -328,3 +328,27 @@ def test_legacy_search_with_named_sparse_vector(http, sparse_data):
     points = ok(resp)
     _assert_same([(p["id"], p["score"]) for p in points],
                  sparse_data.rank("idf", q_ix, q_vals, idf=True), 7)
+
+
+def test_the_unnamed_vector_alone_is_shown_plain_beside_sparse_ones(http, client,
+                                                                      collection_name):
+    """Qdrant shows a point's vectors plain when the unnamed dense one is all there is (or
+    all that was asked for), by name otherwise; REST and gRPC alike."""
+    from qdrant_client import models
+
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+        sparse_vectors_config={"sp": models.SparseVectorParams()})
+    client.upsert(collection_name, points=[
+        models.PointStruct(id=1, vector=[1.0, 2.0]),
+        models.PointStruct(id=2, vector={"": [3.0, 4.0], "sp": models.SparseVector(
+            indices=[7], values=[0.5])}),
+    ])
+    got = {p.id: p.vector for p in client.retrieve(collection_name, [1, 2], with_vectors=True)}
+    assert got[1] == [1.0, 2.0]
+    assert got[2] == {"": [3.0, 4.0], "sp": models.SparseVector(indices=[7], values=[0.5])}
+    only = client.retrieve(collection_name, [2], with_vectors=[""])[0].vector
+    assert only == [3.0, 4.0]
+    raw = http.post(f"/collections/{collection_name}/points", json={
+        "ids": [1], "with_vector": True}).json()["result"]
+    assert raw[0]["vector"] == [1.0, 2.0]

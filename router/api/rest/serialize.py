@@ -15,8 +15,9 @@ def _vector_json(value):
 
 
 def vectors_json(config: ShardConfig, vectors: dict):
-    unnamed_only = list(config.vectors) == [""] and not config.sparse_vectors
-    if unnamed_only and "" in vectors:
+    """The unnamed vector alone is shown plain, as Qdrant shows it (also in a collection with
+    sparse or named vectors, when the point has or the request asks for no other)."""
+    if len(vectors) == 1 and "" in vectors:
         return _vector_json(vectors[""])
     return {name: _vector_json(v) for name, v in vectors.items()}
 
