@@ -210,9 +210,14 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                     config.payload_schema, self.state.payloads, self.state.live_mask()
                 )
                 self._writes += 1  # text matching may change with an index: drop cached answers
+            if set(old.vectors) != set(config.vectors) or \
+                    set(old.sparse_vectors) != set(config.sparse_vectors):
+                self._rename_vectors(old, config)
             if old.sparse_vectors != config.sparse_vectors:
                 self._open_other_vectors()
             for name in self.stores:
+                if name not in old.vectors:
+                    continue  # just added
                 if old.vectors[name].quantization != config.vectors[name].quantization:
                     self.quantized.pop(name, None)
                 if old.hnsw_for(name) != config.hnsw_for(name):
@@ -220,6 +225,40 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                     self.state.indexed[name] = 0
                     self.value_graphs.clear()
             self.value_graphs.drop_missing(self.planner)
+
+    def _rename_vectors(self, old: ShardConfig, config: ShardConfig) -> None:
+        """Vector names added to the collection start empty for every point here; deleted
+        ones take their storage with them (under the lock, flushed at once)."""
+        state = self.state
+        for name in set(old.vectors) - set(config.vectors):
+            store = self.stores.pop(name, None)
+            if store is not None:
+                store.close()
+                store.path.unlink(missing_ok=True)
+                self._graph_path(name).unlink(missing_ok=True)
+            self.graphs.pop(name, None)
+            self.quantized.pop(name, None)
+            state.multi.pop(name, None)
+            state.present.pop(name, None)
+            state.indexed.pop(name, None)
+        for name in set(old.sparse_vectors) - set(config.sparse_vectors):
+            state.sparse.pop(name, None)
+        for name in [n for n in config.flat_names if n not in self.stores]:
+            params = config.vectors[name]
+            path = self.path / f"vec-{state.gen}-{_file_key(name)}.bin"
+            path.unlink(missing_ok=True)
+            store = VectorStore(path, params.size, params.storage_dtype, params.on_disk)
+            if state.count:
+                store.append(np.zeros((state.count, params.size), store.dtype))
+            self.stores[name] = store
+            self.graphs[name] = None
+        for name in config.vectors:
+            state.present.setdefault(name, np.zeros(len(state.alive), np.bool_))
+            state.indexed.setdefault(name, 0)
+        state.vector_names = list(config.vectors)
+        self._open_other_vectors()
+        self._writes += 1
+        self._flush_locked()
 
     def close(self) -> None:
         with self.lock:

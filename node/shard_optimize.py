@@ -169,8 +169,8 @@ class ShardOptimize:
         else:
             new_graph = graph.extended(rows[:count])
         with self.lock:
-            if self.state.gen != gen:
-                return  # vacuumed meanwhile: the rows moved, build again later
+            if self.state.gen != gen or self.stores.get(name) is not store:
+                return  # vacuumed meanwhile (the rows moved: build again later), or deleted
             self.graphs[name] = new_graph
             self.state.indexed[name] = new_graph.size
             for store_ in self.stores.values():

@@ -133,7 +133,7 @@ def raise_if_invalid(errors: list[str]) -> None:
         raise ValidationFailed("[" + ", ".join(errors) + "]")
 
 
-def _vector_params(raw: Any, path: str, errors: list[str], limits: Limits) -> dict:
+def vector_params(raw: Any, path: str, errors: list[str], limits: Limits) -> dict:
     if not isinstance(raw, dict):
         raise FormatError(f"invalid type for `{path}`: expected vector params")
     if "size" not in raw or raw["size"] is None:
@@ -189,8 +189,8 @@ def _vectors(raw: Any, errors: list[str], limits: Limits) -> dict:
     if not isinstance(raw, dict):
         raise FormatError("invalid type for `vectors`: expected an object")
     if "size" in raw or "distance" in raw:
-        return _vector_params(raw, "vectors", errors, limits)
-    return {name: _vector_params(v, f"vectors.{name}", errors, limits) for name, v in raw.items()}
+        return vector_params(raw, "vectors", errors, limits)
+    return {name: vector_params(v, f"vectors.{name}", errors, limits) for name, v in raw.items()}
 
 
 def _quantization(raw: Any, path: str) -> dict:

@@ -38,7 +38,7 @@ from router.api import deadlines
 from router.api.grpc import from_grpc, to_grpc
 from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
-from router.cluster import shard_ops
+from router.cluster import shard_ops, vector_name_ops
 from router.collection import read_consistency
 from router.collection.collection import UpdateResult
 from router.operations import reads, updates
@@ -171,9 +171,12 @@ def _within(request, work):
     return deadlines.within(timeout, "Search", work)
 
 
-def _index_result(operation_id: int, wait: bool) -> UpdateResult:
-    """What the index endpoints answer: the operation id, completed when the client waited."""
-    return UpdateResult(operation_id, "completed" if wait else "acknowledged")
+def _schema_change(operation_id: int, request, started: float) -> pb.PointsOperationResponse:
+    """The answer of a payload index or named vector change: the operation id, completed
+    when the client waited."""
+    status = "completed" if from_grpc.wait(request) else "acknowledged"
+    return to_grpc.points_operation_response(UpdateResult(operation_id, status),
+                                             _since(started))
 
 
 class CollectionsService(pb.CollectionsServicer):
@@ -450,10 +453,8 @@ class PointsService(pb.PointsServicer):
     ) -> pb.PointsOperationResponse:
         started = time.perf_counter()
         name, body = from_grpc.create_field_index(request)
-        field, schema = updates.field_index(body)
-        operation_id = self.toc.create_payload_index(name, field, schema)
-        result = _index_result(operation_id, from_grpc.wait(request))
-        return to_grpc.points_operation_response(result, _since(started))
+        operation_id = self.toc.create_payload_index(name, *updates.field_index(body))
+        return _schema_change(operation_id, request, started)
 
     @rpc
     def DeleteFieldIndex(
@@ -461,14 +462,26 @@ class PointsService(pb.PointsServicer):
     ) -> pb.PointsOperationResponse:
         started = time.perf_counter()
         name, field = from_grpc.delete_field_index(request)
-        operation_id = self.toc.delete_payload_index(name, field)
-        result = _index_result(operation_id, from_grpc.wait(request))
-        return to_grpc.points_operation_response(result, _since(started))
+        return _schema_change(self.toc.delete_payload_index(name, field), request, started)
 
-    # -- not served (no REST endpoint does these either) ---------------------------------------
-    _vector_names = " (adding or removing a named vector of a collection is not supported)"
-    CreateVectorName = _unimplemented("qdrant.Points", "CreateVectorName", _vector_names)
-    DeleteVectorName = _unimplemented("qdrant.Points", "DeleteVectorName", _vector_names)
+    @rpc  # named vectors: PUT / DELETE /collections/{name}/vectors/{vector_name}
+    def CreateVectorName(
+        self, request: pb.CreateVectorNameRequest, context
+    ) -> pb.PointsOperationResponse:
+        started = time.perf_counter()
+        operation_id = vector_name_ops.create_vector_name(
+            self.toc, request.collection_name, request.vector_name,
+            from_grpc.vector_name_config(request))
+        return _schema_change(operation_id, request, started)
+
+    @rpc
+    def DeleteVectorName(
+        self, request: pb.DeleteVectorNameRequest, context
+    ) -> pb.PointsOperationResponse:
+        started = time.perf_counter()
+        operation_id = vector_name_ops.delete_vector_name(
+            self.toc, request.collection_name, request.vector_name)
+        return _schema_change(operation_id, request, started)
 
     # -- groups, distance matrix -----------------------------------------------------------
     def _groups(self, collection, req) -> pb.GroupsResult:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from node.errors import FormatError
 from router.api.rest import parsing
 from router.api.rest.responses import ok
-from router.cluster import shard_ops
+from router.cluster import shard_ops, vector_name_ops
 from router.operations import fields, updates
 
 router = APIRouter()
@@ -126,6 +126,25 @@ async def delete_payload_index(name: str, field: str, request: Request) -> Respo
     started = time.perf_counter()
     wait = parsing.wait_param(request)
     op_id = await run_in_threadpool(_toc(request).delete_payload_index, name, field)
+    return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
+
+
+@router.put("/collections/{name}/vectors/{vector_name}")
+async def create_vector_name(name: str, vector_name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    body = await parsing.json_body(request)
+    wait = parsing.wait_param(request)
+    op_id = await run_in_threadpool(vector_name_ops.create_vector_name, _toc(request), name,
+                                    vector_name, body)
+    return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
+
+
+@router.delete("/collections/{name}/vectors/{vector_name}")
+async def delete_vector_name(name: str, vector_name: str, request: Request) -> Response:
+    started = time.perf_counter()
+    wait = parsing.wait_param(request)
+    op_id = await run_in_threadpool(vector_name_ops.delete_vector_name, _toc(request), name,
+                                    vector_name)
     return ok({"operation_id": op_id, "status": "completed" if wait else "acknowledged"}, started)
 
 

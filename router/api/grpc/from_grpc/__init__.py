@@ -34,6 +34,7 @@ from router.api.grpc.from_grpc.collection_ops import (
     create_shard_key,
     delete_field_index,
     update_collection,
+    vector_name_config,
 )
 from router.api.grpc.from_grpc.point_ops import (
     clear_payload,
@@ -64,6 +65,7 @@ from router.api.grpc.from_grpc.queries import (
 from router.api.grpc.from_grpc.values import shard_key
 
 __all__ = [
+    "vector_name_config",
     "cluster_operation",
     "alias_actions",
     "clear_payload",

@@ -167,3 +167,12 @@ def cluster_operation(req: pb.UpdateCollectionClusterSetupRequest) -> tuple[str,
             body["filter"] = filter_(msg.filter)
         return kind, body
     return kind, {}
+
+
+def vector_name_config(req: pb.CreateVectorNameRequest) -> dict:
+    """CreateVectorNameRequest → the body of PUT /collections/{name}/vectors/{vector_name}:
+    ``{"dense": …}`` or ``{"sparse": …}`` (neither: the shared code's error)."""
+    kind = req.WhichOneof("vector_config")
+    if kind is None:
+        return {}
+    return {kind.removesuffix("_config"): fields(getattr(req, kind))}
