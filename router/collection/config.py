@@ -352,6 +352,8 @@ def apply_update(config: dict, body: Any, limits: Limits = DEFAULT) -> dict:
     if body.get("metadata") is not None:
         if not isinstance(body["metadata"], dict):
             raise FormatError("invalid type for `metadata`: expected an object")
-        new["metadata"] = {**new.get("metadata", {}), **copy.deepcopy(body["metadata"])}
+        merged = {**new.get("metadata", {}), **copy.deepcopy(body["metadata"])}
+        # a key set to null is deleted, as Qdrant merges metadata
+        new["metadata"] = {k: v for k, v in merged.items() if v is not None}
     raise_if_invalid(errors)
     return new

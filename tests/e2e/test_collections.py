@@ -175,6 +175,14 @@ def test_create_with_metadata(http, collection_name):
     assert config_of(http, collection_name)["metadata"] == metadata
 
 
+def test_patch_metadata_merges_and_null_deletes_a_key(http, collection_name):
+    create_collection(http, collection_name, {"vectors": {"size": 4, "distance": "Dot"},
+                                              "metadata": {"a": 1, "b": 2, "c": 3}})
+    ok(http.patch(f"/collections/{collection_name}",
+                  json={"metadata": {"a": None, "b": 20, "d": 4}}))
+    assert config_of(http, collection_name)["metadata"] == {"b": 20, "c": 3, "d": 4}
+
+
 def test_create_with_hnsw_optimizers_wal(http, collection_name):
     create_collection(
         http,
