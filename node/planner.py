@@ -18,7 +18,7 @@ import orjson
 
 from node.errors import BadRequest
 from node.filters import MATCH_ALL, compile_filter
-from node.payload_index import BOOL, INTEGER, KEYWORD, FieldIndex, check_range_index
+from node.payload_index import BOOL, INTEGER, KEYWORD, UUID, FieldIndex, check_range_index
 
 _CACHE_SIZE = 256
 
@@ -156,10 +156,10 @@ class FilterPlanner:
     # -- facet and order_by ------------------------------------------------------------------
     def facet(self, key: str, mask: np.ndarray) -> dict:
         index = self.fields.get(key)
-        if index is None or index.type not in (KEYWORD, INTEGER, BOOL):
+        if index is None or index.type not in (KEYWORD, INTEGER, BOOL, UUID):
             raise BadRequest(
                 f"Index required but not found for \"{key}\" of one of the following types: "
-                "[keyword, integer, bool]. Help: Create an index for this key or use a "
+                "[keyword, integer, bool, uuid]. Help: Create an index for this key or use a "
                 "different filter."
             )
         counts: dict = {}

@@ -587,6 +587,18 @@ def test_facet_counts_follow_writes(http, facet_collection):
     assert set(hits) == {("blue", 3), ("green", 3), ("red", 2)}
 
 
+def test_facet_on_a_uuid_index(http, client, collection_name):
+    """REST and gRPC: values of a uuid index, counted (lowercase, as the index keeps them)."""
+    a, b = "550e8400-e29b-41d4-a716-446655440000", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+    create_collection(http, collection_name, {"vectors": VECTORS})
+    put_points(http, collection_name, dict(enumerate(
+        [{"u": a}, {"u": a.upper()}, {"u": b}, {"u": [a, b]}, {}], start=1)))
+    create_index(http, collection_name, "u", "uuid")
+    assert set(facet(http, collection_name, {"key": "u"})) == {(a, 3), (b, 2)}
+    hits = client.facet(collection_name, "u")
+    assert {(h.value, h.count) for h in hits.hits} == {(a, 3), (b, 2)}
+
+
 def test_facet_without_index(http, facet_collection):
     for key in ("missing", "color.x"):
         msg = error(http.post(f"/collections/{facet_collection}/facet", json={"key": key}), 400)
