@@ -28,7 +28,10 @@ DEFAULT_OPTIMIZERS = {
     "max_optimization_threads": None,
 }
 
-_STORAGE_DTYPE = {"float32": "float32", "float16": "float16", "uint8": "uint8"}
+#: Qdrant's turbo4 / turbo8 / turbo16 vector storage (4 to 16 bits a value) is kept as
+#: float16 here: approximate as Qdrant's is, and never coarser
+_STORAGE_DTYPE = {"float32": "float32", "float16": "float16", "uint8": "uint8",
+                  "turbo4": "float16", "turbo8": "float16", "turbo16": "float16"}
 
 
 @dataclass(frozen=True)

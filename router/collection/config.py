@@ -17,7 +17,13 @@ from node.shard_config import DEFAULT_HNSW, DEFAULT_OPTIMIZERS
 from router.collection.limits import DEFAULT, MAX_DIMENSION, Limits, unsigned
 
 DISTANCES = ("Cosine", "Euclid", "Dot", "Manhattan")
-DATATYPES = ("float32", "uint8", "float16")
+#: turbo8 and turbo16 are not in the 1.19 OpenAPI file, but qdrant-client's models and gRPC
+#: messages name them: accepted too
+DATATYPES = ("float32", "uint8", "float16", "turbo4", "turbo8", "turbo16")
+#: Memory placement (cold / cached / pinned): accepted and echoed; every store here is in RAM
+MEMORY = ("cold", "cached", "pinned")
+#: TurboQuantization's bit sizes
+TURBO_BITS = ("bits1", "bits1_5", "bits2", "bits4", "bits8")
 DEFAULT_WAL = {"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1}
 
 # field -> (type, minimum, maximum); an integer's maximum is a number, or the name of a field of
@@ -179,8 +185,15 @@ def vector_params(raw: Any, path: str, errors: list[str], limits: Limits) -> dic
             )
         out["multivector_config"] = copy.deepcopy(multi)
     if raw.get("memory") is not None:
-        out["memory"] = raw["memory"]
+        out["memory"] = memory(raw["memory"], f"{path}.memory")
     return out
+
+
+def memory(value: Any, path: str) -> str:
+    if value not in MEMORY:
+        raise FormatError(f"unknown variant `{value}`, expected one of `cold`, `cached`, "
+                          f"`pinned` at `{path.lstrip('.')}`")
+    return value
 
 
 def _vectors(raw: Any, errors: list[str], limits: Limits) -> dict:
@@ -194,12 +207,21 @@ def _vectors(raw: Any, errors: list[str], limits: Limits) -> dict:
 
 
 def _quantization(raw: Any, path: str) -> dict:
-    """A QuantizationConfig is an object naming its method (scalar, product, binary); its
-    contents are checked where the shards build it."""
+    """A QuantizationConfig is an object naming its method (scalar, product, binary, turbo);
+    its contents are checked where the shards build it (memory placement and turbo's bits
+    here)."""
     if not isinstance(raw, dict):
         raise FormatError(
             f"invalid type: {_describe(raw)}, expected an object at `{path}quantization_config`"
         )
+    for method, params in raw.items():
+        if isinstance(params, dict) and params.get("memory") is not None:
+            memory(params["memory"], f"{path}quantization_config.{method}.memory")
+    turbo = raw.get("turbo")
+    if isinstance(turbo, dict) and turbo.get("bits") is not None and \
+            turbo["bits"] not in TURBO_BITS:
+        raise FormatError(f"unknown variant `{turbo['bits']}`, expected one of "
+                          + ", ".join(f"`{b}`" for b in TURBO_BITS))
     return copy.deepcopy(raw)
 
 

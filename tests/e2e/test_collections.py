@@ -113,7 +113,7 @@ def test_create_named_vectors_echoed_exactly(http, collection_name):
     assert config_of(http, collection_name)["params"]["vectors"] == vectors
 
 
-@pytest.mark.parametrize("datatype", ["float32", "float16", "uint8"])
+@pytest.mark.parametrize("datatype", ["float32", "float16", "uint8", "turbo4"])
 def test_create_datatype(http, collection_name, datatype):
     vectors = {"size": 4, "distance": "Euclid", "datatype": datatype}
     create_collection(http, collection_name, {"vectors": vectors})
@@ -125,6 +125,40 @@ def test_create_datatype(http, collection_name, datatype):
     assert rec["vector"] == (
         [0.0, 1.0, 2.0, 255.0] if datatype == "uint8" else [0.5, 1.0, 2.0, 3.0]
     )
+
+
+def test_turbo_quantization_and_memory_placement(http, client, collection_name):
+    """Qdrant 1.19's TurboQuantization and Memory placement: accepted, echoed, searched
+    (turbo is served as scalar int8 here); unknown values refused as Qdrant refuses them."""
+    from qdrant_client import models
+
+    create_collection(http, collection_name, {
+        "vectors": {"size": 4, "distance": "Dot", "memory": "pinned", "datatype": "turbo4"},
+        "quantization_config": {"turbo": {"bits": "bits2", "memory": "cached"}}})
+    params = config_of(http, collection_name)
+    assert params["params"]["vectors"]["memory"] == "pinned"
+    assert params["quantization_config"] == {"turbo": {"bits": "bits2", "memory": "cached"}}
+    api.upsert(http, collection_name, [{"id": i, "vector": [1.0, float(i), 0.0, 0.5]}
+                                       for i in range(20)])
+    hits = client.query_points(collection_name, query=[0.0, 1.0, 0.0, 0.0], limit=3)
+    assert [p.id for p in hits.points] == [19, 18, 17]
+    other = f"{collection_name}_client"  # the same through qdrant-client (REST or gRPC)
+    client.create_collection(other, vectors_config=models.VectorParams(
+        size=4, distance=models.Distance.DOT, datatype=models.Datatype.TURBO8,
+        memory=models.Memory.COLD), quantization_config=models.TurboQuantization(
+            turbo=models.TurboQuantQuantizationConfig(bits=models.TurboQuantBitSize.BITS4)))
+    params = config_of(http, other)
+    assert params["params"]["vectors"]["datatype"] == "turbo8"
+    assert params["params"]["vectors"]["memory"] == "cold"
+    assert params["quantization_config"] == {"turbo": {"bits": "bits4"}}
+    client.delete_collection(other)
+    for body, text in (
+        ({"vectors": {"size": 4, "distance": "Dot", "memory": "warm"}}, "unknown variant `warm`"),
+        ({"vectors": {"size": 4, "distance": "Dot"},
+          "quantization_config": {"turbo": {"bits": "bits3"}}}, "unknown variant `bits3`"),
+    ):
+        resp = http.put(f"/collections/{collection_name}_bad", json=body)
+        error(resp, 400, contains=text)
 
 
 @pytest.mark.parametrize("on_disk", [True, False])
