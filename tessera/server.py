@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import uvicorn
-
 from consensus.local import LocalConsensus
 from consensus.raft import RaftConsensus
 from node.optimizer import Optimizer
@@ -22,9 +20,6 @@ from node.peer_service import (
     add_peer_service,
     add_peer_snapshot_service,
 )
-from router.api.grpc.server import start_grpc_server
-from router.api.rest import create_app
-from router.api.rest.http_protocol import protocol_for
 from router.cluster.rebalance_duty import RebalancePolicy
 from router.cluster.snapshot_recovery import SnapshotRecovery
 from router.cluster.snapshots import SnapshotStore
@@ -114,6 +109,15 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     node = Node(settings)
+    # The faces are imported only now: consensus is already catching up with the cluster (and
+    # the shards opening) while these large modules load, which a restart then does not wait
+    # for twice.
+    import uvicorn
+
+    from router.api.grpc.server import start_grpc_server
+    from router.api.rest import create_app
+    from router.api.rest.http_protocol import protocol_for
+
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
