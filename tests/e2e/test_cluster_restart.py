@@ -134,13 +134,7 @@ def test_whole_cluster_restart_keeps_metadata_and_points(tmp_path):
         peer_ids = [cluster_status(n)["peer_id"] for n in nodes]
         _stop_all(nodes)
 
-        threads = [threading.Thread(target=n.start) for n in nodes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for node in nodes:
-            node.wait_ready(90)
+        _restart(nodes)
         wait_peers(nodes, 3)
         assert [cluster_status(n)["peer_id"] for n in nodes] == peer_ids
         for node in nodes:
@@ -222,13 +216,7 @@ def test_custom_sharding_across_peers_keeps_key_types_over_restart(tmp_path):
             assert exact_count(node, "tenants") == 100
 
         _stop_all(nodes)
-        threads = [threading.Thread(target=n.start) for n in nodes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for node in nodes:
-            node.wait_ready(90)
+        _restart(nodes)
         for node in nodes:
             keys = httpx.get(f"{node.url}/collections/tenants/shards").json()["result"]
             assert sorted(map(repr, (k["key"] for k in keys["shard_keys"]))) == ["'acme'", "42"]
