@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from node.errors import FormatError, ValidationFailed
-from router.operations.fields import LEGACY_ALIASES, WITH_VECTORS, obj, unaliased
+from router.operations.fields import (
+    LEGACY_ALIASES,
+    WITH_VECTORS,
+    obj,
+    shard_selector,
+    unaliased,
+)
 from router.query.groups import GroupsRequest, parse_group_fields
 from router.query.stages import Request, parse_request
 
@@ -48,10 +54,15 @@ def recommend_query(body: dict) -> dict:
     return {"recommend": {"positive": positive, "negative": negative, "strategy": strategy}}
 
 
+def _scoped(request: Request, body: dict) -> Request:
+    request.shard_key = shard_selector(body)  # type: ignore[attr-defined]
+    return request
+
+
 def recommend(body: Any) -> Request:
     body = unaliased(obj(body, "RecommendRequest"), LEGACY_ALIASES)
     _require_limit(body)
-    return parse_request(_common(body, recommend_query(body)), prefix="")
+    return _scoped(parse_request(_common(body, recommend_query(body)), prefix=""), body)
 
 
 def discover(body: Any) -> Request:
@@ -66,7 +77,7 @@ def discover(body: Any) -> Request:
     )
     if target is None and not context:
         raise ValidationFailed("[context: At least one context pair or a target is required]")
-    return parse_request(_common(body, query), prefix="")
+    return _scoped(parse_request(_common(body, query), prefix=""), body)
 
 
 def _named_vector(raw: Any) -> tuple[str | None, Any]:

@@ -129,7 +129,7 @@ def parse_search(body: Any) -> Query:
     if not isinstance(params, dict):
         raise FormatError("invalid type for `params`")
     threshold = _score_threshold(body)
-    return Query(
+    query = Query(
         using=using,
         vector=raw,
         filter=filter_(body.get("filter")),
@@ -142,6 +142,8 @@ def parse_search(body: Any) -> Query:
         with_payload=with_payload(body.get("with_payload"), False),
         with_vector=with_vector(body.get("with_vector"), False),
     )
+    query.shard_key = shard_selector(body)  # type: ignore[attr-defined]
+    return query
 
 
 def _is_search(q: Any) -> bool:

@@ -51,6 +51,26 @@ def test_reads_address_keys_and_points_carry_their_key(client, sharded):
     assert [h.id for h in everywhere] == [29, 28, 27]
 
 
+def test_legacy_search_recommend_and_discover_honour_the_shard_key(http, sharded):
+    """POST …/points/search (and its batch), recommend and discover read only the key named."""
+    def ids(path: str, body: dict) -> list:
+        resp = http.post(f"/collections/{sharded}/points/{path}", json=body)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["result"]
+
+    hits = ids("search", {"vector": _vec(29), "limit": 3, "shard_key": "cats"})
+    assert [h["id"] for h in hits] == [9, 8, 7]
+    assert {h["shard_key"] for h in hits} == {"cats"}
+    [batch] = ids("search/batch", {"searches": [{"vector": _vec(29), "limit": 3,
+                                                 "shard_key": 7}]})
+    assert [h["id"] for h in batch] == [29, 28, 27]
+    recommended = ids("recommend", {"positive": [9], "limit": 20, "shard_key": "cats"})
+    assert {h["id"] for h in recommended} <= set(range(10)) and len(recommended) == 9
+    discovered = ids("discover", {"target": 8, "context": [{"positive": 9, "negative": 1}],
+                                  "limit": 30, "shard_key": "cats"})
+    assert {h["id"] for h in discovered} <= set(range(10))
+
+
 def test_shard_keys_are_listed_and_dropped(client, sharded):
     keys = client.list_shard_keys(sharded).shard_keys
     assert sorted((type(k.key).__name__, k.key) for k in keys) == [("int", 7), ("str", "cats")]
