@@ -140,15 +140,6 @@ def _read_consistency(request) -> int | str | None:
     return _CONSISTENCY_TYPES.get(value.type)
 
 
-def _unimplemented(service: str, name: str, why: str = "") -> Callable:
-    @rpc
-    def method(self, request, context):
-        raise Unimplemented(f"{service}/{name} is not implemented by Tessera yet{why}")
-
-    method.__name__ = name
-    return method
-
-
 def _strict_timeout(toc, request) -> None:
     """Strict mode's max_timeout, for the points requests that carry a timeout."""
     try:
