@@ -155,6 +155,8 @@ class Settings:
     metrics_prefix: str | None = None  # prepended to every /metrics name (Qdrant's option)
     max_request_memory_mb: int = 1024
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
+    read_only_api_key: str | None = field(default=None, repr=False)  # likewise
+    jwt_rbac: bool = False  # bearer JWTs signed with api_key (router/api/auth.py)
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
     # staging space of snapshots (cuts, downloads, uploads, extraction); None: inside storage
@@ -224,6 +226,8 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("metrics_prefix", ("service", "metrics_prefix"), _optional_text),
     ("max_request_memory_mb", ("service", "max_request_memory_mb"), _positive),
     ("api_key", ("service", "api_key"), _optional_text),
+    ("read_only_api_key", ("service", "read_only_api_key"), _optional_text),
+    ("jwt_rbac", ("service", "jwt_rbac"), _flag),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),
     ("temp_path", ("storage", "temp_path"), _optional_text),

@@ -22,7 +22,9 @@ from node.peer_service import (
     add_peer_service,
     add_peer_snapshot_service,
 )
+from router.api.auth import Authenticator
 from router.api.grpc.server import start_grpc_server
+from router.api.guard import Guard, value_exists_in
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
 from router.cluster.snapshot_recovery import SnapshotRecovery
@@ -111,11 +113,13 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     node = Node(settings)
+    guard = Guard(Authenticator(settings.api_key, settings.read_only_api_key or None,
+                                settings.jwt_rbac, value_exists_in(node.toc)))
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
             node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras(),
-            api_key=settings.api_key, snapshots=node.snapshots.store,
+            snapshots=node.snapshots.store, guard=guard,
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
@@ -125,8 +129,8 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         except Exception:
             node.close()
             raise
-    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key,
-                     settings.metrics_prefix, node.snapshots)
+    app = create_app(node.toc, settings.max_request_size_mb, None,
+                     settings.metrics_prefix, node.snapshots, guard=guard)
     config = uvicorn.Config(
         app,
         host=settings.service_host,

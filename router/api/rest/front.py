@@ -1,5 +1,5 @@
-"""The ASGI entry point: the API key, the request size limit, and the hot paths served without
-FastAPI.
+"""The ASGI entry point: access control (router.api.guard), the request size limit, and the hot
+paths served without FastAPI.
 
 Query, query batch and upsert are most of a vector database's traffic. FastAPI's routing,
 dependency and middleware layers cost more per request than the search itself, so these paths are
@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
-from router.api import auth
-from router.api.auth import ApiKey
+from router.api.access import FULL, Access, Refusal
+from router.api.guard import Guard
 from router.api.internal_errors import internal_error_message
 from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
@@ -50,17 +50,27 @@ HotHandler = Callable[[bytes, dict], Awaitable[Any]]
 
 
 class Front:
-    def __init__(self, app, toc, max_request_size_mb: int, api_key: ApiKey | None = None) -> None:
+    def __init__(self, app, toc, max_request_size_mb: int, guard: Guard | None = None) -> None:
         self.app = app
         self.toc = toc
         self.limit = max_request_size_mb * 1024 * 1024
-        self.api_key = api_key
+        self.guard = guard if guard is not None else Guard(None)
 
-    def refusal(self, path: str, headers) -> str | None:
-        """Why a request may not be served (a missing or wrong API key), or None."""
-        if self.api_key is None or path in auth.OPEN_PATHS:
-            return None
-        return self.api_key.refusal_of_headers(headers)
+    def refusal(self, method: str, path: str, headers) -> Refusal | None:
+        """Why a request may not be served (credentials, or the access they grant), or None."""
+        try:
+            self.guard.admit_rest(method, path, headers)
+        except Refusal as refusal:
+            return refusal
+        return None
+
+    def admit(self, scope) -> Access:
+        """The access a request is served with (raises `Refusal`); a restricted one is left in
+        the request's state for the routes that filter what they list."""
+        access = self.guard.admit_rest(scope["method"], scope["path"], scope["headers"])
+        if access is not FULL:
+            scope.setdefault("state", {})["access"] = access
+        return access
 
     def hot_route(self, method: str, path: str) -> HotHandler | None:
         """The handler of a hot path, or None for every other request (FastAPI's)."""
@@ -83,9 +93,14 @@ class Front:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        refusal = self.refusal(scope["path"], scope["headers"])
-        if refusal is not None:  # Qdrant answers these in plain text
-            return await self._reply(send, 401, refusal.encode(), _TEXT)
+        if self.guard.secured:
+            try:
+                self.admit(scope)
+            except Refusal as refusal:  # the authentication layer's answers are plain text
+                if refusal.enveloped:
+                    return await self._reply(send, refusal.status,
+                                             self._error_body(refusal.message, 0.0))
+                return await self._reply(send, refusal.status, refusal.message.encode(), _TEXT)
         if scope["method"] == "POST" and scope["path"].endswith(_UPLOAD_SUFFIX):
             return await self.app(scope, receive, send)
         content_type = None
