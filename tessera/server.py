@@ -27,6 +27,7 @@ from router.api.grpc.server import start_grpc_server
 from router.api.guard import Guard, value_exists_in
 from router.api.rest import create_app
 from router.api.rest.http_protocol import protocol_for
+from router.api.tls import CertReloader, TlsFiles, peer_credentials, server_context
 from router.cluster.snapshot_recovery import SnapshotRecovery
 from router.cluster.snapshots import SnapshotStore
 from router.cluster.toc import TableOfContent
@@ -54,7 +55,7 @@ class Node:
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
                 compact_entries=settings.compact_wal_entries,
             )
-            self.channels = PeerChannels(settings.api_key)
+            self.channels = PeerChannels(settings.api_key, peer_tls(settings))
         else:
             self.consensus = LocalConsensus(storage)
         self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
@@ -107,6 +108,23 @@ class Node:
             self.consensus.close()
 
 
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The certificate files, when a port is to speak TLS (service.enable_tls for REST and
+    gRPC; cluster.p2p.enable_tls for the gRPC port, which carries the peers' calls)."""
+    if not (settings.enable_tls or settings.p2p_enable_tls):
+        return None
+    if not settings.tls_cert or not settings.tls_key:
+        raise ValueError("TLS needs tls.cert and tls.key")
+    return TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_ca_cert,
+                    settings.verify_https_client_certificate)
+
+
+def peer_tls(settings: Settings):
+    """Channel credentials for calls to peers' gRPC ports (None: plain text)."""
+    files = tls_files(settings)
+    return peer_credentials(files) if files is not None else None
+
+
 def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
@@ -115,11 +133,18 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     node = Node(settings)
     guard = Guard(Authenticator(settings.api_key, settings.read_only_api_key or None,
                                 settings.jwt_rbac, value_exists_in(node.toc)))
+    files = tls_files(settings)
+    rest_tls = server_context(files, ["http/1.1"]) if settings.enable_tls else None
+    grpc_tls = server_context(files, ["h2"]) if files is not None else None
+    reloader = None
+    if files is not None:
+        contexts = [c for c in (rest_tls, grpc_tls) if c is not None]
+        reloader = CertReloader(files, contexts, settings.tls_cert_ttl).start()
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
             node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras(),
-            snapshots=node.snapshots.store, guard=guard,
+            snapshots=node.snapshots.store, guard=guard, tls=grpc_tls,
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
@@ -142,10 +167,15 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         http=protocol_for(app),  # the hot paths skip ASGI
         proxy_headers=False,  # X-Forwarded-* are not ours to trust; and one layer less per request
     )
-    log.info("Tessera REST API on http://%s:%d", settings.service_host, settings.http_port)
+    config.load()
+    config.ssl = rest_tls  # our own context, so that CertReloader can reload it in place
+    scheme = "https" if rest_tls is not None else "http"
+    log.info("Tessera REST API on %s://%s:%d", scheme, settings.service_host, settings.http_port)
     try:
         uvicorn.Server(config).run()
     finally:
+        if reloader is not None:
+            reloader.stop()
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()
         node.close()

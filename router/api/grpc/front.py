@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -143,10 +144,10 @@ class GrpcFront:
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[Http2Connection] = set()
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host or None, port,
-                                                reuse_address=True)
+                                                reuse_address=True, ssl=tls)
 
     def _protocol(self) -> Http2Connection:
         return Http2Connection(self._on_stream, self._max_message, self._connections)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent import futures
@@ -94,7 +95,7 @@ class GrpcServer:
                  setup_inner: Callable[[grpc.aio.Server], Awaitable[None]], host: str,
                  port: int, max_workers: int,
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                 guard: Guard | None = None) -> None:
+                 guard: Guard | None = None, tls: ssl.SSLContext | None = None) -> None:
         self._services = services  # answered by the front
         self._setup_inner = setup_inner
         self._host = host
@@ -102,6 +103,7 @@ class GrpcServer:
         self._address = _address(host, port)
         self._interceptors = list(interceptors)
         self._guard = guard
+        self._tls = tls
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
         self._loop = _new_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
@@ -135,7 +137,7 @@ class GrpcServer:
         self._server = server
         front = GrpcFront(direct, f"127.0.0.1:{inner_port}", MAX_MESSAGE_BYTES, self._guard)
         try:
-            await front.start(self._host, self._port)
+            await front.start(self._host, self._port, self._tls)
         except OSError as exc:
             await server.stop(None)
             raise RuntimeError(f"cannot serve gRPC on {self._address}: {exc}") from exc
@@ -181,13 +183,14 @@ class GrpcServer:
 def start_grpc_server(
     toc, host: str, port: int, max_workers: int = 32, extra_services=(),
     api_key: str | None = None, snapshots: SnapshotStore | None = None,
-    guard: Guard | None = None,
+    guard: Guard | None = None, tls: ssl.SSLContext | None = None,
 ) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
     ``extra_services``: (full service name, function adding it to a server) pairs. With
     ``guard`` (default: ``api_key`` alone), every call but the health checks must carry
-    a credential that its rule (router.api.access_rules) admits. ``snapshots``: the node's
+    a credential that its rule (router.api.access_rules) admits. ``tls``: serve TLS with
+    this context (router.api.tls; its ALPN must offer "h2"). ``snapshots``: the node's
     snapshot files (qdrant.Snapshots); by default ``snapshots`` beside the storage."""
     if snapshots is None:
         snapshots = SnapshotStore(toc, toc.storage_path.parent / "snapshots")
@@ -209,6 +212,7 @@ def start_grpc_server(
     if guard is None:
         guard = Guard(Authenticator(api_key))
     interceptors = [GuardInterceptor(guard)] if guard.secured else []
-    server = GrpcServer(services, setup_inner, host, port, max_workers, interceptors, guard)
+    server = GrpcServer(services, setup_inner, host, port, max_workers, interceptors, guard,
+                        tls)
     server.start()
     return server
