@@ -165,6 +165,8 @@ class Settings:
     tls_ca_cert: str | None = None
     tls_cert_ttl: int = 3600  # seconds between looks at the certificate files
     p2p_enable_tls: bool = False
+    # the Raft port's key (Tessera's own key; default: derived from api_key, tessera/server.py)
+    p2p_secret: str | None = field(default=None, repr=False)
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
     # staging space of snapshots (cuts, downloads, uploads, extraction); None: inside storage
@@ -243,6 +245,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("tls_ca_cert", ("tls", "ca_cert"), _optional_text),
     ("tls_cert_ttl", ("tls", "cert_ttl"), _non_negative),
     ("p2p_enable_tls", ("cluster", "p2p", "enable_tls"), _flag),
+    ("p2p_secret", ("cluster", "p2p", "secret"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),
     ("temp_path", ("storage", "temp_path"), _optional_text),

@@ -6,6 +6,8 @@ serve it, with the single-node consensus in place of Raft.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 
@@ -53,7 +55,7 @@ class Node:
             self.consensus = RaftConsensus(
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
-                compact_entries=settings.compact_wal_entries,
+                compact_entries=settings.compact_wal_entries, secret=raft_secret(settings),
             )
             self.channels = PeerChannels(settings.api_key, peer_tls(settings))
         else:
@@ -106,6 +108,23 @@ class Node:
         self.toc.close()
         if isinstance(self.consensus, RaftConsensus):
             self.consensus.close()
+
+
+#: What the Raft key is derived from the API key with (a new label gives a new key).
+RAFT_KEY_LABEL = b"tessera raft port v1"
+
+
+def raft_secret(settings: Settings) -> str | None:
+    """The key of the Raft port: cluster.p2p.secret when set, else HMAC-SHA256 of the label
+    above keyed with service.api_key (so every node sharing the key shares it and the key
+    itself never travels), else None: the port then accepts anyone who can reach it."""
+    if settings.p2p_secret:
+        return settings.p2p_secret
+    if settings.api_key:
+        return hmac.new(settings.api_key.encode(), RAFT_KEY_LABEL, hashlib.sha256).hexdigest()
+    log.warning("the Raft port (cluster.p2p.port) is unauthenticated: set cluster.p2p.secret "
+                "or service.api_key")
+    return None
 
 
 def tls_files(settings: Settings) -> TlsFiles | None:
