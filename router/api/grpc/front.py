@@ -27,6 +27,7 @@ from google.protobuf import descriptor_pool
 from router.api.access import FULL, Access, Need, Refusal
 from router.api.grpc.http2 import Http2Connection
 from router.api.grpc.http2_frames import INTERNAL, UNKNOWN
+from router.api.grpc.http2_limits import DEFAULT_LIMITS, Budget, Http2Limits
 from router.api.grpc.http2_streams import Stream
 from router.api.guard import Guard
 from router.observability.responses import GRPC
@@ -135,7 +136,8 @@ class GrpcFront:
     """Serves the public gRPC port on the running event loop."""
 
     def __init__(self, direct: dict[str, Method], inner_address: str,
-                 max_message: int, guard: Guard | None = None) -> None:
+                 max_message: int, guard: Guard | None = None,
+                 limits: Http2Limits = DEFAULT_LIMITS) -> None:
         self._direct = direct
         self._inner_address = inner_address
         self._max_message = max_message
@@ -143,6 +145,9 @@ class GrpcFront:
         self._channel: grpc.aio.Channel | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[Http2Connection] = set()
+        self._limits = limits
+        #: request bytes held for unanswered calls, over all connections
+        self._budget = Budget(max(4 * max_message, 2**28))
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -150,7 +155,8 @@ class GrpcFront:
                                                 reuse_address=True, ssl=tls)
 
     def _protocol(self) -> Http2Connection:
-        return Http2Connection(self._on_stream, self._max_message, self._connections)
+        return Http2Connection(self._on_stream, self._max_message, self._connections,
+                               self._limits, self._budget)
 
     def _on_stream(self, stream: Stream) -> None:
         method = self._direct.get(stream.path)
@@ -166,7 +172,14 @@ class GrpcFront:
                 stream.connection.fail(stream, refusal.grpc_code, refusal.message)
                 return
         messages: list[bytes] = []
-        stream.on_message = messages.append
+
+        def on_message(message: bytes) -> None:
+            if messages:  # a unary call: a second message is refused, not kept
+                stream.connection.fail(stream, INTERNAL, "Expected exactly one request message")
+                return
+            messages.append(message)
+
+        stream.on_message = on_message
         stream.on_end = lambda: self._call(stream, method, messages, access, need)
 
     def _call(self, stream: Stream, method: Method, messages: list, access: Access,
