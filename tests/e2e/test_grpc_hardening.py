@@ -46,36 +46,30 @@ def _until_closed(sock: socket.socket, timeout: float = 20) -> bool:
     return True
 
 
-def _rapid_reset(node: Node) -> bool:
-    sock, encoder = _connect(node), hpack.Encoder()
-    frames = []
-    for sid in range(1, 2 * 3000, 2):
-        frames.append(F.frame(F.HEADERS, F.END_HEADERS, sid, encoder.encode(HEADERS))
-                      + F.frame(F.RST_STREAM, 0, sid, struct.pack(">I", 8)))
+def _attack(node: Node, data: bytes) -> bool:
+    """Send ``data`` on a new connection; True once the node closed it."""
+    sock = _connect(node)
     try:
-        sock.sendall(b"".join(frames))
-    except OSError:
+        sock.sendall(data)
+    except OSError:  # the node may close it before everything is sent
         pass
     return _until_closed(sock)
+
+
+def _rapid_reset(node: Node) -> bool:
+    encoder = hpack.Encoder()
+    return _attack(node, b"".join(
+        F.frame(F.HEADERS, F.END_HEADERS, sid, encoder.encode(HEADERS))
+        + F.frame(F.RST_STREAM, 0, sid, struct.pack(">I", 8)) for sid in range(1, 6000, 2)))
 
 
 def _ping_flood(node: Node) -> bool:
-    sock = _connect(node)
-    try:
-        sock.sendall(F.frame(F.PING, 0, 0, b"12345678") * 20_000)
-    except OSError:
-        pass
-    return _until_closed(sock)
+    return _attack(node, F.frame(F.PING, 0, 0, b"12345678") * 20_000)
 
 
 def _continuation_flood(node: Node) -> bool:
-    sock = _connect(node)
-    try:
-        sock.sendall(F.frame(F.HEADERS, 0, 1, hpack.Encoder().encode(HEADERS))
-                     + F.frame(F.CONTINUATION, 0, 1, b"\x00" * 16_000) * 200)
-    except OSError:
-        pass
-    return _until_closed(sock)
+    return _attack(node, F.frame(F.HEADERS, 0, 1, hpack.Encoder().encode(HEADERS))
+                   + F.frame(F.CONTINUATION, 0, 1, b"\x00" * 16_000) * 200)
 
 
 def _held_uploads(node: Node, streams: int = 128, size: int = 512 * 1024) -> socket.socket:
