@@ -176,6 +176,20 @@ def _refused(prefer_grpc: bool, call, message: str) -> None:
         assert json.loads(info.value.content)["status"]["error"] == message
 
 
+def test_the_admin_cli_with_a_read_only_key_and_a_token(secured):
+    from tests.support.cli import cli
+
+    httpx.put(f"{secured.url}/collections/cli", headers={"api-key": KEY}, timeout=30,
+              json={"vectors": {"size": 2, "distance": "Dot"}}).raise_for_status()
+    listed = cli(secured, "--api-key", token([{"collection": "cli", "access": "r"}]),
+                 "-o", "json", "collection", "list")
+    assert [c["name"] for c in json.loads(listed.stdout)] == ["cli"]
+    refused = cli(secured, "--api-key", READ_KEY, "collection", "delete", "cli", "--yes",
+                  code=None)
+    assert refused.returncode != 0
+    assert "Global manage access is required" in refused.stdout + refused.stderr
+
+
 def test_bad_tokens_and_value_exists_over_the_wire(secured):
     url = secured.url
     admin = {"api-key": KEY}

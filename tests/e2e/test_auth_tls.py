@@ -4,9 +4,12 @@ certificate picked up after tls.cert_ttl without a restart. Certificates come fr
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 
 import grpc
@@ -15,6 +18,7 @@ import pytest
 import trustme
 from qdrant_client import models
 
+from tests.support.cli import cli_env
 from tests.support.node import Node
 
 KEY = "tls-test-key-0123456789-0123456789"
@@ -77,6 +81,13 @@ def test_qdrant_client_over_https_and_grpc_tls_and_a_reloaded_certificate(ca, tm
                 size=2, distance=models.Distance.DOT))
             client.upsert(name, [models.PointStruct(id=1, vector=[1.0, 0.0])], wait=True)
             assert [p.id for p in client.query_points(name, query=[1.0, 0.0]).points] == [1]
+        # the admin CLI over HTTPS: a private CA through SSL_CERT_FILE, the key as --api-key
+        env = {**cli_env(), "SSL_CERT_FILE": str(ca.path)}
+        listed = subprocess.run(
+            [sys.executable, "-m", "tessera", "--url", node.url, "--api-key", KEY, "-o", "json",
+             "collection", "list"], capture_output=True, text=True, env=env, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        assert {c["name"] for c in json.loads(listed.stdout)} >= {"tls0", "tls1"}
         with pytest.raises(httpx.HTTPError):  # plain text on the TLS port
             httpx.get(f"http://127.0.0.1:{node.http_port}/readyz", timeout=5)
 
