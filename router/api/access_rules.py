@@ -52,6 +52,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("server reflection", LIST,
         grpc=("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
               "grpc.reflection.v1.ServerReflection/ServerReflectionInfo")),
+    # Qdrant's web UI is served open (it asks for the key itself, and calls the API with it)
+    _op("web dashboard", OPEN, "GET /dashboard", "GET /dashboard/*"),
     _op("API docs", LIST, "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
         "GET /openapi.json"),
     _op("telemetry", G_READ, "GET /telemetry", "GET /cluster/telemetry"),

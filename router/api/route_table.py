@@ -56,7 +56,12 @@ class RouteTable:
         (node.tail if tail else node.ends)[method] = (value, collection)
 
     def covers(self, method: str, template: str) -> bool:
-        return (method, normalized(template)) in self.templates
+        """Whether a route template has a rule: its own, or a ``/*`` rule above it."""
+        template = normalized(template)
+        if (method, template) in self.templates:
+            return True
+        return any(m == method and t.endswith("/*") and (template + "/").startswith(t[:-1])
+                   for m, t in self.templates)
 
     def match(self, method: str, path: str) -> tuple[Any, str | None] | None:
         """(value, collection or None) for a request path, None when no template matches."""

@@ -68,6 +68,8 @@ def test_a_face_extends_the_table_with_prefix_rules_and_duplicates_are_refused()
     rules.add(Operation("a dashboard", Need.OPEN, rest=("GET /dashboard", "GET /dashboard/*")))
     assert rules.rest("GET", "/dashboard/assets/app.js") == (Need.OPEN, None)
     assert rules.rest("GET", "/dashboard") == (Need.OPEN, None)
+    assert rules.routes.covers("GET", "/dashboard/{path:path}")  # a FastAPI route below it
+    assert not rules.routes.covers("GET", "/dashboards")
     with pytest.raises(ValueError):
         rules.add(Operation("again", Need.LIST, rest=("GET /dashboard",)))
 
