@@ -6,7 +6,9 @@ A request carries a credential in an ``api-key`` header (gRPC: metadata) or as
 ``service.jwt_rbac``, a JWT signed HS256 with the read-write key. Keys are compared in constant
 time. Decoding a JWT (PyJWT) costs tens of microseconds, so a decoded token is cached by its
 text; each use re-checks its ``exp`` against the clock, and a ``value_exists`` claim is
-re-checked against the data at most every `VALUE_EXISTS_RECHECK_SEC`.
+looked up in the data on first use, then again every `VALUE_EXISTS_RECHECK_SEC` on a worker
+thread (requests go on meanwhile; a failed check refuses the token from then on), so no lookup
+ever runs on an event loop after the first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -47,6 +50,8 @@ class _Token:
     exp: float | None
     value_exists: tuple[str, list[dict[str, Any]]] | None
     checked_at: float = 0.0
+    checking: bool = False  # a re-check is running
+    failed: Refusal | None = None  # what the last re-check found
 
 
 class Authenticator:
@@ -59,6 +64,7 @@ class Authenticator:
         self._jwt_secret = api_key if (jwt_rbac and api_key) else None
         self._value_exists = value_exists
         self._tokens: dict[bytes, _Token] = {}
+        self._rechecks: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:  # never the secrets themselves
         return "Authenticator(***)"
@@ -106,9 +112,19 @@ class Authenticator:
         elif token.exp is not None and now > token.exp + LEEWAY_SEC:
             del self._tokens[raw]
             raise Refusal(403, "ExpiredSignature")
-        if token.value_exists is not None and now - token.checked_at >= VALUE_EXISTS_RECHECK_SEC:
-            self._check_value_exists(raw, token)
-            token.checked_at = now
+        if token.value_exists is not None:
+            if token.failed is not None:
+                self._tokens.pop(raw, None)
+                raise token.failed
+            if not token.checked_at:  # first use: it is not admitted before the lookup
+                self._check(raw, token)
+                if token.failed is not None:
+                    raise token.failed
+            elif now - token.checked_at >= VALUE_EXISTS_RECHECK_SEC and not token.checking:
+                token.checking = True
+                if self._rechecks is None:
+                    self._rechecks = ThreadPoolExecutor(1, thread_name_prefix="jwt-recheck")
+                self._rechecks.submit(self._check, raw, token)
         return token.access
 
     def _decode(self, raw: bytes) -> _Token:
@@ -128,13 +144,19 @@ class Authenticator:
             raise Refusal(401, INVALID) from None
         return _claims(claims)
 
-    def _check_value_exists(self, raw: bytes, token: _Token) -> None:
+    def _check(self, raw: bytes, token: _Token) -> None:
+        """Look a token's ``value_exists`` claim up; the outcome is kept on the token."""
         collection, matches = token.value_exists
-        found = self._value_exists(collection, matches) if self._value_exists else None
-        if found:
-            return
-        self._tokens.pop(raw, None)
-        raise Refusal(403 if found is None else 401, STATEFUL_FAILED)
+        try:
+            found = self._value_exists(collection, matches) if self._value_exists else None
+        except Exception:  # a lookup that fails says nothing about the token: try again later
+            log.exception("the value_exists lookup of a JWT failed")
+            found = True
+        finally:
+            token.checked_at = time.time()
+            token.checking = False
+        if not found:
+            token.failed = Refusal(403 if found is None else 401, STATEFUL_FAILED)
 
 
 def _claims(claims: Mapping[str, Any]) -> _Token:

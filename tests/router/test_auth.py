@@ -91,7 +91,7 @@ def test_a_cached_token_still_expires(monkeypatch):
     assert _refusal(keys, token) == (403, "ExpiredSignature")
 
 
-def test_value_exists_is_rechecked_at_a_bounded_interval(monkeypatch):
+def test_value_exists_is_rechecked_at_a_bounded_interval_off_the_request(monkeypatch):
     present = {"value": True}
     calls = []
 
@@ -102,6 +102,7 @@ def test_value_exists_is_rechecked_at_a_bounded_interval(monkeypatch):
     keys = Authenticator(KEY, jwt_rbac=True, value_exists=exists)
     claim = {"collection": "users", "matches": [{"key": "user", "value": "ann"}]}
     token = _token({"access": "r", "value_exists": claim})
+    gone = _token({"access": "r", "value_exists": claim, "sub": "other"})
     now = [1000.0]
     monkeypatch.setattr(auth.time, "time", lambda: now[0])
     for _ in range(3):
@@ -110,6 +111,16 @@ def test_value_exists_is_rechecked_at_a_bounded_interval(monkeypatch):
     present["value"] = False
     assert keys.authenticate(token, None).mode == "r"  # within the interval
     now[0] += auth.VALUE_EXISTS_RECHECK_SEC
+    assert keys.authenticate(token, None).mode == "r"  # served while the re-check runs
+    _wait(lambda: len(calls) == 2)
+    _wait(lambda: not keys._tokens.get(token.encode(), auth._Token(None, None, None)).checking)
     assert _refusal(keys, token) == (401, STATEFUL_FAILED)
-    present["value"] = None  # the collection is gone
-    assert _refusal(keys, token) == (403, STATEFUL_FAILED)
+    present["value"] = None  # the collection is gone: a new token finds out on first use
+    assert _refusal(keys, gone) == (403, STATEFUL_FAILED)
+
+
+def _wait(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
