@@ -59,6 +59,13 @@ class Guard:
         if access.mode != MANAGE:
             self._check(access, need, collection, what)
 
+    def check_references(self, access: Access, names, what: str) -> None:
+        """Read access to each other collection a request reads (router.api.access_references);
+        only a per-collection access can lack it."""
+        if access.mode is None:
+            for name in names:
+                self._check(access, Need.COLLECTION_READ, name, what)
+
     @staticmethod
     def _check(access: Access, need: Need, collection: str | None, what: str) -> None:
         refusal = access.refusal(need, collection)

@@ -176,6 +176,31 @@ def _refused(prefer_grpc: bool, call, message: str) -> None:
         assert json.loads(info.value.content)["status"]["error"] == message
 
 
+@pytest.mark.parametrize("prefer_grpc", [False, True], ids=["rest", "grpc"])
+def test_a_per_collection_token_cannot_read_another_collection_through_a_lookup(secured,
+                                                                                prefer_grpc):
+    admin = secured.client(prefer_grpc=prefer_grpc, api_key=KEY)
+    for name in ("mine", "theirs"):
+        if not admin.collection_exists(name):
+            admin.create_collection(name, vectors_config=models.VectorParams(
+                size=2, distance=models.Distance.DOT))
+        admin.upsert(name, [models.PointStruct(id=1, vector=[1.0, 0.0],
+                                                payload={"owner": name})], wait=True)
+    reader = secured.client(prefer_grpc=prefer_grpc, check_compatibility=False,
+                            api_key=token([{"collection": "mine", "access": "r"}]))
+    own = models.LookupLocation(collection="mine")
+    assert [p.id for p in reader.query_points("mine", query=1, lookup_from=own).points] == [1]
+    other = models.LookupLocation(collection="theirs")
+    refused = "Forbidden: Access to collection theirs is required"
+    _refused(prefer_grpc, lambda: reader.query_points("mine", query=1, lookup_from=other),
+             refused)
+    _refused(prefer_grpc, lambda: reader.query_points(
+        "mine", prefetch=[models.Prefetch(query=1, lookup_from=other)], query=[1.0, 0.0]),
+        refused)
+    _refused(prefer_grpc, lambda: reader.query_points_groups(
+        "mine", query=[1.0, 0.0], group_by="owner", with_lookup="theirs"), refused)
+
+
 def test_the_admin_cli_with_a_read_only_key_and_a_token(secured):
     from tests.support.cli import cli
 

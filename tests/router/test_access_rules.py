@@ -117,3 +117,20 @@ def test_refusals_say_what_qdrant_says():
     assert said(Access(None, {"c": "r"}), Need.COLLECTION_WRITE) == \
         (403, "Forbidden: Write access to collection c is required")
     assert said(Access("m"), Need.INTERNAL) == (401, "Internal API requires the read-write API key")
+
+
+def test_the_other_collections_a_request_reads_are_found_at_any_depth():
+    from qdrant_client import grpc as g
+
+    from router.api.access_references import in_json, in_message
+
+    body = {"prefetch": [{"prefetch": {"lookup_from": {"collection": "deep"}}}],
+            "with_lookup": "grouped", "searches": [{"lookup_from": {"collection": "batch"}}],
+            "filter": {"must": [{"key": "lookup_from", "match": {"value": "not a lookup"}}]}}
+    assert sorted(in_json(body)) == ["batch", "deep", "grouped"]
+    message = g.QueryPointGroups(
+        collection_name="mine", with_lookup=g.WithLookup(collection="grouped"),
+        prefetch=[g.PrefetchQuery(prefetch=[g.PrefetchQuery(
+            lookup_from=g.LookupLocation(collection_name="deep"))])])
+    assert sorted(in_message(message)) == ["deep", "grouped"]
+    assert list(in_message(g.QueryPoints(collection_name="mine"))) == []

@@ -25,6 +25,7 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from router.api.access import FULL, Access, Need, Refusal
+from router.api.access_references import in_message
 from router.api.grpc.http2 import Http2Connection
 from router.api.grpc.http2_frames import INTERNAL, UNKNOWN
 from router.api.grpc.http2_limits import DEFAULT_LIMITS, Budget, Http2Limits
@@ -212,9 +213,15 @@ class GrpcFront:
         if need is Need.COLLECTION_READ or need is Need.COLLECTION_WRITE:
             try:
                 self._guard.check(access, need, collection, stream.path)
+                if access.mode is None:  # a per-collection token: the other collections read
+                    self._guard.check_references(access, in_message(request), stream.path)
             except Refusal as refusal:
                 connection.send_trailers(stream, refusal.grpc_code, refusal.message)
                 return refusal.grpc_code, collection
+            except Exception as exc:  # never a call left without an answer
+                log.exception("checking the access of gRPC %s failed", stream.path)
+                connection.send_trailers(stream, INTERNAL, f"Service internal error: {exc}")
+                return INTERNAL, collection
         try:
             if method.is_coroutine:
                 response = await handler.unary_unary(request, _AsyncContext(stream, access))

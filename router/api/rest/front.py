@@ -16,12 +16,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
+from router.api import access_references
 from router.api.access import FULL, Access, Refusal
 from router.api.guard import Guard
 from router.api.internal_errors import internal_error_message
 from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
-from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, within
+from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, parse_json, within
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
 from router.observability.responses import REST
@@ -56,13 +57,13 @@ class Front:
         self.limit = max_request_size_mb * 1024 * 1024
         self.guard = guard if guard is not None else Guard(None)
 
-    def refusal(self, method: str, path: str, headers) -> Refusal | None:
-        """Why a request may not be served (credentials, or the access they grant), or None."""
+    def fast_path_allowed(self, method: str, path: str, headers) -> bool:
+        """Whether a hot-path request may skip ASGI: its credentials admit it, with a global
+        access (the ASGI path answers refusals and checks per-collection tokens' bodies)."""
         try:
-            self.guard.admit_rest(method, path, headers)
-        except Refusal as refusal:
-            return refusal
-        return None
+            return self.guard.admit_rest(method, path, headers).mode is not None
+        except Refusal:
+            return False
 
     def admit(self, scope) -> Access:
         """The access a request is served with (raises `Refusal`); a restricted one is left in
@@ -93,14 +94,28 @@ class Front:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        restricted = False
         if self.guard.secured:
             try:
-                self.admit(scope)
+                restricted = self.admit(scope).mode is None
             except Refusal as refusal:  # the authentication layer's answers are plain text
-                if refusal.enveloped:
-                    return await self._reply(send, refusal.status,
-                                             self._error_body(refusal.message, 0.0))
-                return await self._reply(send, refusal.status, refusal.message.encode(), _TEXT)
+                return await self._refuse(send, refusal)
+        if restricted and scope["method"] in _BODY_METHODS:
+            # a per-collection token: the other collections its body reads need access too
+            raw = await self._body(receive)
+            if raw is None:
+                return await self._reply(send, 413, self._error_body(
+                    f"Payload too large: the limit is {self.limit} bytes "
+                    "(service.max_request_size_mb)", 0.0))
+            try:
+                self.guard.check_references(scope["state"]["access"],
+                                            access_references.in_json(parse_json(raw, False)),
+                                            scope["path"])
+            except Refusal as refusal:
+                return await self._refuse(send, refusal)
+            except TesseraError:
+                pass  # not JSON: the route answers its 400
+            receive = _replay(raw, receive)
         if scope["method"] == "POST" and scope["path"].endswith(_UPLOAD_SUFFIX):
             return await self.app(scope, receive, send)
         content_type = None
@@ -119,7 +134,7 @@ class Front:
         if has_body and scope["method"] in _BODY_METHODS and not is_json_content_type(content_type):
             return await self._reply(send, 400, self._error_body(CONTENT_TYPE_ERROR.message, 0.0))
         query = scope.get("query_string", b"")
-        handler = self.hot_route(scope["method"], scope["path"])
+        handler = None if restricted else self.hot_route(scope["method"], scope["path"])
         if handler is not None:
             raw = await self._body(receive)
             status, body = await self.answer(handler, raw, query, scope["path"])
@@ -227,6 +242,11 @@ class Front:
                 break
         return b"".join(chunks)
 
+    async def _refuse(self, send, refusal: Refusal) -> None:
+        if refusal.enveloped:
+            return await self._reply(send, refusal.status, self._error_body(refusal.message, 0.0))
+        return await self._reply(send, refusal.status, refusal.message.encode(), _TEXT)
+
     @staticmethod
     def _error_body(message: str, started: float) -> bytes:
         elapsed = time.perf_counter() - started if started else 0.0
@@ -240,3 +260,18 @@ class Front:
             "headers": content_type + [(b"content-length", str(len(body)).encode())],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(raw: bytes, receive):
+    """An ASGI ``receive`` that gives ``raw`` as the whole body (it was read to check it), then
+    what the connection says next (a disconnect)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return replay
