@@ -161,7 +161,11 @@ class RaftConsensus:
     """A node's seat in the cluster's metadata Raft group."""
 
     def __init__(self, storage_path: Path, uri: str | None, bootstrap: str | None,
-                 grpc_port: int, http_port: int, compact_entries: int = 128) -> None:
+                 grpc_port: int, http_port: int, compact_entries: int = 128,
+                 secret: str | None = None) -> None:
+        # the cluster secret: pysyncobj encrypts and authenticates every frame with a key
+        # derived from it (Fernet), and drops a connection whose frames do not decrypt
+        self._secret = secret
         self.dir = storage_path / RAFT_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self._identity_path = storage_path / IDENTITY_FILE
@@ -201,7 +205,7 @@ class RaftConsensus:
                 raise ValueError("cluster mode needs --uri (this peer's p2p URI) on first start")
             self.peer_id = random.getrandbits(63)
             self.address = raft_address(uri)
-            partners = self._members_of(bootstrap) if bootstrap else []
+            partners = self._members_of(bootstrap, secret) if bootstrap else []
             self._heard_leader = bootstrap is None
             self._pending_join = bootstrap
         self.uri = f"http://{self.address}/"
@@ -225,6 +229,7 @@ class RaftConsensus:
             # past this many entries the log is replaced by a snapshot of the state (Qdrant's
             # cluster.consensus.compact_wal_entries): a late joiner gets the snapshot
             logCompactionMinEntries=max(2, compact_entries),
+            password=secret,
         )
         self._members = sorted(set(partners))
         self._save_identity()
@@ -261,10 +266,10 @@ class RaftConsensus:
         os.replace(tmp, self._identity_path)
 
     @staticmethod
-    def _members_of(bootstrap: str) -> list[str]:
+    def _members_of(bootstrap: str, secret: str | None) -> list[str]:
         """Ask the bootstrap peer for the members of the cluster, once it has a leader."""
         address = raft_address(bootstrap)
-        utility = TcpUtility(timeout=3.0)
+        utility = TcpUtility(secret, timeout=3.0)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -283,7 +288,7 @@ class RaftConsensus:
 
     def _join(self, bootstrap: str) -> None:
         """Ask the cluster to add this node until it accepts (one change at a time)."""
-        utility = TcpUtility(timeout=10.0)
+        utility = TcpUtility(self._secret, timeout=10.0)
         target = raft_address(bootstrap)
         attempts = 0
         while True:
@@ -313,7 +318,7 @@ class RaftConsensus:
 
     def _move(self, old_address: str, members: list[str]) -> None:
         """Rejoin under the new address through any member, then remove the old address."""
-        utility = TcpUtility(timeout=3.0)
+        utility = TcpUtility(self._secret, timeout=3.0)
         added = False
         while True:
             for member in members:
@@ -459,7 +464,7 @@ class RaftConsensus:
 
     def remove_member(self, address: str, timeout: float = 10.0) -> None:
         """Take a Raft member out of the configuration (asked of the leader, retried)."""
-        utility = TcpUtility(timeout=3.0)
+        utility = TcpUtility(self._secret, timeout=3.0)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if address not in {n.address for n in self.log.otherNodes} and \

@@ -155,6 +155,18 @@ class Settings:
     metrics_prefix: str | None = None  # prepended to every /metrics name (Qdrant's option)
     max_request_memory_mb: int = 1024
     api_key: str | None = field(default=None, repr=False)  # a secret: kept out of logs
+    read_only_api_key: str | None = field(default=None, repr=False)  # likewise
+    jwt_rbac: bool = False  # bearer JWTs signed with api_key (router/api/auth.py)
+    # TLS (router/api/tls.py): HTTPS and gRPC over TLS; the gRPC port also when p2p TLS is on
+    enable_tls: bool = False
+    verify_https_client_certificate: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca_cert: str | None = None
+    tls_cert_ttl: int = 3600  # seconds between looks at the certificate files
+    p2p_enable_tls: bool = False
+    # the Raft port's key (Tessera's own key; default: derived from api_key, tessera/server.py)
+    p2p_secret: str | None = field(default=None, repr=False)
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
     # staging space of snapshots (cuts, downloads, uploads, extraction); None: inside storage
@@ -226,6 +238,16 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("metrics_prefix", ("service", "metrics_prefix"), _optional_text),
     ("max_request_memory_mb", ("service", "max_request_memory_mb"), _positive),
     ("api_key", ("service", "api_key"), _optional_text),
+    ("read_only_api_key", ("service", "read_only_api_key"), _optional_text),
+    ("jwt_rbac", ("service", "jwt_rbac"), _flag),
+    ("enable_tls", ("service", "enable_tls"), _flag),
+    ("verify_https_client_certificate", ("service", "verify_https_client_certificate"), _flag),
+    ("tls_cert", ("tls", "cert"), _optional_text),
+    ("tls_key", ("tls", "key"), _optional_text),
+    ("tls_ca_cert", ("tls", "ca_cert"), _optional_text),
+    ("tls_cert_ttl", ("tls", "cert_ttl"), _non_negative),
+    ("p2p_enable_tls", ("cluster", "p2p", "enable_tls"), _flag),
+    ("p2p_secret", ("cluster", "p2p", "secret"), _optional_text),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),
     ("temp_path", ("storage", "temp_path"), _optional_text),

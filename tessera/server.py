@@ -6,6 +6,8 @@ serve it, with the single-node consensus in place of Raft.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 
@@ -20,6 +22,9 @@ from node.peer_service import (
     add_peer_service,
     add_peer_snapshot_service,
 )
+from router.api.auth import Authenticator
+from router.api.guard import Guard, value_exists_in
+from router.api.tls import CertReloader, TlsFiles, peer_credentials, server_context
 from router.cluster.rebalance_duty import RebalancePolicy
 from router.cluster.snapshot_recovery import SnapshotRecovery
 from router.cluster.snapshots import SnapshotStore
@@ -46,9 +51,9 @@ class Node:
             self.consensus = RaftConsensus(
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
-                compact_entries=settings.compact_wal_entries,
+                compact_entries=settings.compact_wal_entries, secret=raft_secret(settings),
             )
-            self.channels = PeerChannels(settings.api_key)
+            self.channels = PeerChannels(settings.api_key, peer_tls(settings))
         else:
             self.consensus = LocalConsensus(storage)
         self.optimizer = Optimizer(flush_interval_sec=settings.flush_interval_sec)
@@ -103,6 +108,40 @@ class Node:
             self.consensus.close()
 
 
+#: What the Raft key is derived from the API key with (a new label gives a new key).
+RAFT_KEY_LABEL = b"tessera raft port v1"
+
+
+def raft_secret(settings: Settings) -> str | None:
+    """The key of the Raft port: cluster.p2p.secret when set, else HMAC-SHA256 of the label
+    above keyed with service.api_key (so every node sharing the key shares it and the key
+    itself never travels), else None: the port then accepts anyone who can reach it."""
+    if settings.p2p_secret:
+        return settings.p2p_secret
+    if settings.api_key:
+        return hmac.new(settings.api_key.encode(), RAFT_KEY_LABEL, hashlib.sha256).hexdigest()
+    log.warning("the Raft port (cluster.p2p.port) is unauthenticated: set cluster.p2p.secret "
+                "or service.api_key")
+    return None
+
+
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The certificate files, when a port is to speak TLS (service.enable_tls for REST and
+    gRPC; cluster.p2p.enable_tls for the gRPC port, which carries the peers' calls)."""
+    if not (settings.enable_tls or settings.p2p_enable_tls):
+        return None
+    if not settings.tls_cert or not settings.tls_key:
+        raise ValueError("TLS needs tls.cert and tls.key")
+    return TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_ca_cert,
+                    settings.verify_https_client_certificate)
+
+
+def peer_tls(settings: Settings):
+    """Channel credentials for calls to peers' gRPC ports (None: plain text)."""
+    files = tls_files(settings)
+    return peer_credentials(files) if files is not None else None
+
+
 def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
@@ -118,11 +157,20 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     from router.api.rest import create_app
     from router.api.rest.http_protocol import protocol_for
 
+    guard = Guard(Authenticator(settings.api_key, settings.read_only_api_key or None,
+                                settings.jwt_rbac, value_exists_in(node.toc)))
+    files = tls_files(settings)
+    rest_tls = server_context(files, ["http/1.1"]) if settings.enable_tls else None
+    grpc_tls = server_context(files, ["h2"]) if files is not None else None
+    reloader = None
+    if files is not None:
+        contexts = [c for c in (rest_tls, grpc_tls) if c is not None]
+        reloader = CertReloader(files, contexts, settings.tls_cert_ttl).start()
     grpc_server = None
     if settings.grpc_port is not None:  # before uvicorn: a ready REST face implies gRPC is up
         grpc_server = start_grpc_server(
             node.toc, settings.service_host, settings.grpc_port, extra_services=node.grpc_extras(),
-            api_key=settings.api_key, snapshots=node.snapshots.store,
+            snapshots=node.snapshots.store, guard=guard, tls=grpc_tls,
         )
         log.info("Tessera gRPC API on %s:%d", settings.service_host, settings.grpc_port)
     node.toc.start_duties()
@@ -132,8 +180,8 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         except Exception:
             node.close()
             raise
-    app = create_app(node.toc, settings.max_request_size_mb, settings.api_key,
-                     settings.metrics_prefix, node.snapshots)
+    app = create_app(node.toc, settings.max_request_size_mb, None,
+                     settings.metrics_prefix, node.snapshots, guard=guard)
     config = uvicorn.Config(
         app,
         host=settings.service_host,
@@ -145,10 +193,15 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         http=protocol_for(app),  # the hot paths skip ASGI
         proxy_headers=False,  # X-Forwarded-* are not ours to trust; and one layer less per request
     )
-    log.info("Tessera REST API on http://%s:%d", settings.service_host, settings.http_port)
+    config.load()
+    config.ssl = rest_tls  # our own context, so that CertReloader can reload it in place
+    scheme = "https" if rest_tls is not None else "http"
+    log.info("Tessera REST API on %s://%s:%d", scheme, settings.service_host, settings.http_port)
     try:
         uvicorn.Server(config).run()
     finally:
+        if reloader is not None:
+            reloader.stop()
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait()
         node.close()

@@ -30,8 +30,11 @@ class ReplicaUnavailable(ServiceError):
 class PeerChannels:
     """One gRPC channel per peer address, shared by every remote replica on that peer."""
 
-    def __init__(self, api_key: str | None = None) -> None:
+    def __init__(self, api_key: str | None = None,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self._stubs: dict[str, Any] = {}
+        #: TLS to the peers' gRPC ports (cluster.p2p.enable_tls); None: plain text
+        self.credentials = credentials
         self._lock = threading.Lock()
         # peers serve on their public gRPC port, so the cluster's API key goes with every call
         self._metadata = (("api-key", api_key),) if api_key else None
@@ -41,11 +44,17 @@ class PeerChannels:
         """The metadata every call to a peer carries (the cluster's API key)."""
         return self._metadata
 
+    def channel(self, address: str, options: list) -> grpc.Channel:
+        """A new channel to a peer, over TLS when the cluster speaks it."""
+        if self.credentials is None:
+            return grpc.insecure_channel(address, options=options)
+        return grpc.secure_channel(address, self.credentials, options=options)
+
     def stub(self, address: str):
         with self._lock:
             stub = self._stubs.get(address)
             if stub is None:
-                channel = grpc.insecure_channel(address, options=[
+                channel = self.channel(address, [
                     ("grpc.max_send_message_length", _MAX_MESSAGE),
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
                     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -172,9 +181,7 @@ def fetch_shard_snapshot(channels: PeerChannels, address: str, collection_uuid: 
     """Receive a snapshot of the peer's replica of a shard into the file ``target`` (the
     ``node.snapshot_archive`` format, to be extracted and verified by the caller)."""
     request = peer_pb2.ShardCall(collection=collection_uuid, shard_id=shard_id)
-    with grpc.insecure_channel(address, options=[
-        ("grpc.max_receive_message_length", _MAX_MESSAGE),
-    ]) as channel:
+    with channels.channel(address, [("grpc.max_receive_message_length", _MAX_MESSAGE)]) as channel:
         stub = peer_pb2_grpc.PeerSnapshotsStub(channel)
         try:
             with open(target, "wb") as out:

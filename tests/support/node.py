@@ -113,6 +113,8 @@ class Node:
         self.http_port = http_port or free_port()
         self.grpc_port = grpc_port or free_port(exclude={self.http_port})
         self.extra_env = dict(env or {})
+        #: httpx's ``verify`` for this node (an ssl.SSLContext trusting a test CA, for TLS)
+        self.verify: Any = True
         self.proc: subprocess.Popen[bytes] | None = None
         self._http: httpx.Client | None = None
         self._clients: list[Any] = []
@@ -126,13 +128,14 @@ class Node:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        tls = self.extra_env.get("QDRANT__SERVICE__ENABLE_TLS", "").lower() == "true"
+        return f"{'https' if tls else 'http'}://{self.host}:{self.http_port}"
 
     @property
     def http(self) -> httpx.Client:
         """An httpx client with ``base_url`` set to the node (renewed on every start)."""
         if self._http is None:
-            self._http = httpx.Client(base_url=self.url, timeout=60.0)
+            self._http = httpx.Client(base_url=self.url, timeout=60.0, verify=self.verify)
         return self._http
 
     def client(self, **kw: Any):
@@ -198,7 +201,7 @@ class Node:
         """
         deadline = time.monotonic() + timeout
         last_error: str = "no answer yet"
-        with httpx.Client(base_url=self.url, timeout=2.0) as probe:
+        with httpx.Client(base_url=self.url, timeout=2.0, verify=self.verify) as probe:
             while True:
                 if self.proc is None:
                     raise NodeStartError("node was never started")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -23,15 +24,17 @@ from typing import Any, NamedTuple
 import grpc
 from google.protobuf import descriptor_pool
 
-from router.api.auth import OPEN_METHODS, ApiKey
+from router.api.access import FULL, Access, Need, Refusal
+from router.api.access_references import in_message
 from router.api.grpc.http2 import Http2Connection
 from router.api.grpc.http2_frames import INTERNAL, UNKNOWN
+from router.api.grpc.http2_limits import DEFAULT_LIMITS, Budget, Http2Limits
 from router.api.grpc.http2_streams import Stream
+from router.api.guard import Guard
 from router.observability.responses import GRPC
 
 log = logging.getLogger(__name__)
 
-UNAUTHENTICATED = 16
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
 
 
@@ -98,12 +101,14 @@ class _Aborted(Exception):
 
 
 class _Context:
-    """The part of grpc's ServicerContext that the servicers use: the blocking form."""
+    """The part of grpc's ServicerContext that the servicers use: the blocking form, plus the
+    `access` the call is served with (listings show only what it may see)."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_stream", "access")
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, access: Access = FULL) -> None:
         self._stream = stream
+        self.access = access
 
     def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata=()):
         raise _Aborted(code.value[0], details, trailing_metadata)
@@ -132,54 +137,70 @@ class GrpcFront:
     """Serves the public gRPC port on the running event loop."""
 
     def __init__(self, direct: dict[str, Method], inner_address: str,
-                 max_message: int, api_key: str | None = None) -> None:
+                 max_message: int, guard: Guard | None = None,
+                 limits: Http2Limits = DEFAULT_LIMITS) -> None:
         self._direct = direct
         self._inner_address = inner_address
         self._max_message = max_message
-        self._api_key = ApiKey(api_key) if api_key else None
+        self._guard = guard if guard is not None and guard.secured else None
         self._channel: grpc.aio.Channel | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[Http2Connection] = set()
+        self._limits = limits
+        #: request bytes held for unanswered calls, over all connections
+        self._budget = Budget(max(4 * max_message, 2**28))
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host or None, port,
-                                                reuse_address=True)
+                                                reuse_address=True, ssl=tls)
 
     def _protocol(self) -> Http2Connection:
-        return Http2Connection(self._on_stream, self._max_message, self._connections)
+        return Http2Connection(self._on_stream, self._max_message, self._connections,
+                               self._limits, self._budget)
 
     def _on_stream(self, stream: Stream) -> None:
         method = self._direct.get(stream.path)
         if method is None:
             self._forward(stream)
             return
-        if self._api_key is not None and stream.path not in OPEN_METHODS:
-            refusal = self._api_key.refusal(stream.header(b"api-key"),
-                                            stream.header(b"authorization"))
-            if refusal is not None:
-                stream.connection.fail(stream, UNAUTHENTICATED, refusal)
+        access, need = FULL, Need.OPEN
+        if self._guard is not None:
+            try:
+                access, need = self._guard.admit_grpc(stream.path, stream.header(b"api-key"),
+                                                      stream.header(b"authorization"))
+            except Refusal as refusal:
+                stream.connection.fail(stream, refusal.grpc_code, refusal.message)
                 return
         messages: list[bytes] = []
-        stream.on_message = messages.append
-        stream.on_end = lambda: self._call(stream, method, messages)
 
-    def _call(self, stream: Stream, method: Method, messages: list) -> None:
+        def on_message(message: bytes) -> None:
+            if messages:  # a unary call: a second message is refused, not kept
+                stream.connection.fail(stream, INTERNAL, "Expected exactly one request message")
+                return
+            messages.append(message)
+
+        stream.on_message = on_message
+        stream.on_end = lambda: self._call(stream, method, messages, access, need)
+
+    def _call(self, stream: Stream, method: Method, messages: list, access: Access,
+              need: Need) -> None:
         if len(messages) != 1:
             stream.connection.fail(stream, INTERNAL, "Expected exactly one request message")
             return
-        task = asyncio.get_running_loop().create_task(self._unary(stream, method, messages[0]))
+        task = asyncio.get_running_loop().create_task(
+            self._unary(stream, method, messages[0], access, need))
         stream.on_reset = task.cancel
 
-    @classmethod
-    async def _unary(cls, stream: Stream, method: Method, body: bytes) -> None:
+    async def _unary(self, stream: Stream, method: Method, body: bytes, access: Access,
+                     need: Need) -> None:
         """One call, answered and counted in the metrics under its method's path."""
         started = time.perf_counter()
-        code, collection = await cls._answer(stream, method, body)
+        code, collection = await self._answer(stream, method, body, access, need)
         GRPC.record((stream.path, code, collection if code != 5 else ""), started, code != 0)
 
-    @staticmethod
-    async def _answer(stream: Stream, method: Method, body: bytes) -> tuple[int, str]:
+    async def _answer(self, stream: Stream, method: Method, body: bytes, access: Access,
+                      need: Need) -> tuple[int, str]:
         """Answers a call; returns its status code and the collection it named ("": none)."""
         connection = stream.connection
         handler = method.handler
@@ -189,12 +210,24 @@ class GrpcFront:
             connection.send_trailers(stream, INTERNAL, f"failed to decode Protobuf message: {exc}")
             return INTERNAL, ""
         collection = getattr(request, "collection_name", "")
+        if need is Need.COLLECTION_READ or need is Need.COLLECTION_WRITE:
+            try:
+                self._guard.check(access, need, collection, stream.path)
+                if access.mode is None:  # a per-collection token: the other collections read
+                    self._guard.check_references(access, in_message(request), stream.path)
+            except Refusal as refusal:
+                connection.send_trailers(stream, refusal.grpc_code, refusal.message)
+                return refusal.grpc_code, collection
+            except Exception as exc:  # never a call left without an answer
+                log.exception("checking the access of gRPC %s failed", stream.path)
+                connection.send_trailers(stream, INTERNAL, f"Service internal error: {exc}")
+                return INTERNAL, collection
         try:
             if method.is_coroutine:
-                response = await handler.unary_unary(request, _AsyncContext(stream))
+                response = await handler.unary_unary(request, _AsyncContext(stream, access))
             else:  # a blocking servicer (the peer service's): the loop's executor runs it
                 response = await asyncio.get_running_loop().run_in_executor(
-                    None, handler.unary_unary, request, _Context(stream)
+                    None, handler.unary_unary, request, _Context(stream, access)
                 )
             answer = handler.response_serializer(response)
         except _Aborted as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 from collections.abc import Callable
 
 import hpack
@@ -29,6 +30,7 @@ from router.api.grpc.http2_frames import (
     _OK_TRAILERS,
     _RESPONSE_HEADERS,
     ACK,
+    CANCELLED,
     COMPRESSION_ERROR,
     CONTINUATION,
     DATA,
@@ -36,11 +38,13 @@ from router.api.grpc.http2_frames import (
     DEFAULT_WINDOW,
     END_HEADERS,
     END_STREAM,
+    ENHANCE_YOUR_CALM,
     FLOW_CONTROL_ERROR,
     FRAME_SIZE_ERROR,
     GOAWAY,
     HEADERS,
     INTERNAL,
+    INTERNAL_ERROR,
     MAX_FRAME_IN,
     MAX_WINDOW,
     NO_ERROR,
@@ -51,18 +55,25 @@ from router.api.grpc.http2_frames import (
     PROTOCOL_ERROR,
     PUSH_PROMISE,
     REFUSED_STREAM,
+    RESOURCE_EXHAUSTED,
     RST_STREAM,
     SETTINGS,
     SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_CONCURRENT_STREAMS,
     SETTINGS_MAX_FRAME_SIZE,
+    SETTINGS_MAX_HEADER_LIST_SIZE,
     WINDOW_UPDATE,
     frame,
     metadata_block,
     trailers_block,
 )
+from router.api.grpc.http2_limits import DEFAULT_LIMITS, Budget, Http2Limits, TokenBucket
 from router.api.grpc.http2_streams import Stream, StreamError
 
 log = logging.getLogger(__name__)
+
+#: Seconds a connection ended with an error GOAWAY is read from (and dropped) before it closes.
+LINGER_SEC = 1.0
 
 
 class ConnectionError_(Exception):
@@ -77,14 +88,24 @@ class Http2Connection(asyncio.Protocol):
     """The server side of one HTTP/2 connection carrying gRPC calls."""
 
     def __init__(self, on_stream: Callable[[Stream], None], max_message: int,
-                 connections: set | None = None) -> None:
+                 connections: set | None = None, limits: Http2Limits = DEFAULT_LIMITS,
+                 budget: Budget | None = None) -> None:
         self._on_stream = on_stream
         self._max_message = max_message
         self._connections = connections
+        self._limits = limits
+        self._budget = budget if budget is not None else Budget(max(4 * max_message, 2**28))
+        self._resets = TokenBucket(limits.resets_per_sec, limits.reset_burst)
+        self._control = TokenBucket(limits.control_per_sec, limits.control_burst)
+        self._recv_window = limits.connection_window  # what the client may still send
+        self._made = self._quiet_since = self._continuing_since = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._gone = False  # after our GOAWAY for an error: the rest is dropped
         self._transport: asyncio.Transport | None = None
         self._buffer = b""
         self._preface = False
         self._decoder = hpack.Decoder()
+        self._decoder.max_header_list_size = limits.max_header_list
         self._decoded: dict[bytes, list] = {}  # all-indexed header blocks, decoded
         self._out: list[bytes] = []  # bytes for the socket, written by _flush
         self._streams: dict[int, Stream] = {}
@@ -103,25 +124,34 @@ class Http2Connection(asyncio.Protocol):
         self._transport = transport
         if self._connections is not None:
             self._connections.add(self)
-        settings = struct.pack(">HI", SETTINGS_INITIAL_WINDOW_SIZE, MAX_WINDOW)
-        transport.write(
-            frame(SETTINGS, 0, 0, settings)
-            + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", MAX_WINDOW - DEFAULT_WINDOW))
-        )
+        limits = self._limits
+        settings = struct.pack(">HIHIHI", SETTINGS_INITIAL_WINDOW_SIZE, limits.stream_window,
+                               SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams,
+                               SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list)
+        grow = limits.connection_window - DEFAULT_WINDOW
+        transport.write(frame(SETTINGS, 0, 0, settings) + (
+            frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", grow)) if grow > 0 else b""))
         self.idle.set()
+        self._timer = asyncio.get_running_loop().call_later(limits.tick, self._tick)
 
     def connection_lost(self, exc) -> None:
         if self._connections is not None:
             self._connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
         self._out.clear()
         streams, self._streams = self._streams, {}
         self._blocked.clear()
         for stream in streams.values():
+            self._budget.give(stream.pending)
+            stream.pending = 0
             stream.local_closed = True
             self._reset(stream)
         self.idle.set()
 
     def data_received(self, data: bytes) -> None:
+        if self._gone:
+            return
         buf = self._buffer + data if self._buffer else data
         pos = 0
         if not self._preface:
@@ -151,6 +181,10 @@ class Http2Connection(asyncio.Protocol):
         except ConnectionError_ as exc:
             self._go_away(exc.code, str(exc))
             return
+        except Exception:  # a frame we did not foresee: this connection ends, not the server
+            log.exception("an HTTP/2 frame broke its connection")
+            self._go_away(INTERNAL_ERROR, "internal error")
+            return
         self._buffer = buf[pos:]
 
     # -- incoming frames --------------------------------------------------------------------
@@ -165,36 +199,60 @@ class Http2Connection(asyncio.Protocol):
             if self._continuing is None or self._continuing[0] != stream_id:
                 raise ConnectionError_(PROTOCOL_ERROR, "unexpected CONTINUATION")
             self._continuing[2].append(payload)
+            if not payload:
+                self._calm()
+            if sum(map(len, self._continuing[2])) > self._limits.max_header_block:
+                raise ConnectionError_(ENHANCE_YOUR_CALM, "header block too large")
             if flags & END_HEADERS:
                 stream_id, end_stream, parts = self._continuing
                 self._continuing = None
                 self._headers_done(stream_id, end_stream, b"".join(parts))
         elif kind == SETTINGS:
             if not flags & ACK:
+                self._answering()
                 self._on_settings(payload)
         elif kind == WINDOW_UPDATE:
             self._on_window_update(stream_id, payload)
         elif kind == PING:
+            if len(payload) != 8:
+                raise ConnectionError_(FRAME_SIZE_ERROR, "PING length not 8")
             if not flags & ACK:
+                self._answering()
                 self._write(frame(PING, ACK, 0, payload))
         elif kind == RST_STREAM:
-            stream = self._streams.pop(stream_id, None)
+            stream = self._streams.get(stream_id)
             if stream is not None:
-                self._blocked.pop(stream_id, None)
+                if not self._resets.take():  # rapid reset: streams opened only to be reset
+                    raise ConnectionError_(ENHANCE_YOUR_CALM, "too many streams reset")
                 stream.local_closed = True
+                self._forget(stream)
                 self._reset(stream)
-                self._check_idle()
         elif kind == GOAWAY:
             self._closing = True
         elif kind == PUSH_PROMISE:
             raise ConnectionError_(PROTOCOL_ERROR, "a client must not push")
-        # PRIORITY and unknown kinds are ignored
+        else:  # PRIORITY and unknown kinds are ignored, at a bounded rate
+            self._calm()
+
+    def _calm(self) -> None:
+        """Count a frame that moves no call forward; too many of them end the connection."""
+        if not self._control.take():
+            raise ConnectionError_(ENHANCE_YOUR_CALM, "too many control frames")
+
+    def _answering(self) -> None:
+        """Before a PING or SETTINGS is answered: counted, and refused to a client that does
+        not read what it is sent."""
+        self._calm()
+        if self._transport.get_write_buffer_size() > self._limits.max_write_backlog:
+            raise ConnectionError_(ENHANCE_YOUR_CALM, "the client does not read its answers")
 
     def _on_headers(self, stream_id: int, flags: int, payload: bytes) -> None:
         if stream_id == 0:
             raise ConnectionError_(PROTOCOL_ERROR, "HEADERS on stream 0")
         start, end = 0, len(payload)
         if flags & PADDED:
+            if not payload:
+                raise ConnectionError_(PROTOCOL_ERROR, "PADDED without a pad length")
             start, end = 1, end - payload[0]
         if flags & PRIORITY_FLAG:
             start += 5
@@ -204,7 +262,10 @@ class Http2Connection(asyncio.Protocol):
         if flags & END_HEADERS:
             self._headers_done(stream_id, flags & END_STREAM, block)
         else:
+            if len(block) > self._limits.max_header_block:
+                raise ConnectionError_(ENHANCE_YOUR_CALM, "header block too large")
             self._continuing = (stream_id, flags & END_STREAM, [block])
+            self._continuing_since = time.monotonic()
 
     def _headers_done(self, stream_id: int, end_stream: int, block: bytes) -> None:
         headers = self._decode(block)
@@ -216,10 +277,15 @@ class Http2Connection(asyncio.Protocol):
         if stream_id <= self._last_stream:
             return  # a stream we already closed (or reset)
         self._last_stream = stream_id
-        if self._closing:  # after our GOAWAY: the client may retry it elsewhere
+        if self._closing or len(self._streams) >= self._limits.max_concurrent_streams:
+            # after our GOAWAY, or past the streams we advertised: the client may retry it
+            if not self._closing and not self._resets.take():
+                raise ConnectionError_(ENHANCE_YOUR_CALM, "too many streams refused")
             self._write(frame(RST_STREAM, 0, stream_id, struct.pack(">I", REFUSED_STREAM)))
             return
         stream = Stream(self, stream_id, headers, self._peer_window, self._max_message)
+        stream.in_window = self._limits.stream_window
+        stream.last_seen = time.monotonic()
         self._streams[stream_id] = stream
         self.idle.clear()
         self._on_stream(stream)
@@ -227,10 +293,8 @@ class Http2Connection(asyncio.Protocol):
             self._remote_end(stream)
 
     def _decode(self, block: bytes) -> list:
-        """HPACK-decode a header block. Clients repeat their headers, and after the first call
-        a block is all one-byte references to the header tables (hpack takes ~16 µs for one);
-        decoding such a block changes no table, so its result is kept until a block that may
-        change the dynamic table arrives."""
+        """HPACK-decode a header block. A block of one-byte references to the tables (a
+        client's repeated headers; ~16 µs in hpack) changes no table: its result is kept."""
         indexed_only = bool(block) and min(block) >= 0x80 and 0xFF not in block
         if indexed_only:
             headers = self._decoded.get(block)
@@ -240,6 +304,8 @@ class Http2Connection(asyncio.Protocol):
             self._decoded.clear()
         try:
             headers = [(bytes(n), bytes(v)) for n, v in self._decoder.decode(block, raw=True)]
+        except hpack.OversizedHeaderListError:
+            raise ConnectionError_(ENHANCE_YOUR_CALM, "header list too large") from None
         except Exception as exc:  # hpack's errors: the shared table is now unusable
             raise ConnectionError_(COMPRESSION_ERROR, f"bad header block: {exc}") from None
         if indexed_only:
@@ -250,22 +316,44 @@ class Http2Connection(asyncio.Protocol):
 
     def _on_data(self, stream_id: int, flags: int, payload: bytes) -> None:
         size = len(payload)
+        self._recv_window -= size
+        if self._recv_window < 0:
+            raise ConnectionError_(FLOW_CONTROL_ERROR, "data past the connection's window")
         self._received += size
-        if self._received > MAX_WINDOW // 2:
+        if self._received > self._limits.connection_window // 2:
             self._write(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", self._received)))
+            self._recv_window += self._received
             self._received = 0
+        if not size and not flags & END_STREAM:
+            self._calm()
         stream = self._streams.get(stream_id)
         if stream is None or stream.remote_closed:
             return  # a stream we ended or reset: its data only counts for the connection
+        stream.in_window -= size
+        stream.last_seen = time.monotonic()
+        if stream.in_window < 0:
+            self._write(frame(RST_STREAM, 0, stream_id, struct.pack(">I", FLOW_CONTROL_ERROR)))
+            stream.local_closed = True
+            self._forget(stream)
+            self._reset(stream)
+            return
+        stream.total += size  # past a small allowance per call, bytes count in the budget
+        charge = min(size, stream.total - self._limits.free_per_stream)
+        if charge > 0:
+            if not self._budget.take(charge):
+                self.fail(stream, RESOURCE_EXHAUSTED, "The server holds too many request bytes")
+                return
+            stream.pending += charge
         if flags & PADDED:
             if not payload or payload[0] >= size:
                 raise ConnectionError_(PROTOCOL_ERROR, "padding longer than the frame")
             payload = payload[1:size - payload[0]]
         stream.received += size
-        if stream.received > MAX_WINDOW // 2:
+        if stream.received > self._limits.stream_window // 2:
             self._write(
                 frame(WINDOW_UPDATE, 0, stream_id, struct.pack(">I", stream.received))
             )
+            stream.in_window += stream.received
             stream.received = 0
         if payload:
             try:
@@ -436,11 +524,30 @@ class Http2Connection(asyncio.Protocol):
     def _forget(self, stream: Stream) -> None:
         self._streams.pop(stream.id, None)
         self._blocked.pop(stream.id, None)
+        self._budget.give(stream.pending)
+        stream.pending = 0
         self._check_idle()
 
     def _check_idle(self) -> None:
         if not self._streams:
             self.idle.set()
+            self._quiet_since = time.monotonic()
+
+    def _tick(self) -> None:
+        """The timeouts: a handshake or header block not finished in time, a connection
+        without calls for too long, a call whose request stalls."""
+        limits = self._limits
+        now = time.monotonic()
+        if not self._preface and now - self._made > limits.handshake_timeout:
+            return self._transport.close()
+        if self._continuing is not None and now - self._continuing_since > limits.header_timeout:
+            return self._go_away(ENHANCE_YOUR_CALM, "header block not finished in time")
+        if not self._streams and now - self._quiet_since > limits.idle_timeout:
+            return self._go_away(NO_ERROR, "idle")
+        for stream in list(self._streams.values()):
+            if not stream.remote_closed and now - stream.last_seen > limits.request_idle_timeout:
+                self.fail(stream, CANCELLED, "The request stalled")
+        self._timer = asyncio.get_running_loop().call_later(limits.tick, self._tick)
 
     def _write(self, data: bytes) -> None:
         """Queue bytes for the socket. They are sent together once the loop has run what it
@@ -466,12 +573,15 @@ class Http2Connection(asyncio.Protocol):
                 log.exception("gRPC stream reset callback failed")
 
     def _go_away(self, code: int, why: str) -> None:
+        """GOAWAY, then a short linger reading and dropping what the client still sends:
+        closing a socket with unread bytes resets it, and the client would lose the GOAWAY."""
         log.info("closing an HTTP/2 connection: %s", why)
         self._write(
             frame(GOAWAY, 0, 0, struct.pack(">II", self._last_stream, code) + why.encode()[:256])
         )
         self._flush()
-        self._transport.close()
+        self._gone = True
+        asyncio.get_running_loop().call_later(LINGER_SEC, self._transport.close)
 
     def shut_down(self) -> None:
         """Refuse new calls (GOAWAY); calls in flight go on."""

@@ -36,7 +36,8 @@ class Stream:
     __slots__ = (
         "id", "path", "headers", "encoding", "on_message", "on_end", "on_reset", "out_window",
         "backlog", "remote_closed", "local_closed", "_chunks", "_have", "_need", "received",
-        "max_message", "connection", "headers_sent",
+        "max_message", "connection", "headers_sent", "in_window", "pending", "last_seen",
+        "total",
     )
 
     def __init__(self, connection: Responder, stream_id: int, headers: list,
@@ -60,6 +61,10 @@ class Stream:
         self.local_closed = False
         self.headers_sent = False
         self.received = 0  # bytes since the last WINDOW_UPDATE of this stream
+        self.in_window = 0  # what the client may still send (set by the connection)
+        self.pending = 0  # request bytes counted in the port's Budget
+        self.total = 0  # request bytes received
+        self.last_seen = 0.0  # monotonic time of the last frame of this stream
         self.max_message = max_message
         self._chunks: list[bytes] = []
         self._have = 0
@@ -116,13 +121,19 @@ class Stream:
                 self.on_message(message)
 
     def _decompress(self, message: bytes) -> bytes:
-        try:
-            if self.encoding == b"gzip":
-                return zlib.decompress(message, 16 + zlib.MAX_WBITS)
-            if self.encoding == b"deflate":
-                return zlib.decompress(message)
-        except zlib.error as exc:
-            raise StreamError(INTERNAL, f"Failed to decompress the message: {exc}") from None
+        wbits = {b"gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}.get(self.encoding)
+        if wbits is not None:  # bounded: a small message must not inflate past max_message
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(message, self.max_message + 1)
+            except zlib.error as exc:
+                raise StreamError(INTERNAL, f"Failed to decompress the message: {exc}") from None
+            if len(out) > self.max_message or inflater.unconsumed_tail:
+                raise StreamError(RESOURCE_EXHAUSTED, "Decompressed message larger than max "
+                                                      f"({self.max_message})")
+            if not inflater.eof:
+                raise StreamError(INTERNAL, "Failed to decompress the message: truncated")
+            return out
         if self.encoding == b"identity":
             raise StreamError(INTERNAL, "A compressed message without grpc-encoding")
         raise StreamError(UNIMPLEMENTED, f"Unsupported grpc-encoding {self.encoding.decode()!r}")

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent import futures
 
 import grpc
 
-from router.api.auth import ApiKey
-from router.api.grpc.api_key import ApiKeyInterceptor
+from router.api.auth import Authenticator
 from router.api.grpc.front import GrpcFront, unary_handlers
+from router.api.grpc.guard_interceptor import GuardInterceptor
 from router.api.grpc.messages import pb
 from router.api.grpc.services import (
     CollectionsService,
@@ -29,6 +30,7 @@ from router.api.grpc.services import (
     QdrantService,
 )
 from router.api.grpc.snapshots import SnapshotsService
+from router.api.guard import Guard
 from router.cluster.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -93,14 +95,15 @@ class GrpcServer:
                  setup_inner: Callable[[grpc.aio.Server], Awaitable[None]], host: str,
                  port: int, max_workers: int,
                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                 api_key: str | None = None) -> None:
+                 guard: Guard | None = None, tls: ssl.SSLContext | None = None) -> None:
         self._services = services  # answered by the front
         self._setup_inner = setup_inner
         self._host = host
         self._port = port
         self._address = _address(host, port)
         self._interceptors = list(interceptors)
-        self._api_key = api_key
+        self._guard = guard
+        self._tls = tls
         self._pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
         self._loop = _new_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
@@ -132,9 +135,9 @@ class GrpcServer:
             raise RuntimeError("cannot bind the inner gRPC server on a loopback port")
         await server.start()
         self._server = server
-        front = GrpcFront(direct, f"127.0.0.1:{inner_port}", MAX_MESSAGE_BYTES, self._api_key)
+        front = GrpcFront(direct, f"127.0.0.1:{inner_port}", MAX_MESSAGE_BYTES, self._guard)
         try:
-            await front.start(self._host, self._port)
+            await front.start(self._host, self._port, self._tls)
         except OSError as exc:
             await server.stop(None)
             raise RuntimeError(f"cannot serve gRPC on {self._address}: {exc}") from exc
@@ -180,11 +183,14 @@ class GrpcServer:
 def start_grpc_server(
     toc, host: str, port: int, max_workers: int = 32, extra_services=(),
     api_key: str | None = None, snapshots: SnapshotStore | None = None,
+    guard: Guard | None = None, tls: ssl.SSLContext | None = None,
 ) -> GrpcServer:
     """Start serving Qdrant's gRPC API for ``toc`` on ``host:port``; returns the running server
     (stop it with ``server.stop(grace)``). Raises RuntimeError when the port cannot be bound.
     ``extra_services``: (full service name, function adding it to a server) pairs. With
-    ``api_key``, every call but the health checks must carry it. ``snapshots``: the node's
+    ``guard`` (default: ``api_key`` alone), every call but the health checks must carry
+    a credential that its rule (router.api.access_rules) admits. ``tls``: serve TLS with
+    this context (router.api.tls; its ALPN must offer "h2"). ``snapshots``: the node's
     snapshot files (qdrant.Snapshots); by default ``snapshots`` beside the storage."""
     if snapshots is None:
         snapshots = SnapshotStore(toc, toc.storage_path.parent / "snapshots")
@@ -203,8 +209,10 @@ def start_grpc_server(
         await _add_health(server)
         _add_reflection(server)
 
-    interceptors = [ApiKeyInterceptor(ApiKey(api_key))] if api_key else []
-    server = GrpcServer(services, setup_inner, host, port, max_workers, interceptors,
-                        api_key)
+    if guard is None:
+        guard = Guard(Authenticator(api_key))
+    interceptors = [GuardInterceptor(guard)] if guard.secured else []
+    server = GrpcServer(services, setup_inner, host, port, max_workers, interceptors, guard,
+                        tls)
     server.start()
     return server

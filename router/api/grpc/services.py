@@ -35,6 +35,7 @@ from node.errors import (
     WrongInput,
 )
 from router.api import deadlines
+from router.api.access import FULL
 from router.api.grpc import from_grpc, to_grpc
 from router.api.grpc.messages import pb
 from router.api.internal_errors import internal_error_message
@@ -179,7 +180,8 @@ class CollectionsService(pb.CollectionsServicer):
     @rpc
     def List(self, request: pb.ListCollectionsRequest, context) -> pb.ListCollectionsResponse:
         started = time.perf_counter()
-        return to_grpc.list_collections_response(self.toc.list_names(), _since(started))
+        names = getattr(context, "access", FULL).visible(self.toc.list_names())
+        return to_grpc.list_collections_response(names, _since(started))
 
     @rpc
     def Get(self, request: pb.GetCollectionInfoRequest, context) -> pb.GetCollectionInfoResponse:
@@ -224,7 +226,9 @@ class CollectionsService(pb.CollectionsServicer):
     @rpc
     def ListAliases(self, request: pb.ListAliasesRequest, context) -> pb.ListAliasesResponse:
         started = time.perf_counter()
-        return to_grpc.aliases_response(self.toc.aliases(), _since(started))
+        access = getattr(context, "access", FULL)
+        aliases = [a for a in self.toc.aliases() if access.sees(a["collection_name"])]
+        return to_grpc.aliases_response(aliases, _since(started))
 
     @rpc
     def CollectionExists(

@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import TesseraError
-from router.api.auth import ApiKey
+from router.api.access_rules import RULES
+from router.api.auth import Authenticator
+from router.api.guard import Guard
 from router.api.internal_errors import internal_error_message
 from router.api.rest import collections, dashboard, docs, monitoring, points, service, snapshots
 from router.api.rest.body_shapes import shape_problem
@@ -22,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
-               metrics_prefix: str | None = None, snapshot_recovery=None) -> Front:
-    """The node's ASGI app: `Front` (API key, size limit, hot paths) in front of FastAPI.
+               metrics_prefix: str | None = None, snapshot_recovery=None,
+               guard: Guard | None = None) -> Front:
+    """The node's ASGI app: `Front` (access control, size limit, hot paths) in front of
+    FastAPI. ``guard``: the node's access control (default: ``api_key`` alone).
     ``snapshot_recovery`` (``router.cluster.snapshot_recovery.SnapshotRecovery``) serves the
     snapshot routes."""
     # /docs and /redoc: router.api.rest.docs, with their assets served locally (no CDN)
@@ -63,4 +67,19 @@ def create_app(toc, max_request_size_mb: int = 32, api_key: str | None = None,
     app.include_router(snapshots.router)
     app.include_router(docs.router)
     app.include_router(dashboard.router)
-    return Front(app, toc, max_request_size_mb, ApiKey(api_key) if api_key else None)
+    unruled = routes_without_rule(app)
+    if unruled:  # every endpoint gets its access from router.api.access_rules
+        raise RuntimeError(f"REST routes without an access rule: {', '.join(unruled)}")
+    if guard is None:
+        guard = Guard(Authenticator(api_key))
+    return Front(app, toc, max_request_size_mb, guard)
+
+
+def routes_without_rule(app: FastAPI) -> list[str]:
+    """"METHOD /path" of each route of ``app`` that the access-rule table does not cover."""
+    missing = []
+    for route in app.routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method != "HEAD" and not RULES.routes.covers(method, route.path):
+                missing.append(f"{method} {route.path}")
+    return missing

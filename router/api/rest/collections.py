@@ -37,6 +37,9 @@ def _toc(request: Request):
 async def list_collections(request: Request) -> Response:
     started = time.perf_counter()
     names = _toc(request).list_names()
+    access = request.scope.get("state", {}).get("access")
+    if access is not None:  # a per-collection credential lists only its own collections
+        names = access.visible(names)
     return ok({"collections": [{"name": n} for n in names]}, started)
 
 
@@ -179,7 +182,11 @@ async def update_aliases(request: Request) -> Response:
 @router.get("/aliases")
 async def list_aliases(request: Request) -> Response:
     started = time.perf_counter()
-    return ok({"aliases": _toc(request).aliases()}, started)
+    aliases = _toc(request).aliases()
+    access = request.scope.get("state", {}).get("access")
+    if access is not None:
+        aliases = [a for a in aliases if access.sees(a["collection_name"])]
+    return ok({"aliases": aliases}, started)
 
 
 @router.get("/collections/{name}/aliases")

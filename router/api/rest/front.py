@@ -1,5 +1,5 @@
-"""The ASGI entry point: the API key, the request size limit, and the hot paths served without
-FastAPI.
+"""The ASGI entry point: access control (router.api.guard), the request size limit, and the hot
+paths served without FastAPI.
 
 Query, query batch and upsert are most of a vector database's traffic. FastAPI's routing,
 dependency and middleware layers cost more per request than the search itself, so these paths are
@@ -16,12 +16,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from node.errors import TesseraError
-from router.api import auth
-from router.api.auth import ApiKey
+from router.api import access_references
+from router.api.access import FULL, Access, Refusal
+from router.api.guard import Guard
 from router.api.internal_errors import internal_error_message
-from router.api.rest import dashboard, points
+from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
-from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, within
+from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, parse_json, within
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
 from router.observability.responses import REST
@@ -50,19 +51,27 @@ HotHandler = Callable[[bytes, dict], Awaitable[Any]]
 
 
 class Front:
-    def __init__(self, app, toc, max_request_size_mb: int, api_key: ApiKey | None = None) -> None:
+    def __init__(self, app, toc, max_request_size_mb: int, guard: Guard | None = None) -> None:
         self.app = app
         self.toc = toc
         self.limit = max_request_size_mb * 1024 * 1024
-        self.api_key = api_key
+        self.guard = guard if guard is not None else Guard(None)
 
-    def refusal(self, path: str, headers) -> str | None:
-        """Why a request may not be served (a missing or wrong API key), or None."""
-        if self.api_key is None or path in auth.OPEN_PATHS:
-            return None
-        if dashboard.is_dashboard_path(path):  # static files; the page asks for the key itself
-            return None
-        return self.api_key.refusal_of_headers(headers)
+    def fast_path_allowed(self, method: str, path: str, headers) -> bool:
+        """Whether a hot-path request may skip ASGI: its credentials admit it, with a global
+        access (the ASGI path answers refusals and checks per-collection tokens' bodies)."""
+        try:
+            return self.guard.admit_rest(method, path, headers).mode is not None
+        except Refusal:
+            return False
+
+    def admit(self, scope) -> Access:
+        """The access a request is served with (raises `Refusal`); a restricted one is left in
+        the request's state for the routes that filter what they list."""
+        access = self.guard.admit_rest(scope["method"], scope["path"], scope["headers"])
+        if access is not FULL:
+            scope.setdefault("state", {})["access"] = access
+        return access
 
     def hot_route(self, method: str, path: str) -> HotHandler | None:
         """The handler of a hot path, or None for every other request (FastAPI's)."""
@@ -85,9 +94,28 @@ class Front:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        refusal = self.refusal(scope["path"], scope["headers"])
-        if refusal is not None:  # Qdrant answers these in plain text
-            return await self._reply(send, 401, refusal.encode(), _TEXT)
+        restricted = False
+        if self.guard.secured:
+            try:
+                restricted = self.admit(scope).mode is None
+            except Refusal as refusal:  # the authentication layer's answers are plain text
+                return await self._refuse(send, refusal)
+        if restricted and scope["method"] in _BODY_METHODS:
+            # a per-collection token: the other collections its body reads need access too
+            raw = await self._body(receive)
+            if raw is None:
+                return await self._reply(send, 413, self._error_body(
+                    f"Payload too large: the limit is {self.limit} bytes "
+                    "(service.max_request_size_mb)", 0.0))
+            try:
+                self.guard.check_references(scope["state"]["access"],
+                                            access_references.in_json(parse_json(raw, False)),
+                                            scope["path"])
+            except Refusal as refusal:
+                return await self._refuse(send, refusal)
+            except TesseraError:
+                pass  # not JSON: the route answers its 400
+            receive = _replay(raw, receive)
         if scope["method"] == "POST" and scope["path"].endswith(_UPLOAD_SUFFIX):
             return await self.app(scope, receive, send)
         content_type = None
@@ -106,7 +134,7 @@ class Front:
         if has_body and scope["method"] in _BODY_METHODS and not is_json_content_type(content_type):
             return await self._reply(send, 400, self._error_body(CONTENT_TYPE_ERROR.message, 0.0))
         query = scope.get("query_string", b"")
-        handler = self.hot_route(scope["method"], scope["path"])
+        handler = None if restricted else self.hot_route(scope["method"], scope["path"])
         if handler is not None:
             raw = await self._body(receive)
             status, body = await self.answer(handler, raw, query, scope["path"])
@@ -214,6 +242,11 @@ class Front:
                 break
         return b"".join(chunks)
 
+    async def _refuse(self, send, refusal: Refusal) -> None:
+        if refusal.enveloped:
+            return await self._reply(send, refusal.status, self._error_body(refusal.message, 0.0))
+        return await self._reply(send, refusal.status, refusal.message.encode(), _TEXT)
+
     @staticmethod
     def _error_body(message: str, started: float) -> bytes:
         elapsed = time.perf_counter() - started if started else 0.0
@@ -227,3 +260,18 @@ class Front:
             "headers": content_type + [(b"content-length", str(len(body)).encode())],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def _replay(raw: bytes, receive):
+    """An ASGI ``receive`` that gives ``raw`` as the whole body (it was read to check it), then
+    what the connection says next (a disconnect)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return replay

@@ -157,8 +157,9 @@ class FrontProtocol(CoalescingHttpToolsProtocol):
             return None  # the ASGI path answers these (413, or reads a chunked body)
         if not json_body and length != b"0":
             return None  # and the 400 for a body that is not JSON
-        if self.front.refusal(route, self.headers) is not None:
-            return None  # and the 401s
+        if self.front.guard.secured and \
+                not self.front.fast_path_allowed(method, route, self.headers):
+            return None  # and the 401s and 403s, and per-collection tokens
         return _HotRequest(handler, query.partition(b"#")[0], route)
 
     def on_body(self, body: bytes) -> None:

@@ -1,23 +1,22 @@
-"""The API key on the gRPC face: a grpc.aio interceptor, installed only when a key is set.
-
-A call without the key in its ``api-key`` metadata (or an ``authorization: Bearer`` token) ends
-with UNAUTHENTICATED before its handler runs; the health checks stay open (router.api.auth).
-"""
+"""Access control for the calls grpcio's inner server answers (health, reflection, streaming):
+a grpc.aio interceptor over the same guard as the front (router.api.guard), installed only
+when the node is secured. A refused call ends before its handler runs."""
 
 from __future__ import annotations
 
 import grpc
 
-from router.api.auth import OPEN_METHODS, ApiKey
+from router.api.access import Refusal
+from router.api.guard import Guard
 
 
-class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, api_key: ApiKey) -> None:
-        self._api_key = api_key
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
 
     async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
         handler = await continuation(details)
-        if handler is None or details.method in OPEN_METHODS:
+        if handler is None:
             return handler
         api_key = authorization = None
         for key, value in details.invocation_metadata or ():
@@ -25,15 +24,20 @@ class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
                 api_key = value
             elif key == "authorization":
                 authorization = value
-        refusal = self._api_key.refusal(api_key, authorization)
-        return handler if refusal is None else _refusing(handler, refusal)
+        try:
+            access, need = self._guard.admit_grpc(details.method, api_key, authorization)
+            self._guard.check(access, need, None, details.method)
+        except Refusal as refusal:
+            return _refusing(handler, refusal)
+        return handler
 
 
-def _refusing(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that ends the call as unauthenticated."""
+def _refusing(handler: grpc.RpcMethodHandler, refusal: Refusal) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as ``handler`` that ends the call with the refusal."""
+    code = next(c for c in grpc.StatusCode if c.value[0] == refusal.grpc_code)
 
     async def refuse(_request, context) -> None:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        await context.abort(code, refusal.message)
 
     serializers = {
         "request_deserializer": handler.request_deserializer,
