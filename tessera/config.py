@@ -167,6 +167,7 @@ class Settings:
     p2p_enable_tls: bool = False
     # the Raft port's key (Tessera's own key; default: derived from api_key, tessera/server.py)
     p2p_secret: str | None = field(default=None, repr=False)
+    p2p_allow_unauthenticated: bool = False  # start a cluster node with an unkeyed Raft port
     storage_path: str = "./storage"
     snapshots_path: str = "./snapshots"
     # staging space of snapshots (cuts, downloads, uploads, extraction); None: inside storage
@@ -248,6 +249,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("tls_cert_ttl", ("tls", "cert_ttl"), _non_negative),
     ("p2p_enable_tls", ("cluster", "p2p", "enable_tls"), _flag),
     ("p2p_secret", ("cluster", "p2p", "secret"), _optional_text),
+    ("p2p_allow_unauthenticated", ("cluster", "p2p", "allow_unauthenticated"), _flag),
     ("storage_path", ("storage", "storage_path"), _non_empty_text),
     ("snapshots_path", ("storage", "snapshots_path"), _non_empty_text),
     ("temp_path", ("storage", "temp_path"), _optional_text),
@@ -464,11 +466,26 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"{dotted}: {exc} (from {_origin_of(path, origins)})") from None
 
-    return Settings(
+    settings = Settings(
         **values,
         config_path=None if used_file is None else str(used_file),
         raw=tree,
     )
+    _check_raft_port(settings)
+    return settings
+
+
+def _check_raft_port(settings: Settings) -> None:
+    """A cluster node's Raft port runs what a peer sends it (pysyncobj unpickles its frames),
+    so it is keyed (cluster.p2p.secret, or a key derived from service.api_key): without
+    either the node refuses to start, unless told that only the cluster can reach the port."""
+    if settings.cluster_enabled and not settings.p2p_secret and not settings.api_key and \
+            not settings.p2p_allow_unauthenticated:
+        raise ConfigError(
+            "cluster mode needs cluster.p2p.secret or service.api_key (the same on every "
+            "node): without one, anyone who reaches the Raft port (cluster.p2p.port) can run "
+            "code on this node. On a network only the cluster can reach, "
+            "cluster.p2p.allow_unauthenticated: true starts it anyway")
 
 
 def _get_path(tree: Mapping[str, Any], path: Path_) -> Any:

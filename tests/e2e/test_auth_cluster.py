@@ -38,6 +38,7 @@ def _secured(workdir, ca, bootstrap=None, key: str = KEY):
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.cert_chain_pems[0].write_to_path(str(workdir / "cert.pem"))
     cert.private_key_pem.write_to_path(str(workdir / "key.pem"))
+    node.extra_env.pop("QDRANT__CLUSTER__P2P__SECRET", None)  # derived from the API key here
     node.extra_env.update({
         "QDRANT__SERVICE__API_KEY": key, "QDRANT__SERVICE__JWT_RBAC": "true",
         "QDRANT__CLUSTER__P2P__ENABLE_TLS": "true",

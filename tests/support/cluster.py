@@ -28,6 +28,8 @@ def cluster_node(workdir: Path, bootstrap: Node | None = None,
         "QDRANT_URI": f"http://127.0.0.1:{p2p}",
         "QDRANT__LOG_LEVEL": "TRACE,raft::raft=info,actix_http=info,tonic=info",
         "QDRANT__CLUSTER__REBALANCE__ENABLED": "false",
+        # one key for the Raft ports of every test cluster (a node without one refuses to start)
+        "QDRANT__CLUSTER__P2P__SECRET": "tessera-test-cluster",
     }
     if bootstrap is not None:
         env["QDRANT_BOOTSTRAP"] = f"http://127.0.0.1:{bootstrap.p2p_port}"

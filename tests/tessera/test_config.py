@@ -130,6 +130,7 @@ cluster:
   enabled: true
   p2p:
     port: 7335
+    secret: s3cret
 """,
     )
     s = load_settings(path, environ={})
@@ -254,6 +255,7 @@ def test_env_values_are_parsed_as_yaml_scalars():
             "QDRANT__SERVICE__HTTP_PORT": "7000",
             "QDRANT__CLUSTER__ENABLED": "true",
             "QDRANT__CLUSTER__P2P__PORT": "7100",
+            "QDRANT__CLUSTER__P2P__ALLOW_UNAUTHENTICATED": "true",
             "QDRANT__STORAGE__OPTIMIZERS__INDEXING_THRESHOLD_KB": "0",
         }
     )
@@ -459,3 +461,18 @@ def test_python_dash_m_version():
         capture_output=True, text=True, cwd=REPO, timeout=60, check=True,
     ).stdout
     assert out.strip() == f"tessera {tessera.__version__}"
+
+
+def test_a_cluster_node_needs_a_key_for_its_raft_port():
+    """The Raft port runs what peers send it: cluster mode without cluster.p2p.secret or
+    service.api_key is a configuration error, unless the operator says the port is private."""
+    cluster = {"QDRANT__CLUSTER__ENABLED": "true"}
+    with pytest.raises(ConfigError, match="cluster mode needs cluster.p2p.secret or "
+                                          "service.api_key"):
+        load_settings(environ=cluster)
+    assert load_settings(environ={**cluster, "QDRANT__CLUSTER__P2P__SECRET": "x"}).p2p_secret
+    assert load_settings(environ={**cluster, "QDRANT__SERVICE__API_KEY": "k"}).api_key == "k"
+    allowed = load_settings(environ={**cluster,
+                                     "QDRANT__CLUSTER__P2P__ALLOW_UNAUTHENTICATED": "true"})
+    assert allowed.p2p_allow_unauthenticated is True
+    assert load_settings(environ={}).cluster_enabled is False  # one node: no Raft port at all
