@@ -34,6 +34,8 @@ class MetadataState:
     collections: dict[str, dict] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     peers: dict[str, dict] = field(default_factory=dict)  # str(peer_id) -> {uri, raft, grpc}
+    #: the cluster's own key -> JSON value store (/cluster/metadata/keys)
+    cluster_metadata: dict[str, object] = field(default_factory=dict)
     applied: int = 0
     results: dict[str, OpResult] = field(default_factory=dict)  # request id -> first result
 
@@ -43,6 +45,7 @@ class MetadataState:
             "collections": self.collections,
             "aliases": self.aliases,
             "peers": self.peers,
+            "cluster_metadata": self.cluster_metadata,
             "applied": self.applied,
         }
 
@@ -52,8 +55,14 @@ class MetadataState:
             collections=data.get("collections", {}),
             aliases=data.get("aliases", {}),
             peers=data.get("peers", {}),
+            cluster_metadata=data.get("cluster_metadata", {}),
             applied=data.get("applied", 0),
         )
+
+    def __setstate__(self, state: dict) -> None:
+        # a Raft snapshot pickled before a field existed gets the field's default
+        self.__dict__.update(state)
+        self.__dict__.setdefault("cluster_metadata", {})
 
     # -- apply -------------------------------------------------------------------------------
     def apply(self, op: dict) -> OpResult:
@@ -78,6 +87,14 @@ class MetadataState:
     # -- peers -------------------------------------------------------------------------------
     def _op_add_peer(self, op: dict) -> OpResult:
         self.peers[str(op["peer_id"])] = copy.deepcopy(op["info"])
+        return OpResult(True)
+
+    def _op_set_cluster_metadata(self, op: dict) -> OpResult:
+        """A cluster metadata key set to a JSON value, or deleted (``value`` absent)."""
+        if "value" in op:
+            self.cluster_metadata[op["key"]] = copy.deepcopy(op["value"])
+        else:
+            self.cluster_metadata.pop(op["key"], None)
         return OpResult(True)
 
     def _op_drain_peer(self, op: dict) -> OpResult:

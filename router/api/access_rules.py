@@ -63,9 +63,11 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("quotas", G_READ, "GET /quotas"),
     _op("set quotas", G_MANAGE, "PUT /quotas"),
     # cluster
-    _op("cluster status", G_READ, "GET /cluster", "GET /cluster/rebalance"),
+    _op("cluster status", G_READ, "GET /cluster", "GET /cluster/rebalance",
+        "GET /cluster/metadata/keys", "GET /cluster/metadata/keys/{key}"),
     _op("cluster changes", G_MANAGE, "POST /cluster/recover", "DELETE /cluster/peer/{peer_id}",
-        "POST /cluster/peer/{peer_id}/drain", "DELETE /cluster/peer/{peer_id}/drain"),
+        "POST /cluster/peer/{peer_id}/drain", "DELETE /cluster/peer/{peer_id}/drain",
+        "PUT /cluster/metadata/keys/{key}", "DELETE /cluster/metadata/keys/{key}"),
     _op("collection cluster info", READ, f"GET {C}/cluster",
         grpc="qdrant.Collections/CollectionClusterInfo"),
     _op("collection cluster changes", G_MANAGE, f"POST {C}/cluster",

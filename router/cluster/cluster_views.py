@@ -99,3 +99,26 @@ class ClusterViews:
         steps = self.duties.rebalance.current_plan()
         return {"enabled": self.rebalance_policy.enabled,
                 "steps": [step.document() for step in steps]}
+
+    # -- cluster metadata keys (GET / PUT / DELETE /cluster/metadata/keys/{key}) ---------------
+    def _metadata_store(self) -> dict:
+        if not self.cluster_enabled:
+            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+        return self.consensus.state.cluster_metadata
+
+    def metadata_keys(self) -> list[str]:
+        return sorted(self._metadata_store())
+
+    def metadata_value(self, key: str) -> Any:
+        """The value of a key; null when it is not set."""
+        return self._metadata_store().get(key)
+
+    def set_metadata(self, key: str, value: Any) -> bool:
+        self._metadata_store()
+        self.propose({"type": "set_cluster_metadata", "key": key, "value": value})
+        return True
+
+    def delete_metadata(self, key: str) -> bool:
+        self._metadata_store()
+        self.propose({"type": "set_cluster_metadata", "key": key})
+        return True

@@ -126,7 +126,7 @@ def _cluster(toc) -> dict:
         },
         "peers": peers,
         "peer_metadata": {peer: {"version": VERSION} for peer in peers},
-        "metadata": {},
+        "metadata": dict(toc.consensus.state.cluster_metadata),
         "resharding_enabled": False,
     }
 

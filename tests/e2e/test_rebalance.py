@@ -115,3 +115,4 @@ def test_a_lost_peer_has_its_replicas_replaced_and_the_factor_stays_exact(tmp_pa
     finally:
         for node in nodes:
             node.kill()
+
