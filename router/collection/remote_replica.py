@@ -33,7 +33,20 @@ KEEPALIVE = (
 
 
 class ReplicaUnavailable(ServiceError):
-    """The peer holding the replica did not answer (down, restarting, partitioned)."""
+    """The peer holding the replica did not answer (down, restarting, partitioned).
+
+    ``timed_out``: the call was sent and its deadline passed, so the peer may have run it (a
+    write's outcome is then unknown); otherwise the call never reached a connected peer."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def _unavailable(address: str, exc: grpc.RpcError) -> ReplicaUnavailable:
+    code = exc.code()
+    return ReplicaUnavailable(f"peer {address} is unavailable: {code.name}",
+                              timed_out=code == grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class PeerChannels:
@@ -75,7 +88,7 @@ class PeerChannels:
                                             wait_for_ready=wait_for_ready,
                                             metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise ReplicaUnavailable(f"peer {address} is unavailable: {exc.code().name}") from exc
+            raise _unavailable(address, exc) from exc
         return _result(reply)
 
     def call_future(self, address: str, collection: str, shard_id: int, method: str,
@@ -91,8 +104,7 @@ class PeerChannels:
             try:
                 out.set_result(_result(call.result()))
             except grpc.RpcError as exc:
-                out.set_exception(ReplicaUnavailable(f"peer {address} is unavailable: "
-                                                     f"{exc.code().name}"))
+                out.set_exception(_unavailable(address, exc))
             except Exception as exc:
                 out.set_exception(exc)
 
