@@ -6,6 +6,9 @@
 #   make lint                              ruff (pinned in pyproject.toml)
 #   make fuzz  [ARGS="--examples 200"]      schema fuzzing (schemathesis) of a node of its own
 #   make bench [ARGS=...]                  bench/run.py
+#   make image [IMAGE=tessera:local]       the node image, offline: wheels built here, then
+#                                          deploy/Dockerfile on BASE_IMAGE (python:3.11-slim, or
+#                                          a local Debian base when that cannot be pulled)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +20,12 @@ PYPROJECT_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(ope
 RUN_STAMP := $(VENV)/.stamp-run-$(PYPROJECT_HASH)
 TEST_STAMP := $(VENV)/.stamp-test-$(PYPROJECT_HASH)
 
-.PHONY: run test lint fuzz bench install install-test clean distclean
+.PHONY: run test lint fuzz bench install install-test clean distclean wheels image
+
+IMAGE ?= tessera:local
+BASE_IMAGE ?= python:3.11-slim
+# made by deploy/base-image.sh (debootstrap) when BASE_IMAGE is neither present nor pullable
+LOCAL_BASE_IMAGE ?= tessera-base:local
 
 run: $(RUN_STAMP)
 	$(VENV)/bin/tessera serve $(ARGS)
@@ -34,6 +42,23 @@ fuzz: $(TEST_STAMP)
 
 bench: $(RUN_STAMP)
 	$(VPY) bench/run.py $(ARGS)
+
+# Tessera and every dependency as wheels for this Python (the image installs only from them).
+wheels: $(RUN_STAMP)
+	rm -rf wheels build
+	$(VPY) -m pip wheel --quiet -w wheels .
+
+# The legacy builder: the multi-stage Dockerfile needs no BuildKit (nor buildx).
+image: wheels
+	@base='$(BASE_IMAGE)'; \
+	if ! docker image inspect "$$base" >/dev/null 2>&1 && ! docker pull -q "$$base" >/dev/null 2>&1; then \
+	    echo "$$base cannot be pulled: building on $(LOCAL_BASE_IMAGE)"; \
+	    deploy/base-image.sh '$(LOCAL_BASE_IMAGE)' || exit 1; base='$(LOCAL_BASE_IMAGE)'; \
+	fi; \
+	echo "docker build $(IMAGE) on $$base"; \
+	DOCKER_BUILDKIT=0 docker build --quiet -f deploy/Dockerfile --build-arg BASE_IMAGE="$$base" \
+	    -t '$(IMAGE)' . >/dev/null || exit 1; \
+	docker image inspect -f '$(IMAGE): {{.Size}} bytes' '$(IMAGE)'
 
 install: $(RUN_STAMP)
 install-test: $(TEST_STAMP)
@@ -55,7 +80,7 @@ $(TEST_STAMP): | $(VPY)
 	touch $@ $(RUN_STAMP)
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf build dist wheels *.egg-info .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

@@ -51,6 +51,9 @@ LEADER_LOST_ELECTION_DELAY = (0.05, 0.3)
 KEEPALIVE, KEEPALIVE_PERIOD = "tessera_keepalive", 1.0
 #: Seconds a restarted member listens for a leader before it may start an election.
 RESTART_ELECTION_GRACE = 6.0
+#: Seconds a connected peer may keep asking for votes at a term above a leader's before the
+#: leader lets the request depose it (see _StickyTransport._stuck_above).
+STUCK_CANDIDATE_AFTER = 3.0
 
 _RETRYABLE = {
     FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.DISCARDED,
@@ -75,7 +78,12 @@ class _StickyTransport(TCPTransport):
 
     Leader stickiness (Raft thesis §4.2.3): vote requests are dropped while this node follows a
     live leader or is the leader itself. pysyncobj has no pre-vote, so without this a node that
-    joins or comes back with a higher term would depose a healthy leader.
+    joins or comes back with a higher term would depose a healthy leader. One exception: a peer
+    cut off by a partition campaigns, raises its term, and after the partition heals it ignores
+    the leader's lower-term appends for good; once it has asked for votes for
+    STUCK_CANDIDATE_AFTER seconds, the leader takes the request as Raft says (steps down to
+    that term). The peer cannot win with the log it missed; an up-to-date member wins the next
+    election and the peer follows it.
 
     Fast failover: when the TCP connection to the leader drops (a killed process's socket is
     closed by its kernel at once), the follower campaigns after a short delay instead of
@@ -90,6 +98,8 @@ class _StickyTransport(TCPTransport):
     leader_lost = False
     #: an election may start only after this (set by the consensus while it holds elections)
     elections_allowed = True
+    #: node -> (first, last) time it asked this leader for votes at a higher term
+    _asking: dict | None = None
 
     def keep_alive(self) -> None:
         """Say something to every other member. pysyncobj drops a connection that has been
@@ -107,11 +117,32 @@ class _StickyTransport(TCPTransport):
             self.leader_node, self.leader_lost = node, False
         elif kind == "request_vote":
             if self._syncObj._isLeader() and self._syncObj.hasQuorum:
-                return
+                if not self._stuck_above(node, message):
+                    return
             recent = time.monotonic() - self.last_leader_contact < MIN_TIMEOUT
             if recent and not self.leader_lost:
                 return
         super()._onMessageReceived(node, message)
+
+    def _stuck_above(self, node, message) -> bool:
+        """Whether ``node`` has been asking for votes at a term above this leader's for
+        STUCK_CANDIDATE_AFTER seconds, without a pause of more than two election timeouts."""
+        if self._asking is None:
+            self._asking = {}
+        now = time.monotonic()
+        if message.get("term", 0) <= self._syncObj._SyncObj__raftCurrentTerm:
+            self._asking.pop(node, None)
+            return False
+        first, last = self._asking.get(node, (now, now))
+        if now - last > 2 * MAX_TIMEOUT:
+            first = now
+        self._asking[node] = (first, now)
+        if now - first < STUCK_CANDIDATE_AFTER:
+            return False
+        log.warning("peer %s asks for votes at term %s above ours for %.0f s: stepping down",
+                    getattr(node, "address", node), message.get("term"), now - first)
+        self._asking.pop(node, None)
+        return True
 
     def _campaign_soon(self, lost_leader) -> None:
         """Move this follower's election deadline close. The survivors take turns by address

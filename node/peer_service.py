@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,26 @@ REPLICA_METHODS = frozenset({
     "payload_schema_counts", "search", "info", "last_op", "sparse_stats", "versions",
 })
 
-#: Where proto/peer.proto may be: the source tree, or an installed copy (pyproject data-files).
-_PROTO_ROOTS = (
-    Path(__file__).resolve().parent.parent,
-    Path(sys.prefix) / "share" / "tessera",
-)
+#: The peer service's definitions: package data of ``node`` (pyproject's package-data), so
+#: they travel with the code into any install layout (venv, --prefix, --user, a wheel's target).
+PROTO_FILE = "proto/peer.proto"
 
 
 def load_protos() -> tuple[Any, Any]:
-    """The peer service's messages and stubs, compiled at import from proto/peer.proto."""
-    for root in _PROTO_ROOTS:
-        if (root / "proto" / "peer.proto").exists():
-            if str(root) not in sys.path:
-                sys.path.append(str(root))
-            break
-    return grpc.protos_and_services("proto/peer.proto")
+    """The peer service's messages and stubs (``node.proto.peer_pb2[_grpc]``), compiled at
+    import from node/proto/peer.proto.
+
+    grpc compiles a .proto found relative to an entry of sys.path and names the modules after
+    that relative path; the entry that holds this ``node`` package is added when missing (an
+    editable install imports it through a finder, not through sys.path).
+    """
+    proto = resources.files(__package__).joinpath(PROTO_FILE)
+    if not proto.is_file():
+        raise RuntimeError(f"{PROTO_FILE} is missing from the installed package {__package__}")
+    root = str(Path(str(proto)).parents[2])
+    if root not in sys.path:
+        sys.path.append(root)
+    return grpc.protos_and_services(f"{__package__}/{PROTO_FILE}")
 
 
 peer_pb2, peer_pb2_grpc = load_protos()

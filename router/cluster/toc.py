@@ -402,12 +402,26 @@ class TableOfContent(ClusterViews):
         raise NotFound(f"Collection `{name}` doesn't exist!")
 
     def get(self, name: str) -> Collection:
+        """The collection, opened here. A cluster peer not caught up yet (just restarted), or
+        not done opening it, answers a retryable error: a false 404 makes clients recreate it."""
         with self._lock:
-            real = self.resolve_name(name)
+            try:
+                real = self.resolve_name(name)
+            except NotFound:
+                if self.cluster_enabled and not self.consensus.is_synced():
+                    raise self._not_loaded(name) from None
+                raise
             collection = self._collections.get(real)
             if collection is None:
+                if self.cluster_enabled:
+                    raise self._not_loaded(name)
                 raise NotFound(f"Collection `{name}` doesn't exist!")
             return collection
+
+    @staticmethod
+    def _not_loaded(name: str) -> ServiceError:
+        return ServiceError(f"Collection `{name}` is not loaded on this peer yet: it is "
+                            "catching up with the cluster. Please retry.")
 
     def list_names(self) -> list[str]:
         return list(self.consensus.state.collections)

@@ -21,10 +21,32 @@ from node.peer_service import error_from_reply, peer_pb2, peer_pb2_grpc
 #: Seconds a call may take: reads and writes of one shard part are small; transfers page.
 CALL_TIMEOUT = 30.0
 _MAX_MESSAGE = 64 * 1024 * 1024
+#: HTTP/2 pings on every peer connection: a peer cut off by the network (its packets dropped,
+#: no reset) fails the calls in flight within ~4 s as UNAVAILABLE, instead of each waiting out
+#: its CALL_TIMEOUT while the write holding it waits too.
+KEEPALIVE = (
+    ("grpc.keepalive_time_ms", 2000),
+    ("grpc.keepalive_timeout_ms", 2000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+)
 
 
 class ReplicaUnavailable(ServiceError):
-    """The peer holding the replica did not answer (down, restarting, partitioned)."""
+    """The peer holding the replica did not answer (down, restarting, partitioned).
+
+    ``timed_out``: the call was sent and its deadline passed, so the peer may have run it (a
+    write's outcome is then unknown); otherwise the call never reached a connected peer."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def _unavailable(address: str, exc: grpc.RpcError) -> ReplicaUnavailable:
+    code = exc.code()
+    return ReplicaUnavailable(f"peer {address} is unavailable: {code.name}",
+                              timed_out=code == grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class PeerChannels:
@@ -59,6 +81,7 @@ class PeerChannels:
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
                     ("grpc.initial_reconnect_backoff_ms", 200),
                     ("grpc.max_reconnect_backoff_ms", 1000),
+                    *KEEPALIVE,
                 ])
                 stub = self._stubs[address] = peer_pb2_grpc.PeerShardsStub(channel)
             return stub
@@ -74,7 +97,7 @@ class PeerChannels:
                                             wait_for_ready=wait_for_ready,
                                             metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise ReplicaUnavailable(f"peer {address} is unavailable: {exc.code().name}") from exc
+            raise _unavailable(address, exc) from exc
         return _result(reply)
 
     def call_future(self, address: str, collection: str, shard_id: int, method: str,
@@ -90,8 +113,7 @@ class PeerChannels:
             try:
                 out.set_result(_result(call.result()))
             except grpc.RpcError as exc:
-                out.set_exception(ReplicaUnavailable(f"peer {address} is unavailable: "
-                                                     f"{exc.code().name}"))
+                out.set_exception(_unavailable(address, exc))
             except Exception as exc:
                 out.set_exception(exc)
 

@@ -25,13 +25,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from consensus.state import READABLE, UPDATABLE
-from node.errors import ServiceError, TesseraError
+from node.errors import ServiceError, TesseraError, Timeout
 from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
 from router.collection import read_consistency
 from router.collection.loop_searches import LoopSearches
-from router.collection.remote_replica import ReplicaUnavailable
+from router.collection.remote_replica import CALL_TIMEOUT, ReplicaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -392,6 +392,22 @@ class ReplicaSet:
             if succeeded or isinstance(first, ReplicaUnavailable):
                 for peer in failed:
                     self._disable(peer)
+            timed_out = [e for e in failed.values()
+                         if isinstance(e, ReplicaUnavailable) and e.timed_out]
+            if timed_out:  # as Qdrant answers a replica's timeout: 408, DEADLINE_EXCEEDED
+                raise Timeout(
+                    f"Operation 'update' on shard {self.shard_id} timed out after "
+                    f"{CALL_TIMEOUT:g} seconds: {timed_out[0].detail}. The update may have "
+                    "been applied; consistency of this update is not guaranteed. Please retry."
+                ) from timed_out[0]
+            if succeeded:  # applied somewhere: the answer must not read as "not applied"
+                detail = first.detail if isinstance(first, TesseraError) else str(first)
+                raise ServiceError(
+                    f"{detail}. Write consistency factor {self.write_consistency_factor} not "
+                    f"met for shard {self.shard_id}: applied on {len(succeeded)} of "
+                    f"{len(self.replicas)} replicas. Consistency of this update is not "
+                    "guaranteed. Please retry."
+                ) from first
             if isinstance(first, TesseraError):
                 raise first
             raise ServiceError(str(first))
@@ -400,22 +416,28 @@ class ReplicaSet:
                 self._disable(peer)
         disabled = [p for p in failed if p in self.disabled]
         if disabled and wait:
-            self._await_deactivated(disabled)
+            self._await_deactivated(disabled, failed[disabled[0]])
         if not active_ok:
             raise ServiceError(
                 "Failed to apply operation to at least one `Active` replica. "
                 "Consistency of this update is not guaranteed. Please retry."
             )
 
-    def _await_deactivated(self, peers: list[int], timeout: float = 30.0) -> None:
+    #: seconds a write that some replica missed waits for consensus to deactivate it
+    #: (Qdrant's DEFAULT_SHARD_DEACTIVATION_TIMEOUT)
+    deactivation_timeout = 30.0
+
+    def _await_deactivated(self, peers: list[int], failure: Exception) -> None:
         """A wait=true write that some replica missed answers only once consensus no longer
-        counts that replica as Active, so no peer reads the stale copy afterwards."""
-        deadline = time.monotonic() + timeout
+        counts that replica as Active, so no peer reads the stale copy afterwards. When that
+        does not happen in time, the answer is Qdrant's: applied here, but not guaranteed."""
+        deadline = time.monotonic() + self.deactivation_timeout
         while any(self.states.get(p) == "Active" for p in peers):
             if time.monotonic() > deadline:
                 raise ServiceError(
-                    "Failed to deactivate replicas that missed an update: deactivation timed "
-                    "out. Consistency of this update is not guaranteed. Please retry."
+                    f"Some replica of shard {self.shard_id} failed to apply operation and "
+                    f"deactivation timed out after {self.deactivation_timeout:g} seconds. "
+                    f"Consistency of this update is not guaranteed. Please retry. {failure}"
                 )
             time.sleep(0.02)
 
