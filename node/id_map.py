@@ -83,6 +83,45 @@ class IdMap:
             self.freeze()
         return old
 
+    def put_many(self, point_ids: list, first_offset: int) -> list[int | None]:
+        """`put(point_ids[k], first_offset + k)` for every k, with one vectorized search of the
+        frozen keys; returns the live offsets they had before. The ids must be distinct."""
+        recent = self._recent
+        olds: list[int | None] = [None] * len(point_ids)
+        keys = self._keys
+        frozen: list[int] = []  # positions of integer ids that may be among the frozen keys
+        for k, pid in enumerate(point_ids):
+            old = recent.get(pid)
+            if old is not None:
+                olds[k] = old
+                recent[pid] = first_offset + k
+            elif type(pid) is int and len(keys):
+                frozen.append(k)
+            else:
+                if type(pid) is int:
+                    self._recent_ints += 1
+                recent[pid] = first_offset + k
+        if frozen:
+            wanted = np.fromiter((point_ids[k] for k in frozen), np.uint64, len(frozen))
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            hit = keys[at] == wanted
+            hit_at = at[hit]
+            previous = self._offsets[hit_at].tolist()
+            hit_positions = [k for k, h in zip(frozen, hit.tolist(), strict=True) if h]
+            for k, old in zip(hit_positions, previous, strict=True):
+                if old == _NONE:
+                    self._frozen_live += 1
+                else:
+                    olds[k] = old
+            self._offsets[hit_at] = [first_offset + k for k in hit_positions]
+            for k, h in zip(frozen, hit.tolist(), strict=True):
+                if not h:
+                    self._recent_ints += 1
+                    recent[point_ids[k]] = first_offset + k
+        if self._recent_ints >= max(_MIN_RECENT, _RECENT_SHARE * len(self._keys)):
+            self.freeze()
+        return olds
+
     def pop(self, point_id: PointId, default: int | None = None) -> int | None:
         offset = self._recent.pop(point_id, None)
         if offset is not None:
@@ -187,7 +226,7 @@ class OffsetIds:
     def append(self, point_id: PointId) -> None:
         offset = self._count
         if offset >= len(self.ints):
-            grown = np.zeros(max(2 * len(self.ints), 1024), dtype=np.uint64)
+            grown = np.empty(max(2 * len(self.ints), 1024), dtype=np.uint64)  # past count: unread
             grown[:offset] = self.ints[:offset]
             self.ints = grown
         if type(point_id) is int:
@@ -195,6 +234,23 @@ class OffsetIds:
         else:
             self.strs[offset] = point_id
         self._count += 1
+
+    def extend(self, point_ids: list) -> None:
+        """`append` for a batch."""
+        start, n = self._count, len(point_ids)
+        if start + n > len(self.ints):
+            grown = np.empty(max(2 * len(self.ints), start + n, 1024), dtype=np.uint64)
+            grown[:start] = self.ints[:start]
+            self.ints = grown
+        if all(type(pid) is int for pid in point_ids):
+            self.ints[start : start + n] = np.fromiter(point_ids, np.uint64, n)
+        else:
+            for k, pid in enumerate(point_ids):
+                if type(pid) is int:
+                    self.ints[start + k] = pid
+                else:
+                    self.strs[start + k] = pid
+        self._count += n
 
     def int_mask(self) -> np.ndarray:
         """Per offset: is the id an integer?"""

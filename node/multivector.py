@@ -58,7 +58,7 @@ class MultiStore:
             self.counts = _grow(self.counts, size)
         n = len(matrix)
         if self.n_rows + n > len(self.rows):
-            grown = np.zeros((max(self.n_rows + n, 2 * len(self.rows)), self.dim), self.dtype)
+            grown = np.empty((max(self.n_rows + n, 2 * len(self.rows)), self.dim), self.dtype)
             grown[: self.n_rows] = self.rows[: self.n_rows]
             self.rows = grown
         self.rows[self.n_rows : self.n_rows + n] = matrix

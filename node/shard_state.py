@@ -27,8 +27,9 @@ _FORMAT = 1
 def _grow(array: np.ndarray, size: int) -> np.ndarray:
     if size <= len(array):
         return array
-    grown = np.zeros(max(size, 2 * len(array), 1024), dtype=array.dtype)
+    grown = np.empty(max(size, 2 * len(array), 1024), dtype=array.dtype)  # see node.vector_store
     grown[: len(array)] = array
+    grown[len(array) :] = 0
     return grown
 
 
@@ -77,6 +78,28 @@ class ShardState:
         if old is None:
             self._sorted_uuids = None
         return offset
+
+    def add_many(self, point_ids: list, versions: list, payloads: list) -> list[int | None]:
+        """`add` for a batch of distinct ids at offsets [count, count + n); returns each id's
+        previous live offset (now dead), or None."""
+        first, n = self.count, len(point_ids)
+        olds = self.id_to_offset.put_many(point_ids, first)
+        killed = [old for old in olds if old is not None]
+        if killed:
+            self.alive[killed] = False
+        self.count += n
+        size = self.count
+        self.versions = _grow(self.versions, size)
+        self.alive = _grow(self.alive, size)
+        for name in self.present:
+            self.present[name] = _grow(self.present[name], size)
+        self.versions[first:size] = versions
+        self.alive[first:size] = True
+        self.ext_ids.extend(point_ids)
+        self.payloads.extend(payloads)
+        if len(killed) < n:
+            self._sorted_uuids = None
+        return olds
 
     def remove(self, point_id: PointId) -> bool:
         offset = self.id_to_offset.pop(point_id, None)

@@ -181,7 +181,7 @@ def prepare_column(config: ShardConfig, name: str, raws: list) -> list:
     """Many vectors of one name at once (a batch upsert): one conversion and one normalization
     for the whole matrix when it is well formed, else one by one for the precise error."""
     params = config.vectors.get(name)
-    if params is not None and raws and not params.multivector:
+    if params is not None and len(raws) and not params.multivector:
         try:
             matrix = np.asarray(raws, dtype=np.float32)
         except (TypeError, ValueError):

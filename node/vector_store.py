@@ -22,6 +22,14 @@ _MIN_CAPACITY = 1024
 _TAIL_CAPACITY = 64  # rows, after share_prefix
 
 
+def _rows(capacity: int, dim: int, dtype: np.dtype) -> np.ndarray:
+    """Room for `capacity` rows, uninitialised: rows past ``count`` are never read. np.empty,
+    not np.zeros: numpy asks for transparent huge pages only for the memory it does not zero,
+    and on this kind of VM touching calloc'd 4 KB pages made a bulk load's appends ~8x dearer
+    (200 MB: 0.33 s against 0.04 s)."""
+    return np.empty((capacity, dim), dtype=dtype)
+
+
 class Rows:
     """Rows [0, count) of a store that may be split in a shared prefix and its own tail.
 
@@ -95,7 +103,7 @@ class VectorStore:
         if on_disk:
             self._data = self._map(max(count, _MIN_CAPACITY))
         else:
-            self._data = np.zeros((max(count, _MIN_CAPACITY), dim), dtype=self.dtype)
+            self._data = _rows(max(count, _MIN_CAPACITY), dim, self.dtype)
             if count:
                 self._data[:count] = np.fromfile(path, dtype=self.dtype, count=count * dim).reshape(
                     count, dim
@@ -129,7 +137,7 @@ class VectorStore:
         tail = self._data[own_from : self.count - self._split]
         # room for what is appended next, not _MIN_CAPACITY rows: after a bulk load the tail is
         # usually empty, and 1,024 idle rows of 384 floats were 20 bytes per point of 75k
-        fresh = np.zeros((max(len(tail) * 2, _TAIL_CAPACITY), self.dim), dtype=self.dtype)
+        fresh = _rows(max(len(tail) * 2, _TAIL_CAPACITY), self.dim, self.dtype)
         fresh[: len(tail)] = tail
         self._data = fresh
         self._prefix, self._owner, self._split = rows, owner, n
@@ -145,7 +153,7 @@ class VectorStore:
                 self._data.flush()
                 self._data = self._map(capacity)
             else:
-                grown = np.zeros((capacity, self.dim), dtype=self.dtype)
+                grown = _rows(capacity, self.dim, self.dtype)
                 grown[:own_start] = self._data[:own_start]
                 self._data = grown
         self._data[own_start:own_end] = rows

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 from node.errors import BadRequest, FormatError, WrongInput
 from node.ids import parse_point_id
 from node.payload_index import parse_field_schema
@@ -64,7 +66,7 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
                 rows = prepare_column(config, name, [column[i] for i in present])
                 for i, row in zip(present, rows, strict=True):
                     vectors[i][name] = row
-        elif isinstance(raw_vectors, list):
+        elif isinstance(raw_vectors, (list, np.ndarray)):  # an array: gRPC's dense column
             if len(raw_vectors) != n:
                 raise FormatError("vectors must have one entry per id")
             vectors = [{"": row} for row in prepare_column(config, "", raw_vectors)]

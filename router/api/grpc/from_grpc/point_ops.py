@@ -17,7 +17,7 @@ from router.api.grpc.from_grpc.filters import (
     with_vectors,
 )
 from router.api.grpc.from_grpc.values import payload, point_id, point_ids, shard_key_selector
-from router.api.grpc.from_grpc.vectors import vectors
+from router.api.grpc.from_grpc.vectors import dense_matrix, vectors
 from router.api.grpc.messages import pb
 
 
@@ -46,8 +46,19 @@ def upsert_body(
     update_filter: pb.Filter | None = None,
     update_mode: int | None = None,
     shard_keys: pb.ShardKeySelector | None = None,
+    columns: bool = False,
 ) -> dict:
-    body: dict = {"points": [point_struct(p) for p in points]}
+    """`columns`: unnamed dense vectors may come as the column form (the Upsert RPC's fast
+    path); batches keep the points form their REST twin has."""
+    matrix = dense_matrix(points) if columns else None
+    if matrix is not None:  # the common bulk load: the column form, built without lists
+        body: dict = {"batch": {
+            "ids": [point_id(p.id) for p in points],
+            "vectors": matrix,
+            "payloads": [payload(p.payload) for p in points],
+        }}
+    else:
+        body = {"points": [point_struct(p) for p in points]}
     _put(body, "update_filter", filter_(update_filter) if update_filter is not None else None)
     _put(
         body,
@@ -65,6 +76,7 @@ def upsert_points(req: pb.UpsertPoints) -> dict:
         req.update_filter if req.HasField("update_filter") else None,
         req.update_mode if req.HasField("update_mode") else None,
         req.shard_key_selector if req.HasField("shard_key_selector") else None,
+        columns=True,
     )
 
 

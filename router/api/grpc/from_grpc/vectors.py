@@ -18,6 +18,49 @@ def floats(values) -> list:
     return np.array(values, dtype=np.float32).tolist()
 
 
+def dense_matrix(points) -> np.ndarray | None:
+    """The unnamed dense vectors of a batch of PointStructs as one float32 matrix, or None when
+    a point has anything else (named, sparse, multi, inference) or the lengths differ.
+
+    A DenseVector holds only its packed ``data`` field, so its wire form is a tag, a length
+    and the floats as little-endian bytes: serializing each (in C) and viewing the bytes as a
+    matrix costs ~1.5 µs a point of 384 floats, where a list of Python floats per point and a
+    matrix made of those lists cost ~15 µs (most of a gRPC upsert's conversion)."""
+    parts = []
+    for point in points:
+        holder = point.vectors
+        if holder.WhichOneof("vectors_options") != "vector" \
+                or holder.vector.WhichOneof("vector") != "dense":
+            return None
+        parts.append(holder.vector.dense.SerializeToString())
+    if not parts:
+        return None
+    size = len(parts[0])
+    header = _packed_header(parts[0])
+    if header is None or any(len(part) != size for part in parts):
+        return None
+    blob = np.frombuffer(b"".join(parts), np.uint8).reshape(len(parts), size)
+    if len(parts) > 1 and not (blob[:, :header] == blob[0, :header]).all():
+        return None
+    return np.ascontiguousarray(blob[:, header:]).view("<f4").astype(np.float32, copy=False)
+
+
+def _packed_header(wire: bytes) -> int | None:
+    """Length of a serialized DenseVector's header (field 1, wire type 2, varint length) when
+    the floats fill the rest, else None."""
+    if not wire or wire[0] != 0x0A:
+        return None
+    length, shift, pos = 0, 0, 1
+    while pos < len(wire) and shift < 35:
+        byte = wire[pos]
+        length |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return pos if length and length % 4 == 0 and pos + length == len(wire) else None
+        shift += 7
+    return None
+
+
 def query_floats(values) -> np.ndarray:
     """A plain nearest query's dense vector as float32 straight away: `Query.vector` takes an
     array (router.collection.search_plan), which spares a list of python floats per query."""
