@@ -67,21 +67,7 @@ class IdMap:
 
     def put(self, point_id: PointId, offset: int) -> int | None:
         """Map `point_id` to `offset`; returns the live offset it had before, if any."""
-        old = self._recent.get(point_id)
-        if old is None and type(point_id) is int:
-            i = self._find(point_id)
-            if i >= 0:
-                old = int(self._offsets[i])
-                if old == _NONE:
-                    old = None
-                    self._frozen_live += 1
-                self._offsets[i] = offset
-                return old
-            self._recent_ints += 1
-        self._recent[point_id] = offset
-        if self._recent_ints >= max(_MIN_RECENT, _RECENT_SHARE * len(self._keys)):
-            self.freeze()
-        return old
+        return self.put_many([point_id], offset)[0]
 
     def put_many(self, point_ids: list, first_offset: int) -> list[int | None]:
         """`put(point_ids[k], first_offset + k)` for every k, with one vectorized search of the

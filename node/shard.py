@@ -154,13 +154,13 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                 store.append(old.data[live])
             self.stores[name] = store
         self.planner.remap({int(offset): i for i, offset in enumerate(live)})
-        for i, offset in enumerate(live):
-            offset = int(offset)
-            point_id = state.ext_ids[offset]
-            new.add(point_id, int(state.versions[offset]), state.payloads[offset])
-            for name in self.config.vectors:
-                new.present[name][i] = state.present[name][offset]
-            for name, vectors in state.sparse.items():
+        kept = live.tolist()
+        new.add_many([state.ext_ids[offset] for offset in kept], state.versions[live].tolist(),
+                     [state.payloads[offset] for offset in kept])
+        for name in self.config.vectors:
+            new.present[name][: len(kept)] = state.present[name][live]
+        for name, vectors in state.sparse.items():
+            for i, offset in enumerate(kept):
                 if offset in vectors:
                     new.sparse.setdefault(name, {})[i] = vectors[offset]
         for name, store in state.multi.items():

@@ -61,27 +61,12 @@ class ShardState:
 
     def add(self, point_id: PointId, version: int, payload: dict | None) -> int:
         """Allocate a new offset for point_id (killing its old one); return it."""
-        offset = self.count
-        old = self.id_to_offset.put(point_id, offset)
-        if old is not None:
-            self.alive[old] = False
-        self.count += 1
-        size = self.count
-        self.versions = _grow(self.versions, size)
-        self.alive = _grow(self.alive, size)
-        for name in self.present:
-            self.present[name] = _grow(self.present[name], size)
-        self.versions[offset] = version
-        self.alive[offset] = True
-        self.ext_ids.append(point_id)
-        self.payloads.append(payload)
-        if old is None:
-            self._sorted_uuids = None
-        return offset
+        self.add_many([point_id], [version], [payload])
+        return self.count - 1
 
     def add_many(self, point_ids: list, versions: list, payloads: list) -> list[int | None]:
-        """`add` for a batch of distinct ids at offsets [count, count + n); returns each id's
-        previous live offset (now dead), or None."""
+        """Allocate offsets [count, count + n) for distinct ids (killing their old ones);
+        returns each id's previous live offset, or None."""
         first, n = self.count, len(point_ids)
         olds = self.id_to_offset.put_many(point_ids, first)
         killed = [old for old in olds if old is not None]

@@ -83,48 +83,33 @@ class ShardWrites:
         # a transfer's pages keep each point's version from the source (see ``versions``)
         versions = op.get("versions") or [op_num] * len(op["ids"])
         mode = op.get("update_mode")  # None: upsert; "insert_only" / "update_only"
-        if update_filter is None and mode is None and len(set(op["ids"])) == len(op["ids"]):
-            self._write_points(op["ids"], versions, op["vectors"], op["payloads"])
-            return
-        for point_id, vectors, payload, version in zip(
-            op["ids"], op["vectors"], op["payloads"], versions, strict=True
-        ):
+        ids, vectors, payloads = op["ids"], op["vectors"], op["payloads"]
+        if len(set(ids)) == len(ids):  # distinct: each checked against the state before
+            batches: list = [range(len(ids))]
+        else:  # a repeated id: one at a time, each seeing the write before it
+            batches = [[k] for k in range(len(ids))]
+        for batch in batches:
             if update_filter is not None or mode is not None:
-                offset = self.state.offset_of(point_id)
-                if mode is not None and (offset is None) != (mode == "insert_only"):
-                    continue  # an existing point for insert_only, a new one for update_only
-                if offset is not None and update_filter is not None and \
-                        not self._matches(update_filter, offset):
-                    continue
-            self._write_point(point_id, version, vectors, payload)
+                batch = [k for k in batch if self._may_upsert(ids[k], update_filter, mode)]
+            if len(batch) == len(ids):
+                self._write_points(ids, versions, vectors, payloads)
+            elif batch:
+                self._write_points([ids[k] for k in batch], [versions[k] for k in batch],
+                                   [vectors[k] for k in batch], [payloads[k] for k in batch])
 
-    def _write_point(self, point_id: PointId, version: int, vectors: dict, payload) -> int:
-        state = self.state
-        old = state.offset_of(point_id)
-        if old is not None:
-            self.planner.remove(old, state.payloads[old])
-        payload = self._pooled(payload)
-        offset = state.add(point_id, version, payload)
-        self.planner.add(offset, payload)
-        for name, store in self.stores.items():
-            vector = vectors.get(name)
-            if vector is None:
-                store.append(np.zeros((1, store.dim), store.dtype))
-                continue
-            store.append(vector.reshape(1, -1))
-            state.present[name][offset] = True
-        for name, value in vectors.items():
-            if name in self.config.sparse_vectors:
-                state.sparse.setdefault(name, {})[offset] = value
-                self.sparse_indexes[name].add(offset, value[0], value[1])
-            elif name in state.multi:
-                state.multi[name].add(offset, value)
-                state.present[name][offset] = True
-        return offset
+    def _may_upsert(self, point_id: PointId, update_filter, mode: str | None) -> bool:
+        offset = self.state.offset_of(point_id)
+        if mode is not None and (offset is None) != (mode == "insert_only"):
+            return False  # an existing point for insert_only, a new one for update_only
+        return offset is None or update_filter is None or self._matches(update_filter, offset)
+
+    def _write_point(self, point_id: PointId, version: int, vectors: dict, payload) -> None:
+        self._write_points([point_id], [version], [vectors], [payload])
 
     def _write_points(self, ids: list, versions: list, vectors: list, payloads: list) -> None:
-        """`_write_point` for a batch of distinct ids, a column at a time: one id-map search,
-        one append per vector store (a bulk load spent most of its shard time per point)."""
+        """Write points of distinct ids at new offsets, a column at a time: one id-map search
+        and one append per vector store (a bulk load spent most of its shard time per point
+        when each point took its own)."""
         state = self.state
         payloads = [self._pooled(payload) for payload in payloads]
         first = state.count

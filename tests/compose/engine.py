@@ -112,21 +112,16 @@ class Compose:
     def exec_get(self, service: str, path: str) -> tuple[int, str]:
         """GET `path` from inside the container, on its own loopback (works while the container
         is cut off from the network): the status and the body."""
-        script = ("import urllib.request, urllib.error, sys\n"
-                  "try:\n"
-                  f"    r = urllib.request.urlopen('http://127.0.0.1:6333{path}', timeout=30)\n"
-                  "    print(r.status); print(r.read().decode())\n"
-                  "except urllib.error.HTTPError as e:\n"
-                  "    print(e.code); print(e.read().decode())\n")
-        out = docker("exec", self.container(service), "python", "-c", script, timeout=60)
-        status, _, body = out.partition("\n")
-        return int(status), body
+        return self.exec_request(service, "GET", path, None)
 
-    def exec_request(self, service: str, method: str, path: str, body: str) -> tuple[int, str]:
-        """A request with a JSON body from inside the container (see :meth:`exec_get`)."""
+    def exec_request(self, service: str, method: str, path: str,
+                     body: str | None) -> tuple[int, str]:
+        """A request (with a JSON body, or none) from inside the container, on its own
+        loopback: works while the container is cut off from the network."""
+        data = "None" if body is None else f"{body!r}.encode()"
         script = ("import urllib.request, urllib.error, sys\n"
                   f"req = urllib.request.Request('http://127.0.0.1:6333{path}', method={method!r},"
-                  f" data={body!r}.encode(), headers={{'Content-Type': 'application/json'}})\n"
+                  f" data={data}, headers={{'Content-Type': 'application/json'}})\n"
                   "try:\n"
                   "    r = urllib.request.urlopen(req, timeout=60)\n"
                   "    print(r.status); print(r.read().decode())\n"
