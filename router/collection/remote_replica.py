@@ -7,6 +7,7 @@ tries another replica, and disables this one for writes).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,6 +31,14 @@ KEEPALIVE = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 )
+
+
+#: Set for a read's second round (``ReplicaSet.read``): calls wait up to PATIENT_READ_TIMEOUT for
+#: the peer's connection instead of failing at once. A peer that has just come back is Active in
+#: consensus while another node's channel to it may still sit in its reconnect backoff (≤ 1 s);
+#: a read then failed with UNAVAILABLE though the peer was up.
+patient = contextvars.ContextVar("patient_peer_calls", default=False)
+PATIENT_READ_TIMEOUT = 3.0
 
 
 class ReplicaUnavailable(ServiceError):
@@ -138,6 +147,8 @@ class RemoteReplica:
 
     def _call(self, method: str, *args, timeout: float = CALL_TIMEOUT,
               wait_for_ready: bool = False):
+        if patient.get():
+            wait_for_ready, timeout = True, min(timeout, PATIENT_READ_TIMEOUT)
         return self.channels.call(self.address, self.uuid, self.shard_id, method, *args,
                                   timeout=timeout, wait_for_ready=wait_for_ready)
 

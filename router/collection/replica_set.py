@@ -31,7 +31,7 @@ from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
 from router.collection import read_consistency
 from router.collection.loop_searches import LoopSearches
-from router.collection.remote_replica import CALL_TIMEOUT, ReplicaUnavailable
+from router.collection.remote_replica import CALL_TIMEOUT, ReplicaUnavailable, patient
 
 log = logging.getLogger(__name__)
 
@@ -466,12 +466,20 @@ class ReplicaSet:
         if asked > 1:
             answers = self.read_all(call, asked)
             return read_consistency.resolve(answers, needed, consistency == "majority")
-        last: Exception | None = None
-        for replica in self.readable():
+        last: ReplicaUnavailable | None = None
+        for round_ in ("at once", "patient"):
+            token = patient.set(round_ == "patient")
             try:
-                return call(replica)
-            except ReplicaUnavailable as exc:
-                last = exc
+                for replica in self.readable():
+                    try:
+                        return call(replica)
+                    except ReplicaUnavailable as exc:
+                        last = exc
+            finally:
+                patient.reset(token)
+            if last is None or last.timed_out:
+                break  # no replica, or one was reached and did not answer: no second round
+            # no replica could be reached: once more, waiting briefly for each connection
         if last is not None:
             raise ServiceError(f"1 of 1 read operations failed: {last.detail}")
         raise self._no_replica()
