@@ -149,13 +149,10 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
     )
     node = Node(settings)
     # The faces are imported only now: consensus is already catching up with the cluster (and
-    # the shards opening) while these large modules load, which a restart then does not wait
-    # for twice.
-    import uvicorn
-
+    # the shards opening) while these modules load, which a restart then does not wait for
+    # twice. The gRPC face first, and the REST face (FastAPI, the larger) once the peer service
+    # is up and the duties (a restarted node's recoveries) have started.
     from router.api.grpc.server import start_grpc_server
-    from router.api.rest import create_app
-    from router.api.rest.http_protocol import protocol_for
 
     guard = Guard(Authenticator(settings.api_key, settings.read_only_api_key or None,
                                 settings.jwt_rbac, value_exists_in(node.toc)))
@@ -180,6 +177,11 @@ def serve(settings: Settings, restore: StartupSnapshots | None = None) -> None:
         except Exception:
             node.close()
             raise
+    import uvicorn
+
+    from router.api.rest import create_app
+    from router.api.rest.http_protocol import protocol_for
+
     app = create_app(node.toc, settings.max_request_size_mb, None,
                      settings.metrics_prefix, node.snapshots, guard=guard)
     config = uvicorn.Config(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -317,19 +318,26 @@ class ClusterDuties:
 
     def _copy(self, source, local: LocalReplica, key: tuple[str, int]) -> int:
         """Every point of ``source`` into ``local``, page by page; the points written into
-        ``local`` meanwhile (forwarded by the source) are kept."""
-        copied, offset, size = 0, None, 16  # the first page is small: it sizes the rest
+        ``local`` meanwhile (forwarded by the source) are kept. The next page is fetched while
+        this one is written (the two peers work at once)."""
+        copied, size = 0, 16  # the first page is small: it sizes the rest
         progress = self._track(key, source.info()["points_count"])
-        while True:
-            page = source.scroll(None, offset, size + 1, True, True)
-            local.copy_in(page[:size], durable=False)
-            copied += min(len(page), size)
-            progress[0] = copied
-            self._pace(progress)
-            if len(page) <= size:
-                return copied
-            offset = page[size].id
-            size = page_size(page[0])
+        with ThreadPoolExecutor(1, thread_name_prefix="transfer-page") as pages:
+            pending = pages.submit(source.scroll, None, None, size + 1, True, True)
+            while pending is not None:
+                page = pending.result()
+                pending = None
+                if len(page) > size:
+                    following = page_size(page[0])
+                    pending = pages.submit(source.scroll, None, page[size].id, following + 1,
+                                           True, True)
+                local.copy_in(page[:size], durable=False)
+                copied += min(len(page), size)
+                progress[0] = copied
+                self._pace(progress)
+                if pending is not None:
+                    size = following
+        return copied
 
     def _track(self, key: tuple[str, int], total: int) -> list:
         progress = self.progress[key] = [0, total, time.monotonic()]
@@ -370,14 +378,18 @@ class ClusterDuties:
         local.remove_untouched([pid for pid in mine if pid not in present])
         size, start = 16, 0  # the first page is small: it sizes the rest
         progress = self._track(key, len(wanted))
-        while start < len(wanted):
-            page = source.retrieve(wanted[start:start + size], True, True)
-            local.copy_in(page, durable=False)
-            start += size
-            progress[0] = min(start, len(wanted))
-            self._pace(progress)
-            if page:
-                size = page_size(page[0])
+        with ThreadPoolExecutor(1, thread_name_prefix="transfer-page") as pages:
+            pending = pages.submit(source.retrieve, wanted[:size], True, True) if wanted else None
+            while pending is not None:  # the next page is fetched while this one is written
+                page = pending.result()
+                start += size
+                if page:
+                    size = page_size(page[0])
+                pending = pages.submit(source.retrieve, wanted[start:start + size], True, True) \
+                    if start < len(wanted) else None
+                local.copy_in(page, durable=False)
+                progress[0] = min(start, len(wanted))
+                self._pace(progress)
         log.info("delta: %d of %d points fetched, %d removed", len(wanted), len(source_ids),
                  len(mine) - len(present & mine.keys()))
         return len(wanted)

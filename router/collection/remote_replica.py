@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,30 @@ def _unavailable(address: str, exc: grpc.RpcError) -> ReplicaUnavailable:
                               timed_out=code == grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+class _PeerLink:
+    """A channel to one peer, its stub, and the channel's last known connectivity."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.channel = channel
+        self.stub = peer_pb2_grpc.PeerShardsStub(channel)
+        self.state: grpc.ChannelConnectivity | None = None
+        self.opened = time.monotonic()
+        channel.subscribe(self._on_state, try_to_connect=True)
+
+    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
+        self.state = state
+
+    def close(self) -> None:
+        self.channel.unsubscribe(self._on_state)
+        self.channel.close()
+
+
 class PeerChannels:
     """One gRPC channel per peer address, shared by every remote replica on that peer."""
 
     def __init__(self, api_key: str | None = None,
                  credentials: grpc.ChannelCredentials | None = None) -> None:
-        self._stubs: dict[str, Any] = {}
+        self._links: dict[str, _PeerLink] = {}
         #: TLS to the peers' gRPC ports (cluster.p2p.enable_tls); None: plain text
         self.credentials = credentials
         self._lock = threading.Lock()
@@ -83,17 +102,39 @@ class PeerChannels:
 
     def stub(self, address: str):
         with self._lock:
-            stub = self._stubs.get(address)
-            if stub is None:
-                channel = self.channel(address, [
-                    ("grpc.max_send_message_length", _MAX_MESSAGE),
-                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
-                    ("grpc.initial_reconnect_backoff_ms", 200),
-                    ("grpc.max_reconnect_backoff_ms", 1000),
-                    *KEEPALIVE,
-                ])
-                stub = self._stubs[address] = peer_pb2_grpc.PeerShardsStub(channel)
-            return stub
+            link = self._links.get(address)
+            if link is None:
+                link = self._links[address] = self._open(address)
+            return link.stub
+
+    def _open(self, address: str) -> _PeerLink:
+        return _PeerLink(self.channel(address, [
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            # its own connection: from gRPC's shared pool a new channel would get the old
+            # one's, backoff and all (see ``reconnect``)
+            ("grpc.use_local_subchannel_pool", 1),
+            *KEEPALIVE,
+        ]))
+
+    def reconnect(self, address: str) -> None:
+        """Consensus says the peer at ``address`` is back (a replica of it left Dead): a channel
+        that is not connected is replaced by one that connects now. The old one may sit in its
+        reconnect backoff (up to a second) after the peer died, and a write sent meanwhile
+        would fail at once (the replica reported Dead again) or, forwarded by a transfer's
+        source under its shard lock, wait out the backoff while every write to the shard does."""
+        with self._lock:
+            link = self._links.get(address)
+            if link is not None and (link.state == grpc.ChannelConnectivity.READY
+                                     or time.monotonic() - link.opened < 1.0):
+                return  # connected, or connecting afresh already
+            self._links[address] = self._open(address)
+        if link is not None:  # calls still on it end by themselves; then it is closed
+            timer = threading.Timer(CALL_TIMEOUT, link.close)
+            timer.daemon = True
+            timer.start()
 
     def call(self, address: str, collection: str, shard_id: int, method: str, *args,
              timeout: float = CALL_TIMEOUT, wait_for_ready: bool = False) -> Any:
@@ -151,6 +192,9 @@ class RemoteReplica:
             wait_for_ready, timeout = True, min(timeout, PATIENT_READ_TIMEOUT)
         return self.channels.call(self.address, self.uuid, self.shard_id, method, *args,
                                   timeout=timeout, wait_for_ready=wait_for_ready)
+
+    def reconnect(self) -> None:
+        self.channels.reconnect(self.address)
 
     def check(self, op: dict) -> None:
         self._call("check", op)

@@ -54,6 +54,7 @@ class Replica(Protocol):
     def info(self) -> dict: ...
     def last_op(self) -> int: ...
     def versions(self) -> tuple[list, list]: ...
+    def reconnect(self) -> None: ...
     def sparse_stats(self, name: str, dims): ...
     def close(self, drop: bool = False) -> None: ...
 
@@ -91,6 +92,9 @@ class LocalReplica:
     def check(self, op: dict) -> None:
         with self.shard.lock:
             self.shard._check(op)
+
+    def reconnect(self) -> None:
+        """Nothing to connect to: the replica is here."""
 
     def apply(self, op_num: int, op: dict, wait: bool) -> None:
         left_out = op.get(LEFT_OUT)
@@ -269,7 +273,12 @@ class ReplicaSet:
         return replica if isinstance(replica, LocalReplica) else None
 
     def set_states(self, states: dict[int, str]) -> None:
-        """New states from consensus; a local disabling ends once consensus has moved on."""
+        """New states from consensus; a local disabling ends once consensus has moved on. A
+        replica that left Dead is on a peer that is back: its connection is made afresh."""
+        for peer, state in states.items():
+            if state != "Dead" and self.states.get(peer, "Dead") == "Dead" \
+                    and peer in self.replicas:
+                self.replicas[peer].reconnect()
         self.states = dict(states)
         for peer, when in list(self.disabled.items()):
             if self.states.get(peer) != when:
