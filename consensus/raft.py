@@ -49,6 +49,8 @@ MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 2.0
 LEADER_LOST_ELECTION_DELAY = (0.05, 0.3)
 #: The message members send each other every KEEPALIVE_PERIOD seconds (see keep_alive).
 KEEPALIVE, KEEPALIVE_PERIOD = "tessera_keepalive", 1.0
+#: Seconds the Raft port may fail to bind before the node gives up (another process has it).
+BIND_GRACE = 3.0
 #: Seconds a restarted member listens for a leader before it may start an election.
 RESTART_ELECTION_GRACE = 6.0
 #: Seconds a connected peer may keep asking for votes at a term above a leader's before the
@@ -193,7 +195,8 @@ class RaftConsensus:
 
     def __init__(self, storage_path: Path, uri: str | None, bootstrap: str | None,
                  grpc_port: int, http_port: int, compact_entries: int = 128,
-                 secret: str | None = None) -> None:
+                 secret: str | None = None,
+                 on_refused: Callable[[str], None] | None = None) -> None:
         # the cluster secret: pysyncobj encrypts and authenticates every frame with a key
         # derived from it (Fernet), and drops a connection whose frames do not decrypt
         self._secret = secret
@@ -211,6 +214,11 @@ class RaftConsensus:
         self._caught_up = threading.Event()
 
         identity = self._load_identity()
+        #: until its first registration is accepted (kept over restarts), a peer may take the
+        #: place of a gone peer at its address (identities from before this flag: registered)
+        self._first_start = identity is None or identity.get("registered") is False
+        self._has_data = any((storage_path / "collections").glob("*/*"))
+        self._on_refused = on_refused  # told why this node cannot be a member
         moved_from = None
         self._hold_elections_until = float("inf")  # a joiner never campaigns before it joined
         if identity is not None:
@@ -291,7 +299,7 @@ class RaftConsensus:
 
     def _write_identity(self) -> None:
         data = {"peer_id": self.peer_id, "address": self.address, "members": self._members,
-                "pending_join": self._pending_join}
+                "pending_join": self._pending_join, "registered": not self._first_start}
         tmp = self._identity_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self._identity_path)
@@ -373,16 +381,38 @@ class RaftConsensus:
             time.sleep(0.3 + random.random() * 0.3)
 
     def _register(self) -> None:
-        """Enter (or refresh) this peer's record in the replicated peer table."""
+        """Enter (or refresh) this peer's record in the peer table. A first start, once it holds
+        its Raft address (no other process does), replaces a gone peer registered there."""
+        op = {"type": "add_peer", "peer_id": self.peer_id, "info": self.info}
+        started = time.monotonic()
+        while not self.log._SyncObj__transport.ready:  # pysyncobj retries a bind every second
+            if time.monotonic() - started > BIND_GRACE:
+                self._refuse(f"cannot listen on {self.address}: another process holds this "
+                             "peer's address (is a node with the same --uri running already?)")
+                return
+            time.sleep(0.1)
+        if self._first_start:
+            op.update(replaces=self.address, adopt=self._has_data)
         while True:
             try:
-                result = self.propose({"type": "add_peer", "peer_id": self.peer_id,
-                                       "info": self.info}, timeout=10.0)
+                result = self.propose(op, timeout=10.0)
                 if result.ok:
+                    if self._first_start:
+                        self._first_start = False
+                        self._save_identity()
+                    return
+                if result.error_kind == "refused":
+                    self._refuse(result.message or "refused by the cluster")
                     return
             except ConsensusError as exc:
                 log.info("peer registration pending: %s", exc)
             time.sleep(0.5)
+
+    def _refuse(self, why: str) -> None:
+        """This node cannot take its seat: say why to whoever started it."""
+        log.error("this peer cannot join the cluster: %s", why)
+        if self._on_refused is not None:
+            self._on_refused(why)
 
     def _on_tick(self) -> None:
         """On pysyncobj's tick thread: keep the membership on disk, hold off a joiner's

@@ -16,7 +16,7 @@ from typing import Any
 @dataclass
 class OpResult:
     ok: bool
-    error_kind: str | None = None  # "not_found" | "already_exists" | "bad_request"
+    error_kind: str | None = None  # "not_found" | "already_exists" | "bad_request" | "refused"
     message: str | None = None
     value: Any = None
 
@@ -84,9 +84,36 @@ class MetadataState:
                 del self.results[next(iter(self.results))]
         return result
 
+    def _op_sync(self, op: dict) -> OpResult:
+        """A barrier, changing nothing: the peer that proposed it holds every operation
+        committed before it once it sees it applied (POST /cluster/recover)."""
+        return OpResult(True)
+
     # -- peers -------------------------------------------------------------------------------
     def _op_add_peer(self, op: dict) -> OpResult:
-        self.peers[str(op["peer_id"])] = copy.deepcopy(op["info"])
+        """A peer enters the table (or refreshes its addresses). A peer starting for the first
+        time at the address of another (``replaces``: that peer's process is gone, since this
+        one holds its address) takes its place: when the old peer held no replicas it is simply
+        dropped; with ``adopt`` (the newcomer kept the old storage and lost only its Raft
+        state) it takes over the replicas, Dead where another copy is Active, so they recover
+        from it; otherwise the newcomer is refused and the old peer's replicas stay."""
+        peer = str(op["peer_id"])
+        address = op.get("replaces")
+        old = next((p for p, info in self.peers.items()
+                    if address is not None and p != peer and info.get("raft") == address), None)
+        if old is not None:
+            held = [shard["replicas"] for entry in self.collections.values()
+                    for shard in entry["shards"] if old in shard["replicas"]]
+            if held and not op.get("adopt"):
+                return OpResult(False, "refused", (
+                    f"Peer {old} at {address} still holds {len(held)} replicas: a peer with "
+                    "empty storage cannot take its place. Restore its storage, or remove it "
+                    f"first (DELETE /cluster/peer/{old}?force=true)"))
+            for replicas in held:
+                others_active = any(s == "Active" for p, s in replicas.items() if p != old)
+                replicas[peer] = "Dead" if others_active else replicas[old]
+            self._op_remove_peer({"peer_id": old})
+        self.peers[peer] = copy.deepcopy(op["info"])
         return OpResult(True)
 
     def _op_set_cluster_metadata(self, op: dict) -> OpResult:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
+import sys
 from pathlib import Path
 
 from consensus.local import LocalConsensus
@@ -52,6 +54,7 @@ class Node:
                 storage, settings.uri or self._default_uri(settings), settings.bootstrap,
                 grpc_port=settings.grpc_port, http_port=settings.http_port,
                 compact_entries=settings.compact_wal_entries, secret=raft_secret(settings),
+                on_refused=_exit_refused,
             )
             self.channels = PeerChannels(settings.api_key, peer_tls(settings))
         else:
@@ -106,6 +109,15 @@ class Node:
         self.toc.close()
         if isinstance(self.consensus, RaftConsensus):
             self.consensus.close()
+
+
+def _exit_refused(why: str) -> None:
+    """The cluster will not have this node (its address is another process's, or a peer it
+    would replace still holds shards): exit at once rather than hang or serve as a stranger.
+    The storage is left as it is."""
+    print(f"Tessera cannot join the cluster: {why}", file=sys.stderr, flush=True)
+    logging.shutdown()
+    os._exit(1)
 
 
 #: What the Raft key is derived from the API key with (a new label gives a new key).

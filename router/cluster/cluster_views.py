@@ -83,6 +83,16 @@ class ClusterViews:
         except TesseraError:
             return None
 
+    def recover_current_peer(self) -> bool:
+        """POST /cluster/recover: bring this peer's copy of the metadata up to the cluster's.
+        A barrier goes through Raft; once it is applied here, so is everything committed
+        before it (the leader sends a snapshot of the state when its log no longer reaches
+        back), and the local collections and replicas are reconciled with that state."""
+        if not self.cluster_enabled:
+            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+        self.propose({"type": "sync"})
+        return True
+
     def drain_peer(self, peer_id: int, draining: bool = True) -> bool:
         """POST /cluster/peer/{id}/drain (DELETE: cancel): the leader moves every replica
         off the peer, which can then be removed without ``force``."""

@@ -48,6 +48,12 @@ async def remove_peer(peer_id: int, request: Request) -> Response:
     return ok(await run_in_threadpool(toc.remove_peer, peer_id, force), started)
 
 
+@router.post("/cluster/recover")
+async def recover_current_peer(request: Request) -> Response:
+    started = time.perf_counter()
+    return ok(await run_in_threadpool(request.app.state.toc.recover_current_peer), started)
+
+
 @router.post("/cluster/peer/{peer_id}/drain")
 async def drain_peer(peer_id: int, request: Request) -> Response:
     """Tessera's extension: move every replica off a peer (the leader does it, one step at a
