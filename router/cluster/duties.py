@@ -38,6 +38,8 @@ OPERATOR_KINDS = ("replicate", "move")
 #: Points per page of a shard transfer: at most this many, and about this many bytes (a page
 #: is one peer call, whose messages are capped at 64 MB).
 TRANSFER_BATCH = 2048
+#: The peer calls of a copy (``PeerChannels.received_bytes`` keys): what it costs the network.
+COPY_CALLS = ("info", "versions", "retrieve", "scroll", "snapshot")
 TRANSFER_PAGE_BYTES = 8 * 1024 * 1024
 
 
@@ -298,13 +300,14 @@ class ClusterDuties:
             self.toc.reconcile()
             self.await_peers_synced(10.0)
             source = shard.replicas[source_peer]
-            key = (uuid_, shard_id)
+            key, received = (uuid_, shard_id), self._received()
             copied = self._delta(source, local, key) if delta else self._copy(source, local, key)
             local.sync()  # the copy is durable before the replica may count as Active
             self._propose({"type": "finish_transfer", "name": name, "uuid": uuid_,
                            "shard_id": shard_id, "to": self.peer_id})
-            log.info("recovered %s/%s from peer %s: %d points", name, shard_id, source_peer,
-                     copied)
+            log.info("recovered %s/%s from peer %s by %s: %d points, %d bytes received", name,
+                     shard_id, source_peer, "wal_delta" if delta else "stream_records", copied,
+                     self._received() - received)
         except Exception:
             try:
                 self._propose({"type": "abort_transfer", "name": name, "uuid": uuid_,
@@ -338,6 +341,12 @@ class ClusterDuties:
                 if pending is not None:
                     size = following
         return copied
+
+    def _received(self) -> int:
+        """Bytes of the answers to the calls a copy makes, received from any peer so far (a
+        copy's cost is the difference; reads this node sends meanwhile count too)."""
+        received = self.toc.channels.received_bytes
+        return sum(received[method] for method in COPY_CALLS)
 
     def _track(self, key: tuple[str, int], total: int) -> list:
         progress = self.progress[key] = [0, total, time.monotonic()]
@@ -406,7 +415,7 @@ class ClusterDuties:
             if shard is None or shard.local is None or source is None:
                 raise TesseraError(f"shard {shard_id} is not set up here yet")
             self.await_peers_synced(10.0)  # every coordinator leaves the target to the source
-            method = transfer.get("method", "stream_records")
+            method, received = transfer.get("method", "stream_records"), self._received()
             if method == "snapshot":  # the source's snapshot, then what changed since its cut
                 local = install_from_peer(self.toc, shard, source, uuid_)
                 local.touched = set()
@@ -430,8 +439,9 @@ class ClusterDuties:
                 self.await_peers_synced(10.0)
                 self._propose({"type": "drop_replica", "name": name, "uuid": uuid_,
                                "shard_id": shard_id, "peer_id": transfer["from"]})
-            log.info("%s of %s/%s from peer %s done: %d points", transfer.get("kind"), name,
-                     shard_id, transfer["from"], copied)
+            log.info("%s of %s/%s from peer %s by %s done: %d points, %d bytes received",
+                     transfer.get("kind"), name, shard_id, transfer["from"], method, copied,
+                     self._received() - received)
         except Exception as exc:
             log.warning("%s of %s/%s failed: %s", transfer.get("kind"), name, shard_id, exc,
                         exc_info=True)

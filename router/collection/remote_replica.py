@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections import Counter
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ class PeerChannels:
     def __init__(self, api_key: str | None = None,
                  credentials: grpc.ChannelCredentials | None = None) -> None:
         self._links: dict[str, _PeerLink] = {}
+        #: bytes of the answers received, per method (what a shard transfer costs the network)
+        self.received_bytes: Counter[str] = Counter()
         #: TLS to the peers' gRPC ports (cluster.p2p.enable_tls); None: plain text
         self.credentials = credentials
         self._lock = threading.Lock()
@@ -148,6 +151,7 @@ class PeerChannels:
                                             metadata=self._metadata)
         except grpc.RpcError as exc:
             raise _unavailable(address, exc) from exc
+        self.received_bytes[method] += len(reply.result)
         return _result(reply)
 
     def call_future(self, address: str, collection: str, shard_id: int, method: str,
@@ -265,6 +269,7 @@ def fetch_shard_snapshot(channels: PeerChannels, address: str, collection_uuid: 
                 for chunk in stub.ShardSnapshot(request, timeout=timeout,
                                                 metadata=channels.metadata):
                     out.write(chunk.data)
+                    channels.received_bytes["snapshot"] += len(chunk.data)
         except grpc.RpcError as exc:
             raise ReplicaUnavailable(f"shard snapshot from peer {address} failed: "
                                      f"{exc.code().name} {exc.details()}") from exc
