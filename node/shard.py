@@ -82,6 +82,8 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
 
     # -- opening -----------------------------------------------------------------------------
     def _open_vectors(self) -> None:
+        for staged in self.path.glob("hnsw-*.tmp"):  # a crash left it before its rename
+            staged.unlink()
         self._open_other_vectors()
         for name in self.config.flat_names:
             params = self.config.vectors[name]

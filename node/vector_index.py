@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,16 @@ class HnswGraph:
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the previous file or the new one, never half."""
-        tmp = path.with_name(path.name + ".tmp")
+        os.replace(self.write_staged(path), path)
+
+    def write_staged(self, path: Path) -> Path:
+        """The graph written and fsynced beside ``path`` under a name of its own (``.tmp``),
+        for the caller to rename into place: the slow part, done without holding anything."""
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
         faiss.write_index(self.index, str(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        return tmp
 
     @classmethod
     def load(cls, path: Path, distance: str) -> HnswGraph | None:

@@ -318,3 +318,27 @@ def test_search_now_answers_only_exact_scoring_of_gathered_rows_and_a_free_shard
         assert shard.search_now([request(True)]) is None  # busy: declined, not waited for
     assert [r.id for r in shard.search_now([request(True)])[0]] == expected
     shard.close()
+
+
+def test_while_writes_go_on_a_graph_is_extended_by_a_fifth_of_itself_at_least(tmp_path):
+    rng = np.random.default_rng(11)
+    shard = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
+    _upsert(shard, 1, range(1000), rng.normal(size=(1000, 8)))
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    assert shard.graphs[""].size == 1000
+    _upsert(shard, 2, range(1000, 1150), rng.normal(size=(150, 8)))  # writes go on: 15%
+    assert not shard.optimize_step(flush_interval=1e9)
+    assert shard.graphs[""].size == 1000
+    _upsert(shard, 3, range(1150, 1200), rng.normal(size=(50, 8)))  # 20%
+    assert shard.optimize_step(flush_interval=1e9)
+    assert shard.graphs[""].size == 1200
+    _upsert(shard, 4, range(1200, 1210), rng.normal(size=(10, 8)))
+    assert not shard.optimize_step(flush_interval=1e9)
+    shard._last_write = 0.0  # writes paused: the tail is folded in
+    assert shard.optimize_step(flush_interval=1e9)
+    assert shard.graphs[""].size == 1210
+    assert not list((tmp_path / "s").glob("*.tmp"))  # staged files were renamed into place
+    shard.close()
+    reopened = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
+    assert reopened.graphs[""] is not None and reopened.graphs[""].size == 1210
