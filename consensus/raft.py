@@ -333,9 +333,7 @@ class RaftConsensus:
         while True:
             if self._heard_leader:  # a leader replicates to us: we are a member already
                 log.info("member of the cluster (a leader replicates to this peer)")
-                self._pending_join = None
-                self._save_identity()
-                return
+                return  # ``pending_join`` ends with the registration (it may be refused)
             attempts += 1
             answer = None
             try:
@@ -346,8 +344,6 @@ class RaftConsensus:
                     answer = utility.executeCommand(leader_addr, ["add", self.address])
                     if isinstance(answer, str) and answer.startswith("SUCCESS"):
                         log.info("joined the cluster through %s", leader_addr)
-                        self._pending_join = None
-                        self._save_identity()
                         return
             except (UtilityException, OSError, AttributeError) as exc:
                 answer = exc
@@ -396,9 +392,9 @@ class RaftConsensus:
         while True:
             try:
                 result = self.propose(op, timeout=10.0)
-                if result.ok:
-                    if self._first_start:
-                        self._first_start = False
+                if result.ok:  # a member now: a restart need not join (or replace) again
+                    if self._first_start or self._pending_join:
+                        self._first_start, self._pending_join = False, None
                         self._save_identity()
                     return
                 if result.error_kind == "refused":

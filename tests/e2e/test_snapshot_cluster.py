@@ -16,7 +16,14 @@ from node.shard import LocalShard
 from node.shard_config import ShardConfig
 from router.collection.remote_replica import PeerChannels, ReplicaUnavailable, fetch_shard_snapshot
 from tests.e2e.test_cluster import _create, _points, _replica_counts, _upsert
-from tests.support.cluster import exact_count, replicas_all_active, start_cluster, wait_until
+from tests.support.cluster import (
+    cluster_node,
+    exact_count,
+    replicas_all_active,
+    start_cluster,
+    wait_peers,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +151,40 @@ def test_a_peer_streams_a_shard_snapshot_without_writing_it(cluster, tmp_path):
     assert set(source.snapshots_path.rglob("*")) == files_before
     with pytest.raises(ReplicaUnavailable, match="NOT_FOUND"):
         fetch_shard_snapshot(PeerChannels(), address, uuid_, 7, tmp_path / "none.snapshot")
+
+
+def test_a_cluster_seeded_by_its_first_peers_start_up_snapshot_flag(cluster, tmp_path):
+    """``tessera serve --snapshot PATH:NAME`` on the first peer of a new cluster: the
+    collection is created from the file, and its shards are replicated to peers that join."""
+    name = "snap_seed"
+    _loaded(cluster, name, range(250), 9, shard_number=2, replication_factor=3)
+    source = cluster[0]
+    snap = _ok(httpx.post(f"{source.url}/collections/{name}/snapshots", timeout=60))
+    file = tmp_path / "seed.snapshot"
+    file.write_bytes(httpx.get(f"{source.url}/collections/{name}/snapshots/{snap['name']}",
+                               timeout=60).content)
+    assert len(_local_counts(source, name)) == 2  # a snapshot holds the local shards: all
+    origin = cluster_node(tmp_path / "seed-0")
+    origin.args = ["--snapshot", f"{file}:{name}"]
+    nodes = [origin.start()]
+    try:
+        origin.wait_ready(60)
+        assert exact_count(origin, name) == 250
+        nodes += [cluster_node(tmp_path / f"seed-{i}", bootstrap=origin).start() for i in (1, 2)]
+        for node in nodes[1:]:
+            node.wait_ready(60)
+        wait_peers(nodes, 3)
+        assert _ok(httpx.post(f"{origin.url}/collections/{name}/cluster", json={
+            "replicate_shard": {"shard_id": 0, "from_peer_id": _peer(origin),
+                                "to_peer_id": _peer(nodes[1])}}, timeout=30)) is True
+        wait_until(lambda: _local_counts(nodes[1], name).get(0, 0) > 0
+                   and replicas_all_active(origin, name), 60, "a replica on a joiner")
+        for node in nodes:
+            assert exact_count(node, name) == 250
+    finally:
+        for node in nodes:
+            node.kill()
+
+
+def _peer(node) -> int:
+    return int(_ok(httpx.get(f"{node.url}/cluster", timeout=10))["peer_id"])
