@@ -73,9 +73,11 @@ class ShardWrites:
             return self._selected(op)
 
     def _selected(self, op: dict) -> list:
-        """Ids an operation addresses: its explicit ids, or those its filter matches."""
+        """Ids an operation addresses, each once: its explicit ids that are present (a
+        request may name one twice), or those its filter matches."""
         if op.get("ids") is not None:
-            return [pid for pid in op["ids"] if self.state.offset_of(pid) is not None]
+            return [pid for pid in dict.fromkeys(op["ids"])
+                    if self.state.offset_of(pid) is not None]
         return self._matching_ids(op.get("filter"))
 
     def _op_upsert(self, op_num: int, op: dict) -> None:

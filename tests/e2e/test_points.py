@@ -280,6 +280,19 @@ def test_delete_by_ids(http, client, seeded):
     assert api.count(http, name) == 2
 
 
+def test_an_id_named_twice_is_deleted_once_with_the_rest(http, client, seeded):
+    """A 500 before (the second occurrence looked up a point already gone), and the ids
+    after it in the request stayed."""
+    name, _ = seeded
+    post_update(http, f"/collections/{name}/points/delete", {"points": [1, 1, 2]})
+    assert {r["id"] for r in api.retrieve(http, name, [1, 2, 3])} == {3}
+    client.delete(name, points_selector=models.PointIdsList(points=[3, 3, 4]))
+    assert api.count(http, name) == 1
+    post_update(http, f"/collections/{name}/points/payload",
+                {"points": [5, 5], "payload": {"twice": True}})
+    assert api.retrieve(http, name, [5])[0]["payload"]["twice"] is True
+
+
 def test_delete_by_filter(http, client, seeded):
     name, points = seeded
     post_update(http, f"/collections/{name}/points/delete",
