@@ -41,6 +41,14 @@ def _fill(http: httpx.Client, points: int, dim: int) -> None:
         body = {"points": [{"id": lo + i, "vector": v.tolist(), "payload": {"n": lo + i}}
                            for i, v in enumerate(batch)]}
         http.put(f"/collections/{COLLECTION}/points?wait=true", json=body).raise_for_status()
+    _settle(http, points)
+
+
+def _settle(http: httpx.Client, points: int) -> None:
+    """Until the collection is green and indexed: an idle window is idle only once the
+    optimizer has folded in what the last round's writer added (it starts once writes have
+    paused for a second)."""
+    time.sleep(1.5)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         info = http.get(f"/collections/{COLLECTION}").json()["result"]
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             node.wait_ready(60)
             _fill(node.http, args.points, args.dim)
             for round_ in range(1, args.rounds + 1):
+                _settle(node.http, args.points)
                 idle, _ = _measure(node.url, args.dim, 3.0)
                 alone: list[float] = []
                 quiet, _ = _measure(node.url, args.dim, 0,
