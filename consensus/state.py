@@ -190,8 +190,10 @@ class MetadataState:
         runs. ``kind``: ``recovery`` (a Dead replica refilled), or an operator's ``replicate``
         (a new or existing replica filled from ``from``) or ``move`` (the same; the target's peer
         drops the source replica once every peer knows the new one is Active)."""
-        replicas = self._replicas(op)
         kind = op.get("kind", "recovery")
+        if kind == "points":
+            return self._start_points_transfer(op)
+        replicas = self._replicas(op)
         source, target = str(op["from"]), str(op["to"])
         shard_id, name = op["shard_id"], op["name"]
         if replicas is None or (kind == "recovery" and target not in replicas):
@@ -221,6 +223,35 @@ class MetadataState:
         replicas[target] = "Partial"
         return OpResult(True)
 
+    def _start_points_transfer(self, op: dict) -> OpResult:
+        """``replicate_points``: the points of shard ``shard_id`` that match ``filter`` are
+        copied into shard ``to_shard_id`` (another shard key's) by peer ``to``, which holds it.
+        Replica states do not change; the record is what clients poll until it is gone."""
+        name, shard_id, to_shard = op["name"], op["shard_id"], op["to_shard_id"]
+        source = self._replicas(op)
+        target = self._replicas({**op, "shard_id": to_shard})
+        for replicas, sid in ((source, shard_id), (target, to_shard)):
+            if replicas is None:
+                return OpResult(False, "bad_request", f"Shard {sid} of {name} does not exist")
+        if source.get(str(op["from"])) != "Active":
+            return OpResult(False, "bad_request",
+                            f"Shard {shard_id} has no Active replica on peer {op['from']}")
+        if target.get(str(op["to"])) != "Active":
+            return OpResult(False, "bad_request",
+                            f"Shard {to_shard} has no Active replica on peer {op['to']}")
+        transfers = self.collections[name].setdefault("transfers", [])
+        for t in transfers:
+            if {t["shard_id"], t.get("to_shard_id", t["shard_id"])} & {shard_id, to_shard}:
+                return OpResult(False, "bad_request",
+                                f"Shard {t['shard_id']} is already involved in transfer "
+                                f"{t['from']} -> {t['to']}")
+        transfers.append({
+            "shard_id": shard_id, "to_shard_id": to_shard, "from": int(op["from"]),
+            "to": int(op["to"]), "sync": True, "method": "stream_records", "kind": "points",
+            "filter": op.get("filter"), "tid": self.applied,
+        })
+        return OpResult(True)
+
     def _take_transfer(self, op: dict) -> tuple[dict | None, dict | None]:
         """The transfer of ``op`` (by shard and target; and source when given), removed from
         the running ones, with the shard's replicas."""
@@ -241,7 +272,7 @@ class MetadataState:
         if transfer is None:
             return OpResult(False, "not_found", "transfer not found")
         target = str(transfer["to"])
-        if target in replicas:
+        if target in replicas and transfer.get("kind") != "points":
             replicas[target] = "Active"  # a move's source is dropped after (drop_replica)
         return OpResult(True)
 
@@ -257,8 +288,8 @@ class MetadataState:
     @staticmethod
     def _abort_target(transfer: dict, replicas: dict) -> None:
         target = str(transfer["to"])
-        if target not in replicas:
-            return
+        if target not in replicas or transfer.get("kind") == "points":
+            return  # replicate_points: what it copied stays, as the upserts it made
         if transfer.get("fresh") and transfer.get("kind") != "recovery":
             del replicas[target]
         else:
@@ -390,7 +421,7 @@ class MetadataState:
         dropped = {shard["shard_id"] for shard in entry["shards"]} - {s["shard_id"] for s in kept}
         entry["shards"] = kept
         entry["transfers"] = [t for t in entry.get("transfers", [])
-                              if t["shard_id"] not in dropped]
+                              if not {t["shard_id"], t.get("to_shard_id")} & dropped]
         return OpResult(True)
 
     def _op_update_collection(self, op: dict) -> OpResult:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from node.errors import TesseraError
+from router.cluster import replicate_points
 from router.cluster.rebalance_duty import RebalanceDuty
 from router.cluster.snapshot_transfer import install_from_peer
 from router.collection.remote_replica import PeerChannels
@@ -71,6 +72,8 @@ class DutiesHost(Protocol):
     def replica_set(self, name: str, uuid_: str, shard_id: int) -> ReplicaSet | None: ...
 
     def renew_local_replica(self, shard: ReplicaSet) -> LocalReplica: ...
+
+    def get(self, name: str) -> Any: ...
 
 
 class ClusterDuties:
@@ -162,6 +165,14 @@ class ClusterDuties:
         self._abort_transfers_to_lost_peers(state)
         for name, entry in state.collections.items():
             transfers = entry.get("transfers", [])
+            for t in transfers:
+                running = (entry["uuid"], f"points-{t.get('tid')}")
+                if t.get("kind") == "points" and str(t["to"]) == me and \
+                        running not in self._recovering:
+                    self._recovering.add(running)
+                    threading.Thread(target=self._replicate_points, args=(
+                        name, entry["uuid"], t, running), name="replicate-points",
+                        daemon=True).start()
             for shard in entry["shards"]:
                 replica_state = shard["replicas"].get(me)
                 key = (entry["uuid"], shard["shard_id"])
@@ -455,6 +466,37 @@ class ClusterDuties:
             self._recovering.discard(key)
             self.progress.pop(key, None)
             self.toc.reconcile()
+            self.wake()
+
+    def _replicate_points(self, name: str, uuid_: str, transfer: dict, running: tuple) -> None:
+        """The copy of a ``replicate_points`` transfer, by the peer holding its target shard
+        (``router.cluster.replicate_points``); a failure aborts it (what was copied stays)."""
+        ends = {"name": name, "uuid": uuid_, "shard_id": transfer["shard_id"],
+                "from": transfer["from"], "to": self.peer_id, "tid": transfer.get("tid")}
+        key = (uuid_, transfer["shard_id"])
+
+        def pace(progress: list) -> None:  # and stop once the transfer is aborted
+            self._pace(progress)
+            entry = self.toc.consensus.state.collections.get(name, {})
+            if not any(t.get("tid") == transfer.get("tid") and t.get("kind") == "points"
+                       for t in entry.get("transfers", [])):
+                raise TesseraError("the transfer was aborted")
+
+        try:
+            copied = replicate_points.copy(self.toc.get(name), transfer,
+                                           self._track(key, 0), pace)
+            self._propose({"type": "finish_transfer", **ends})
+            log.info("replicate_points of %s: %d points from shard %s into shard %s", name,
+                     copied, transfer["shard_id"], transfer["to_shard_id"])
+        except Exception as exc:
+            log.warning("replicate_points of %s failed: %s", name, exc, exc_info=True)
+            try:
+                self._propose({"type": "abort_transfer", **ends})
+            except Exception:
+                pass
+        finally:
+            self.progress.pop(key, None)
+            self._recovering.discard(running)
             self.wake()
 
     # -- forwarding of writes from a transfer source --------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.errors import BadRequest, NotFound, ValidationFailed
-from router.cluster.replicate_points import replicate_points
+from router.cluster import replicate_points
 from router.operations import fields
 
 #: the operations this module serves, by their key in the body
@@ -80,6 +80,9 @@ def _restart(toc: Any, name: str, op: dict) -> bool:
     if not running:
         raise NotFound("transfer not found")
     kind = running[0].get("kind", "recovery")
+    if kind == "points":
+        raise BadRequest("a replicate_points transfer does not restart: abort it and ask for "
+                         "replicate_points again")
     if kind == "recovery":
         raise BadRequest("a recovery restarts by itself; only an operator's transfer restarts")
     toc.propose({"type": "abort_transfer", "name": name, "uuid": op["uuid"],
@@ -99,7 +102,7 @@ def update_cluster(toc: Any, name: str, body: dict) -> bool:
     if "drop_sharding_key" in body:
         return toc.drop_shard_key(name, fields.obj(body["drop_sharding_key"], "key"))
     if "replicate_points" in body:
-        replicate_points(collection, body["replicate_points"])
+        toc.propose(replicate_points.start_op(collection, body["replicate_points"]))
         return True
     for key in OPERATIONS:
         if key in body:

@@ -260,7 +260,8 @@ class TableOfContent(ClusterViews):
             return
         target, transfer = None, None
         for t in entry.get("transfers", []):
-            if t["shard_id"] == shard.shard_id and t["from"] == self.peer_id:
+            if t["shard_id"] == shard.shard_id and t["from"] == self.peer_id and \
+                    t.get("kind") != "points":  # replicate_points writes through the router
                 address = self._peer_address(t["to"])
                 if address:
                     transfer = t

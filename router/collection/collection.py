@@ -344,7 +344,7 @@ class Collection:
             "local_shards": local,
             "remote_shards": remote,
             "shard_transfers": [
-                {"shard_id": t["shard_id"], "to_shard_id": None, "from": t["from"],
+                {"shard_id": t["shard_id"], "to_shard_id": t.get("to_shard_id"), "from": t["from"],
                  "to": t["to"], "sync": t["sync"], "method": t["method"],
                  **({"comment": t["comment"]} if t.get("comment") else {})}
                 for t in transfers or []

@@ -115,3 +115,36 @@ def test_an_end_names_its_transfer_not_a_later_one_between_the_same_peers(state)
             "tid": first}
     assert state.apply(late).error_kind == "not_found"  # the first copy's late finish
     assert _replicas(state, 0) == {"1": "Active", "3": "Partial"}
+
+
+def _points(s: MetadataState, shard_id: int = 0, to_shard: int = 1, source: int = 1,
+            target: int = 2):
+    return s.apply({"type": "start_transfer", "kind": "points", "name": "c", "uuid": "u",
+                    "shard_id": shard_id, "to_shard_id": to_shard, "from": source,
+                    "to": target, "filter": {"must": []}})
+
+
+def test_replicate_points_lists_a_transfer_and_leaves_the_replicas_alone(state):
+    """Shard 0 (peer 1) into shard 1 (peers 1, 2), copied by peer 2: no replica changes state
+    when it starts, finishes or is aborted."""
+    before = {0: dict(_replicas(state, 0)), 1: dict(_replicas(state, 1))}
+    assert _points(state).ok
+    [transfer] = state.collections["c"]["transfers"]
+    assert (transfer["shard_id"], transfer["to_shard_id"], transfer["kind"]) == (0, 1, "points")
+    assert transfer["filter"] == {"must": []}
+    assert {0: _replicas(state, 0), 1: _replicas(state, 1)} == before
+    assert not _points(state).ok  # one transfer of these shards at a time
+    assert not _start(state, "replicate").ok
+    assert _end(state, "abort", target=2).ok
+    assert {0: _replicas(state, 0), 1: _replicas(state, 1)} == before
+    assert _points(state).ok
+    assert _end(state, "finish", target=2).ok
+    assert {0: _replicas(state, 0), 1: _replicas(state, 1)} == before
+    assert state.collections["c"]["transfers"] == []
+
+
+def test_replicate_points_needs_active_replicas_at_both_ends(state):
+    assert _points(state, source=2).message == "Shard 0 has no Active replica on peer 2"
+    assert _points(state, target=3).message == "Shard 1 has no Active replica on peer 3"
+    assert _points(state, to_shard=7).message == "Shard 7 of c does not exist"
+    assert state.collections["c"]["transfers"] == []

@@ -75,11 +75,17 @@ def collection_cluster_info_response(
         ],
         shard_transfers=[
             pb.ShardTransferInfo(**{"shard_id": t["shard_id"], "from": t["from"], "to": t["to"],
-                                    "sync": t["sync"]})
+                                    "sync": t["sync"], **_to_shard(t)})
             for t in info["shard_transfers"]
         ],
         time=elapsed,
     )
+
+
+def _to_shard(transfer: dict) -> dict:
+    """ShardTransferInfo.to_shard_id is optional: set only where the listing has one."""
+    to_shard = transfer.get("to_shard_id")
+    return {} if to_shard is None else {"to_shard_id": to_shard}
 
 
 def points_operation_response(result: UpdateResult, elapsed: float) -> pb.PointsOperationResponse:
