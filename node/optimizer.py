@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from node import heap
+from node import heap, priority
 from node.shard import LocalShard
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Optimizer:
         self._wake.set()
 
     def _run(self) -> None:
+        priority.lower_this_thread()  # builds yield the cores to requests
         while not self._stop.is_set():
             with self._lock:
                 shards = list(self._shards.values())

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from node import priority
 from node.durable import fsync_dir
 from node.errors import BadRequest
 
@@ -110,7 +111,12 @@ def stream(kind: str, members: Iterable[Member], manifest: dict) -> Iterator[byt
 
 def write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
     """Write an archive to ``target`` atomically (a hidden partial file renamed into place once
-    complete and fsynced), with ``<target>.checksum`` beside it; returns (size, sha256)."""
+    complete and fsynced), with ``<target>.checksum`` beside it; returns (size, sha256). Runs
+    below the requests' priority: searches meanwhile keep their latency."""
+    return priority.run_in_background(_write_file, chunks, target)
+
+
+def _write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
     partial = partial_path(target)
     digest = hashlib.sha256()
     size = 0

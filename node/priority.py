@@ -1,0 +1,56 @@
+"""Background work below the requests' CPU priority.
+
+A graph build (FAISS's OpenMP threads on every core) or a snapshot (reading, hashing and
+writing every file) can use all of a small machine's cores; searches and writes that arrive
+meanwhile should get a core at once. Linux priorities are per thread, and threads inherit them
+when they start (so do the OpenMP threads FAISS starts from a niced thread). An unprivileged
+process cannot raise a thread's priority back, so only threads that do nothing but background
+work are niced: the optimizer's, and a thread started for each such job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+#: How much lower background work runs than requests (a nice increment).
+NICE_INCREMENT = 10
+
+T = TypeVar("T")
+
+
+def lower_this_thread() -> None:
+    """This thread, and the threads it starts from now on, run at a lower priority."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid,
+                       min(19, os.getpriority(os.PRIO_PROCESS, tid) + NICE_INCREMENT))
+    except (AttributeError, OSError) as exc:  # not Linux: it stays as it is
+        log.debug("priority unchanged: %s", exc)
+
+
+def run_in_background(job: Callable[..., T], *args) -> T:
+    """``job(*args)`` in a thread of its own at the lower priority; its result, or its error,
+    is this call's."""
+    outcome: list = []
+
+    def run() -> None:
+        lower_this_thread()
+        try:
+            outcome.append((True, job(*args)))
+        except BaseException as exc:  # handed to the caller
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name=f"background-{getattr(job, '__name__', 'job')}",
+                              daemon=True)
+    worker.start()
+    worker.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
