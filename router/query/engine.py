@@ -208,6 +208,8 @@ def _score_custom(
         return np.where(
             max_pos > max_neg, scaled_fast_sigmoid(max_pos), -scaled_fast_sigmoid(max_neg)
         ).astype(np.float32)
+    if kind == "relevance_feedback":
+        return _feedback_scores(sim, examples)
     pairs = [(sim(p), sim(q)) for p, q in examples["pairs"]]
     if kind == "context":
         total = np.zeros(n, dtype=np.float32)
@@ -220,6 +222,24 @@ def _score_custom(
         rank += np.sign(p - q).astype(np.int32)
     target = sim(examples["target"])
     return (rank.astype(np.float32) + scaled_fast_sigmoid(target)).astype(np.float32)
+
+
+#: at most this many (best, worst) pairs of feedback examples count, as in Qdrant
+FEEDBACK_PAIRS = 3
+
+
+def _feedback_scores(sim, examples: dict) -> np.ndarray:
+    """Qdrant's naive relevance feedback, in float32: ``a * sim(target)`` plus, for each pair of
+    the best- and worst-rated examples left (the first with the last, then inwards),
+    ``(score_best - score_worst) ** b * c * (sim(best) - sim(worst))``."""
+    a, b, c = (np.float32(x) for x in examples["strategy"])
+    rated = sorted(examples["feedback"], key=lambda item: -np.float32(item[1]))  # stable
+    total = (a * sim(examples["target"])).astype(np.float32)
+    for i in range(min(FEEDBACK_PAIRS, len(rated) // 2)):
+        (best, high), (worst, low) = rated[i], rated[-1 - i]
+        weight = np.float32(np.float32(high) - np.float32(low)) ** b * c
+        total = (total + np.float32(weight) * (sim(best) - sim(worst))).astype(np.float32)
+    return total
 
 
 def _custom_examples(ctx: Context, stage: Stage) -> tuple[dict, list]:
@@ -243,6 +263,13 @@ def _custom_examples(ctx: Context, stage: Stage) -> tuple[dict, list]:
             "kind": "discover",
             "target": res(spec["target"]),
             "pairs": [(res(p), res(q)) for p, q in spec["pairs"]],
+        }
+    elif stage.kind == "relevance_feedback":
+        examples = {
+            "kind": "relevance_feedback",
+            "target": res(spec["target"]),
+            "feedback": [(res(example), score) for example, score in spec["feedback"]],
+            "strategy": spec["strategy"],
         }
     else:
         examples = {"kind": "context", "pairs": [(res(p), res(q)) for p, q in spec["pairs"]]}
@@ -338,7 +365,7 @@ def run_stage(ctx: Context, stage: Stage, limit: int, offset: int = 0) -> list[P
         vector, exclude = _average_vector(ctx, stage, stage.spec)
         inner = replace(stage, filter=and_filters(stage.filter, _exclude_filter(exclude)))
         return _nearest_search(ctx, inner, vector, None, limit)
-    if kind in ("recommend", "discover", "context"):
+    if kind in ("recommend", "discover", "context", "relevance_feedback"):
         examples, exclude = _custom_examples(ctx, stage)
         records = scan(ctx, stage, exclude)
         scores = _score_custom(ctx, stage, records, examples)

@@ -152,6 +152,8 @@ def parse_query_interface(raw: Any, prefix: str) -> tuple[str | None, Any]:
         }
     if "context" in raw:
         return "context", {"pairs": _pairs(raw["context"], "context")}
+    if "relevance_feedback" in raw:
+        return "relevance_feedback", _feedback_spec(raw["relevance_feedback"], prefix)
     if "order_by" in raw:
         return "order_by", order_by(raw["order_by"])
     if "fusion" in raw:
@@ -184,6 +186,43 @@ def parse_query_interface(raw: Any, prefix: str) -> tuple[str | None, Any]:
         return "sample", "random"
     kinds = ", ".join(sorted(map(str, raw)))
     raise BadRequest(f"query kind not supported: {kinds}")
+
+
+def _number(raw: Any, what: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise FormatError(f"invalid type for `{what}`: expected a number")
+    return float(raw)
+
+
+def _feedback_spec(raw: Any, prefix: str) -> dict:
+    """RelevanceFeedbackInput → its target, [(example, score)] and the strategy's (a, b, c)."""
+    if not isinstance(raw, dict):
+        raise FormatError("invalid type for `relevance_feedback`")
+    for required in ("target", "feedback", "strategy"):
+        if required not in raw:
+            raise FormatError(f"missing field `{required}` in `relevance_feedback`")
+    items = raw["feedback"]
+    if not isinstance(items, list):
+        raise FormatError("invalid type for `relevance_feedback.feedback`: expected a list")
+    feedback = []
+    for item in items:
+        if not isinstance(item, dict) or "example" not in item or "score" not in item:
+            raise FormatError("missing field `example` or `score` in `relevance_feedback.feedback`")
+        feedback.append((_vector_input(item["example"], "relevance_feedback.feedback.example"),
+                         _number(item["score"], "relevance_feedback.feedback.score")))
+    strategy = raw["strategy"]
+    naive = strategy.get("naive") if isinstance(strategy, dict) else None
+    if not isinstance(naive, dict):
+        raise FormatError("data did not match any variant of untagged enum FeedbackStrategy")
+    for required in ("a", "b", "c"):
+        if required not in naive:
+            raise FormatError(f"missing field `{required}` in `relevance_feedback.strategy.naive`")
+    a, b, c = (_number(naive[k], f"relevance_feedback.strategy.naive.{k}") for k in "abc")
+    if b < 0:
+        raise ValidationFailed(f"[{prefix}query.relevance_feedback.strategy.naive.b: value {b} "
+                               "invalid, must be 0.0 or larger]")
+    return {"target": _vector_input(raw["target"], "relevance_feedback.target"),
+            "feedback": feedback, "strategy": (a, b, c)}
 
 
 def _recommend_spec(positive: Any, negative: Any, strategy: Any) -> dict:

@@ -174,6 +174,21 @@ def context(data: Data, pairs: list) -> np.ndarray:
     return total
 
 
+def relevance_feedback(data: Data, target, feedback: list, a: float, b: float, c: float):
+    """Naive relevance feedback: the examples ranked by their feedback score; the i-th best is
+    paired with the i-th worst (at most 3 pairs, never one example with itself); each pair adds
+    (its score gap ** b) * c times how much nearer a point is to the better example."""
+    ranked = [example for example, _ in sorted(feedback, key=lambda e: e[1], reverse=True)]
+    scores = [np.float32(s) for _, s in sorted(feedback, key=lambda e: e[1], reverse=True)]
+    total = np.float32(a) * data.sim(target)
+    n = len(ranked)
+    for i in range(min(3, n // 2)):
+        gap = np.float32(scores[i] - scores[n - 1 - i])
+        weight = np.float32(gap ** np.float32(b)) * np.float32(c)
+        total = total + weight * (data.sim(ranked[i]) - data.sim(ranked[n - 1 - i]))
+    return total.astype(np.float32)
+
+
 def mmr(data: Data, query, candidates: list, diversity: float, k: int) -> list:
     """Greedy MMR over candidate ids: first the most relevant, then argmax of
     λ·sim(query) − (1−λ)·max sim(selected), λ = 1 − diversity."""

@@ -154,6 +154,55 @@ def test_context(client, data, distance):
     ref.assert_scored(got, _all_except(d, scores, 15, {11, 21, 31, 41, 51, 61}), atol=1e-5)
 
 
+#: five rated examples (the middle one is left out of the pairs), ids and a raw vector mixed
+FEEDBACK = [(14, 0.9), (RAW, 0.75), (150, 0.5), (62, 0.2), (88, 0.05)]
+
+
+@pytest.mark.parametrize("distance", ["Cosine", "Euclid"])
+def test_relevance_feedback(client, data, distance):
+    name, d = data[distance]
+    got = client.query_points(
+        name,
+        query=models.RelevanceFeedbackQuery(
+            relevance_feedback=models.RelevanceFeedbackInput(
+                target=RAW[::-1],
+                feedback=[models.FeedbackItem(example=e, score=s) for e, s in FEEDBACK],
+                strategy=models.NaiveFeedbackStrategy(
+                    naive=models.NaiveFeedbackStrategyParams(a=0.8, b=1.5, c=0.6)
+                ),
+            )
+        ),
+        limit=12,
+    ).points
+    vec = lambda e: d.vec(e) if isinstance(e, int) else e  # noqa: E731
+    scores = ref.relevance_feedback(
+        d, RAW[::-1], [(vec(e), s) for e, s in FEEDBACK], 0.8, 1.5, 0.6
+    )
+    ref.assert_scored(got, _all_except(d, scores, 12, {14, 150, 62, 88}), atol=1e-5)
+
+
+def test_relevance_feedback_rescoring_prefetch(client, data):
+    name, d = data["Cosine"]
+    feedback = [(21, 1.0), (22, 0.0)]
+    got = client.query_points(
+        name,
+        prefetch=models.Prefetch(query=RAW, limit=40),
+        query=models.RelevanceFeedbackQuery(
+            relevance_feedback=models.RelevanceFeedbackInput(
+                target=5,
+                feedback=[models.FeedbackItem(example=e, score=s) for e, s in feedback],
+                strategy=models.NaiveFeedbackStrategy(
+                    naive=models.NaiveFeedbackStrategyParams(a=1.0, b=1.0, c=2.0)
+                ),
+            )
+        ),
+        limit=10,
+    ).points
+    candidates = {pid for pid, _ in ref.nearest(d, RAW, 40)}
+    scores = ref.relevance_feedback(d, d.vec(5), [(d.vec(e), s) for e, s in feedback], 1, 1, 2)
+    ref.assert_scored(got, _all_except(d, scores, 10, {5, 21, 22}, candidates), atol=1e-5)
+
+
 def test_recommend_rescoring_prefetch(client, data):
     name, d = data["Cosine"]
     got = client.query_points(
@@ -265,6 +314,13 @@ def test_errors(http, data):
         contains="123456",
     )
     error(http.post(path, json={"query": {"discover": {"context": []}}}), 400, contains="target")
+    feedback = {"target": RAW, "feedback": [{"example": 1, "score": 1}],
+                "strategy": {"naive": {"a": 1, "b": -1, "c": 1}}}
+    error(http.post(path, json={"query": {"relevance_feedback": feedback}}), 422,
+          contains="relevance_feedback.strategy.naive.b: value -1.0 invalid")
+    del feedback["strategy"]
+    error(http.post(path, json={"query": {"relevance_feedback": feedback}}), 400,
+          contains="missing field `strategy`")
     error(
         http.post(path, json={"query": {"nearest": RAW, "mmr": {"diversity": 2}}}),
         422,
