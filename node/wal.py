@@ -1,7 +1,9 @@
 """Write-ahead log of one shard.
 
 Every change is appended here before it is applied, so that a restart can replay what the last
-flush did not capture. Records are framed ``[u32 length][u32 crc32][pickle of (op_num, op)]``;
+flush did not capture. Records are framed ``[u32 length][u32 crc32][pickle of (op_num, op)]``,
+an upsert's vectors pickled as one matrix per name (``node.wire.columnar``: a numpy array per
+point costs microseconds to pickle, however small);
 replay stops at the first torn or corrupt record (only the tail can be torn). The log is split in
 files named by the first operation number they hold, so a flush can drop whole files.
 
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from node.durable import fsync_dir
+from node.wire import columnar
 
 _HEADER = struct.Struct("<II")
 
@@ -63,7 +66,7 @@ class WriteAheadLog:
     def append(self, op_num: int, op: dict) -> None:
         if self._file is None:
             self._open_for(op_num)
-        body = pickle.dumps((op_num, op), protocol=pickle.HIGHEST_PROTOCOL)
+        body = pickle.dumps((op_num, columnar(op)), protocol=pickle.HIGHEST_PROTOCOL)
         self._file.write(_HEADER.pack(len(body), zlib.crc32(body)) + body)
         self._file.flush()  # into the OS: survives kill -9 of this process
         self._dirty = True

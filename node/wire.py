@@ -46,7 +46,7 @@ class _Unpickler(pickle.Unpickler):
 
 
 def dumps(value: Any) -> bytes:
-    return pickle.dumps(_columns(value), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(columnar(value), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def loads(data: bytes) -> Any:
@@ -54,11 +54,12 @@ def loads(data: bytes) -> Any:
 
 
 # -- columns -------------------------------------------------------------------------------
-def _columns(value: Any) -> Any:
+def columnar(value: Any) -> Any:
     """``value`` with its record pages and upserts' vectors in column form: a call's
-    arguments (a tuple holding an operation) or a result (records, or one page per query)."""
+    arguments (a tuple holding an operation) or a result (records, or one page per query).
+    Plain pickle turns it back into the same value (the WAL stores operations so)."""
     if isinstance(value, tuple):
-        return tuple(_columns(item) for item in value)
+        return tuple(columnar(item) for item in value)
     if isinstance(value, dict):
         vectors = value.get("vectors")
         if isinstance(vectors, list) and len(vectors) >= _MIN_ROWS:
@@ -66,7 +67,7 @@ def _columns(value: Any) -> Any:
         return value
     if isinstance(value, list) and value:
         if isinstance(value[0], list):
-            return [_columns(item) for item in value]
+            return [columnar(item) for item in value]
         if len(value) >= _MIN_ROWS and all(type(r) is PointRecord for r in value):
             return _RecordPage(value)
     return value
