@@ -7,6 +7,8 @@ A duty thread looks at this peer's replicas in the applied metadata and acts:
   fetches only the points whose versions differ and drops those the source no longer has
   (``wal_delta``), an empty one streams every point; finish (``Active``);
 - ``Partial`` with no copy running here (a restart interrupted it) → abort, so it recovers anew;
+- a ``replicate_points`` transfer into a shard held here → copy the points through the
+  collection (``router.cluster.replicate_points``), then finish it;
 - replicas that failed a write here are reported Dead, retried until consensus answers.
 Placement of new shards is ``router.cluster.placement``'s.
 """
@@ -84,7 +86,7 @@ class ClusterDuties:
         self._stop = threading.Event()
         self._dead_reports: dict[tuple, str] = {}  # (name, uuid, shard, peer) -> from_state
         self._reports_lock = threading.Lock()
-        self._recovering: set[tuple[str, int]] = set()
+        self._recovering: set[tuple] = set()  # (uuid, shard id) or (uuid, "points-<tid>")
         self._recoveries: set[tuple[str, int]] = set()  # the automatic ones among them
         self._activating: set[tuple[str, int]] = set()
         self._before_start: set[tuple] | None = None
