@@ -4,7 +4,9 @@ also how long a snapshot took and the longest gap between two acknowledged write
 pause the cut costs writers).
 
 One node on fresh storage, a collection of --points points of --dim dimensions (Cosine, an HNSW
-graph built before measuring), one searcher thread issuing queries back to back.
+graph built before measuring), one searcher thread issuing queries back to back. The writer
+runs in a process of its own, so that building its requests does not hold the searcher's
+interpreter lock (it would count as the server's latency).
 
     python bench/snapshot.py [--points 100000] [--dim 128] [--rounds 3]
 
@@ -14,6 +16,7 @@ Target (issue #20): p99 during the snapshot within 3x its idle value.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -70,9 +73,12 @@ def _search_latencies(url: str, dim: int, stop: threading.Event) -> list[float]:
     return took
 
 
-def _writer(url: str, dim: int, stop: threading.Event, acked: list[float]) -> None:
+def _writer(url: str, dim: int, stop, acks) -> None:
+    """Upserts of 20 points with wait=true, back to back until ``stop``; then the monotonic
+    time of every acknowledgement goes to ``acks`` (a queue)."""
     rng = np.random.default_rng(2)
     next_id = 10_000_000
+    acked: list[float] = []
     with httpx.Client(base_url=url, timeout=60) as http:
         while not stop.is_set():
             body = {"points": [{"id": next_id + i, "vector": rng.normal(size=dim).tolist()}
@@ -80,6 +86,24 @@ def _writer(url: str, dim: int, stop: threading.Event, acked: list[float]) -> No
             next_id += 20
             http.put(f"/collections/{COLLECTION}/points?wait=true", json=body).raise_for_status()
             acked.append(time.monotonic())
+    acks.put(acked)
+
+
+class _WriterProcess:
+    """The writer in a process of its own; ``times()`` stops it and returns its acks."""
+
+    def __init__(self, url: str, dim: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop, self._acks = context.Event(), context.Queue()
+        self._process = context.Process(target=_writer,
+                                        args=(url, dim, self._stop, self._acks), daemon=True)
+        self._process.start()
+
+    def times(self) -> list[float]:
+        self._stop.set()
+        acked = self._acks.get(timeout=120)
+        self._process.join(timeout=30)
+        return acked
 
 
 def _snapshots_for(node: Node, took: list[float], seconds: float = 3.0) -> None:
@@ -131,19 +155,15 @@ def main(argv: list[str] | None = None) -> int:
                 alone: list[float] = []
                 quiet, _ = _measure(node.url, args.dim, 0,
                                     during=lambda alone=alone: _snapshots_for(node, alone))
-                stop, acked = threading.Event(), []
-                writer = threading.Thread(target=_writer, args=(node.url, args.dim, stop, acked))
-                writer.start()
-                time.sleep(0.5)
+                writer = _WriterProcess(node.url, args.dim)
+                time.sleep(1.5)  # the process has started and is writing
                 writing, _ = _measure(node.url, args.dim, 3.0)
                 snapshots: list[float] = []
-                marker = len(acked)
+                cut = time.monotonic()
                 busy, _ = _measure(node.url, args.dim, 0,
                                    during=lambda snapshots=snapshots: _snapshots_for(node,
                                                                                      snapshots))
-                stop.set()
-                writer.join()
-                during = acked[marker:]
+                during = [t for t in writer.times() if t >= cut]
                 gaps = [b - a for a, b in zip(during, during[1:], strict=False)] or [0.0]
                 i50, i99 = _percentiles(idle)
                 q50, q99 = _percentiles(quiet)
