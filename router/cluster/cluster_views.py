@@ -10,6 +10,7 @@ from typing import Any
 
 from consensus.raft import ConsensusError
 from node.errors import BadRequest, NotFound, ServiceError, TesseraError
+from router.cluster.resharding_ops import resharding_operations
 
 
 class ClusterViews:
@@ -64,7 +65,11 @@ class ClusterViews:
         entry = self.consensus.state.collections.get(collection.name, {})
         transfers = [dict(t, comment=self._transfer_comment(entry["uuid"], t))
                      for t in entry.get("transfers", [])]
-        return collection.cluster_info(self.peer_id, transfers)
+        info = collection.cluster_info(self.peer_id, transfers)
+        comment = None if self.duties is None else \
+            self.duties.resharding.comment(entry.get("uuid"))
+        info["resharding_operations"] = resharding_operations(entry, comment)
+        return info
 
     def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
         """The progress of a copy into a replica on this peer (a node call of the peers)."""

@@ -203,7 +203,7 @@ class TableOfContent(ClusterViews):
         shard_config = ShardConfig.from_collection(config, entry.get("payload_schema"))
         sets = [self._replica_set(name, entry, shard, shard_config) for shard in entry["shards"]]
         collection = Collection(name, config, sets, entry.get("payload_schema"),
-                                ring=entry.get("ring", False))
+                                ring=entry.get("ring", False), resharding=entry.get("resharding"))
         collection.uuid = entry["uuid"]
         self._collections[name] = collection
 
@@ -251,6 +251,7 @@ class TableOfContent(ClusterViews):
                     replica.address = self._peer_address(peer) or ""
             shard.set_states(states)
             self._set_forwarding(shard, entry, collection.name)
+        collection.set_resharding(entry.get("resharding"))
 
     def _set_forwarding(self, shard: ReplicaSet, entry: dict, name: str) -> None:
         """While this peer is the source of a transfer, its replica passes every write it

@@ -8,6 +8,7 @@ nothing. Reads go to every shard and are merged exactly as one shard would order
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from node.shard_search import PointRecord
 from router.collection import filter_keys, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
+from router.collection.resharding import Resharding
 from router.collection.search_plan import Query
 from router.collection.strict_mode import StrictMode
 
@@ -41,6 +43,7 @@ class Collection:
         shards: list[ReplicaSet],
         payload_schema: dict | None = None,
         ring: bool = False,
+        resharding: dict | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -54,7 +57,11 @@ class Collection:
         self._write_lock = threading.Lock()
         #: payload keys read by filters without an index: key -> (index type, when); /issues
         self.unindexed_reads: dict[str, tuple[str, float]] = {}
+        #: key group -> its resharding in progress (router.collection.resharding)
+        self._resharding: dict[tuple, Resharding] = {}
+        self._noting: set[int] = set()  # shards whose local replica notes writes for it
         self.set_shards(shards)
+        self.set_resharding(resharding)
         applied = (s.local.last_op() for s in shards if s.local is not None)
         self._next_op = max(applied, default=0) + 1
 
@@ -67,6 +74,34 @@ class Collection:
             groups.setdefault(_key_id(shard.shard_key), []).append(shard)
         self._groups = groups
         self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+
+    def set_resharding(self, info: dict | None) -> None:
+        """A resharding's stage from consensus (None: none runs). Taken under the write lock:
+        once this node says it applied a stage, no write routed the old way is in flight."""
+        with self._write_lock:
+            if info is None:
+                self._resharding = {}
+            else:
+                self._resharding = {_key_id(info.get("key")): Resharding.of(info)}
+            gaining = {sid for r in self._resharding.values() for sid in r.gaining}
+            for shard in self.shards:
+                local = shard.local
+                if local is None:
+                    continue
+                if shard.shard_id in gaining and shard.shard_id not in self._noting:
+                    local.touched = set()
+                    self._noting.add(shard.shard_id)
+                elif shard.shard_id not in gaining and shard.shard_id in self._noting:
+                    local.touched = None
+                    self._noting.discard(shard.shard_id)
+
+    def _read_filter(self, shard: ReplicaSet, filter_):
+        """What a read may take from ``shard``: while its key group is resharded, only the
+        points the read ring gives it."""
+        if not self._resharding:
+            return filter_
+        resharding = self._resharding.get(_key_id(shard.shard_key))
+        return filter_ if resharding is None else resharding.read_filter(shard.shard_id, filter_)
 
     def scoped(self, selector) -> Collection:
         """This collection as a request with ``shard_key`` sees it (None: all shards)."""
@@ -99,8 +134,10 @@ class Collection:
         located: dict[int, list] = {}
         for group in groups.values():
             full = self._groups[_key_id(group[0].shard_key)]
+            resharding = self._resharding.get(_key_id(group[0].shard_key))
             for point_id in ids:
-                shard = self._route(point_id, full)
+                shard = self._route(point_id, full) if resharding is None else \
+                    self._by_id[resharding.read_owner(point_id)]
                 if shard in group:
                     located.setdefault(shard.shard_id, []).append(point_id)
         return located
@@ -130,16 +167,24 @@ class Collection:
 
     def read_targets(self, selector=None) -> list[ReplicaSet]:
         """The shards a read addresses: all (custom: those with an Active replica), a key, a
-        list of keys, or ``{"target": …, "fallback": …}``."""
+        list of keys, or ``{"target": …, "fallback": …}``. While a key group is resharded,
+        only the shards of its read ring."""
+        targets = self._read_targets(selector)
+        if not self._resharding:
+            return targets
+        return [s for s in targets if (r := self._resharding.get(_key_id(s.shard_key))) is None
+                or s.shard_id in r.read_ids]
+
+    def _read_targets(self, selector=None) -> list[ReplicaSet]:
         if selector is None:
             if not self.custom_sharding:
                 return self.shards
             return [s for s in self.shards if "Active" in s.states.values()]
         if isinstance(selector, dict) and "target" in selector:
-            target = self.read_targets(selector["target"])
+            target = self._read_targets(selector["target"])
             if all(s.readable() for s in target) or selector.get("fallback") is None:
                 return target
-            return self.read_targets(selector["fallback"])
+            return self._read_targets(selector["fallback"])
         keys = selector if isinstance(selector, list) else [selector]
         out: list[ReplicaSet] = []
         for key in keys:
@@ -189,6 +234,10 @@ class Collection:
         return parts
 
     def _split_in(self, op: dict, group: list[ReplicaSet]) -> list[tuple[ReplicaSet, dict]]:
+        resharding = self._resharding.get(_key_id(group[0].shard_key)) \
+            if self._resharding else None
+        if resharding is not None:
+            return self._split_resharded(op, group, resharding)
         if op["type"] == "upsert":
             rows_of: dict[int, list[int]] = {}
             for i, point_id in enumerate(op["ids"]):
@@ -212,6 +261,36 @@ class Collection:
             groups_i: dict[int, list] = {}
             for point_id in op["ids"]:
                 groups_i.setdefault(self._route(point_id, group).shard_id, []).append(point_id)
+            return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
+        return [(shard, op) for shard in group]
+
+    def _split_resharded(self, op: dict, group: list[ReplicaSet],
+                         resharding: Resharding) -> list[tuple[ReplicaSet, dict]]:
+        """As ``_split_in`` while the group is resharded: an id may have two owners."""
+        if op["type"] == "upsert":
+            rows_of: dict[int, list[int]] = {}
+            for i, point_id in enumerate(op["ids"]):
+                for shard_id in resharding.write_owners(point_id):
+                    rows_of.setdefault(shard_id, []).append(i)
+            parts = []
+            for shard_id, rows in rows_of.items():
+                part = dict(op)
+                part["ids"] = [op["ids"][i] for i in rows]
+                part["vectors"] = [op["vectors"][i] for i in rows]
+                part["payloads"] = [op["payloads"][i] for i in rows]
+                parts.append((self._by_id[shard_id], part))
+            return parts
+        if op["type"] == "update_vectors":
+            groups_v: dict[int, list] = {}
+            for item in op["points"]:
+                for shard_id in resharding.write_owners(item[0]):
+                    groups_v.setdefault(shard_id, []).append(item)
+            return [(self._by_id[s], {**op, "points": pts}) for s, pts in groups_v.items()]
+        if op.get("ids") is not None:
+            groups_i: dict[int, list] = {}
+            for point_id in op["ids"]:
+                for shard_id in resharding.write_owners(point_id):
+                    groups_i.setdefault(shard_id, []).append(point_id)
             return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
         return [(shard, op) for shard in group]
 
@@ -241,15 +320,20 @@ class Collection:
         self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
+            f = self._read_filter(shard, filter_)
             records.extend(self._tag(shard, shard.read(
-                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector))))
+                lambda r, f=f: r.scroll(f, offset, limit + 1, with_payload, with_vector))))
         records.sort(key=lambda r: id_sort_key(r.id))
         next_offset = records[limit].id if len(records) > limit else None
         return records[:limit], next_offset
 
     def count(self, filter_, shard_key=None) -> int:
         self.observe_filter(filter_)
-        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
+        total = 0
+        for shard in self.read_targets(shard_key):
+            f = self._read_filter(shard, filter_)
+            total += shard.read(lambda r, f=f: r.count(f))
+        return total
 
     def scroll_ordered(
         self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
@@ -258,8 +342,9 @@ class Collection:
         self.observe_filter(filter_)
         records: list[PointRecord] = []
         for shard in self.read_targets(shard_key):
+            f = self._read_filter(shard, filter_)
             records.extend(self._tag(shard, shard.read(
-                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector))))
+                lambda r, f=f: r.scroll_ordered(f, order_by, limit, with_payload, with_vector))))
         descending = order_by.get("direction") == "desc"
         records.sort(
             key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id))
@@ -271,7 +356,8 @@ class Collection:
         self.observe_filter(filter_)
         counts: dict = {}
         for shard in self.read_targets(shard_key):
-            for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
+            f = self._read_filter(shard, filter_)
+            for value, n in shard.read(lambda r, f=f: r.facet(key, f)).items():
                 counts[value] = counts.get(value, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
         return ranked[:limit]
@@ -292,7 +378,8 @@ class Collection:
                 self.observe_filter(q.filter)
         requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
-        futures = [shard.search_future(requests) for shard in targets]
+        futures = [shard.search_future(self._shard_requests(shard, requests))
+                   for shard in targets]
         answers = [self._tag_all(s, f.result()) for s, f in zip(targets, futures, strict=True)]
         return search_plan.merge_results(self, queries, answers)
 
@@ -309,13 +396,21 @@ class Collection:
             requests = search_plan.build_requests(self, queries)
         targets = self.read_targets(shard_key)
         if len(targets) == 1:  # one shard (the common case): no gathering to pay for
-            answers = [await wakeups.wrap(targets[0].search_future(requests))]
+            answers = [await wakeups.wrap(
+                targets[0].search_future(self._shard_requests(targets[0], requests)))]
         else:
-            futures = [wakeups.wrap(s.search_future(requests)) for s in targets]
+            futures = [wakeups.wrap(s.search_future(self._shard_requests(s, requests)))
+                       for s in targets]
             answers = await asyncio.gather(*futures)
         if self.custom_sharding:
             answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
         return search_plan.merge_results(self, queries, list(answers))
+
+    def _shard_requests(self, shard: ReplicaSet, requests: list) -> list:
+        if not self._resharding or _key_id(shard.shard_key) not in self._resharding:
+            return requests
+        return [dataclasses.replace(r, filter=self._read_filter(shard, r.filter))
+                for r in requests]
 
     def _tag_all(self, shard: ReplicaSet, per_query: list) -> list:
         if shard.shard_key is not None:
