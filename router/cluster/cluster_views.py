@@ -20,6 +20,8 @@ class ClusterViews:
     channels: Any
     duties: Any
     peer_id: int
+    #: cluster.resharding_enabled (Qdrant's default: off); set by the server
+    resharding_enabled: bool = False
 
     def cluster_status(self) -> dict:
         """GET /cluster (Qdrant's ClusterStatus)."""

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 
 #: ids per page when a replica looks for the points it no longer owns
 CLEANUP_PAGE = 4096
+#: how long a step waits for the peers to take the stage before it goes on regardless
+SYNC_SECONDS = 30.0
+
+
+def _holder(by_id: dict[int, dict], peer: str):
+    """Whether ``peer`` holds a live replica of a shard (by id)."""
+    def holds(shard_id: int) -> bool:
+        return by_id[shard_id]["replicas"].get(peer) not in (None, "Dead")
+    return holds
 
 
 class ReshardingDuty:
@@ -53,10 +62,7 @@ class ReshardingDuty:
                 continue
             uuid_, stage = entry["uuid"], resharding["stage"]
             by_id = {s["shard_id"]: s for s in entry["shards"]}
-
-            def mine(shard_id: int) -> bool:
-                return by_id[shard_id]["replicas"].get(me) not in (None, "Dead")
-
+            mine = _holder(by_id, me)
             if stage == "init":
                 if any(mine(sid) for sid in resharding["new"]):
                     self._spawn((uuid_, stage), self._advance, name, uuid_)
@@ -102,15 +108,22 @@ class ReshardingDuty:
             log.info("resharding report %s dismissed: %s", op["type"], result.message)
         self.toc.reconcile()
 
+    def _await_peers(self) -> None:
+        """Until every peer's collections reflect the stage this peer's consensus holds: this
+        node's first (the duty may see a stage before the node reconciled it), then the
+        others' applied index (which each reports once its reads of the old stage ended)."""
+        self.toc.reconcile()
+        self.duties.await_peers_synced(SYNC_SECONDS)
+
     def _advance(self, name: str, uuid_: str) -> None:
-        self.duties.await_peers_synced(10.0)  # every peer notes writes into new-ring replicas
+        self._await_peers()  # every peer has the new shard and notes writes into it
         self._propose({"type": "resharding_stage", "name": name, "uuid": uuid_,
                        "from": "init", "to": "migrating"})
 
     def _copy(self, name: str, uuid_: str, shard_id: int, resharding: dict) -> None:
         """The points ``shard_id`` gains, from every other old-ring shard into its replica
         here; pages stop as soon as the stage moves on (an abort)."""
-        self.duties.await_peers_synced(10.0)  # every peer now writes to both owners
+        self._await_peers()  # every peer now writes to both owners
         target = self.toc.replica_set(name, uuid_, shard_id)
         if target is None or target.local is None:
             raise RuntimeError(f"shard {shard_id} is not set up here yet")
@@ -132,6 +145,7 @@ class ReshardingDuty:
                     lambda r, w=wanted, o=offset, n=size: r.scroll(w, o, n + 1, True, True))
                 local.copy_in(page[:size], durable=False)
                 progress[0] += min(len(page), size)
+                self.duties._pace([progress[0], 0, progress[1]])  # max_transfer_rate
                 if len(page) <= size:
                     break
                 offset, size = page[size].id, 1024
@@ -146,7 +160,7 @@ class ReshardingDuty:
         not give it: copies an abort leaves behind, or points that moved away."""
         while any(k[0] == uuid_ and k[1] == "migrating" for k in list(self._running)):
             time.sleep(0.05)  # a copy still finishing its page must not add after us
-        self.duties.await_peers_synced(10.0)  # no peer writes or reads the other ring now
+        self._await_peers()  # no peer writes or reads the other ring now
         shard = self.toc.replica_set(name, uuid_, shard_id)
         if shard is None or shard.local is None:
             raise RuntimeError(f"shard {shard_id} is not set up here")

@@ -3,8 +3,8 @@
 
 The answer comes once consensus took the operation; the peers then move the points by
 themselves (``router.cluster.resharding_duty``) while clients poll the collection's cluster
-view until ``resharding_operations`` is empty. Qdrant gates resharding behind
-``cluster.resharding_enabled``; Tessera always allows it. Qdrant's gRPC has no resharding
+view until ``resharding_operations`` is empty. As Qdrant, starting one needs
+``cluster.resharding_enabled`` (off by default; a 400 otherwise). Qdrant's gRPC has no resharding
 messages (UpdateCollectionClusterSetup lacks them), so only REST starts and aborts one; both
 faces show it.
 """
@@ -62,6 +62,8 @@ def _start_op(toc: Any, collection: Any, raw: Any) -> dict:
 def update_resharding(toc: Any, collection: Any, key: str, raw: Any) -> bool:
     """One of ``OPERATIONS``, proposed to consensus (its refusals are 400s)."""
     if key == "start_resharding":
+        if not getattr(toc, "resharding_enabled", False):
+            raise BadRequest("resharding is disabled")
         toc.propose(_start_op(toc, collection, raw))
     else:
         fields.obj(raw, "abort_resharding")

@@ -12,6 +12,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -24,9 +25,12 @@ from node.shard_search import PointRecord
 from router.collection import filter_keys, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
-from router.collection.resharding import Resharding
+from router.collection.resharding import ReadGate, Resharding
 from router.collection.search_plan import Query
 from router.collection.strict_mode import StrictMode
+
+#: ``set_shards`` without a resharding: the one held stays
+_KEEP: Any = object()
 
 
 @dataclass
@@ -59,48 +63,72 @@ class Collection:
         self.unindexed_reads: dict[str, tuple[str, float]] = {}
         #: key group -> its resharding in progress (router.collection.resharding)
         self._resharding: dict[tuple, Resharding] = {}
+        self._reads = ReadGate()  # the layout reads take, and the reads in flight under it
         self._noting: set[int] = set()  # shards whose local replica notes writes for it
-        self.set_shards(shards)
-        self.set_resharding(resharding)
+        self._layout = 0  # counts shard list and resharding changes (writes split anew)
+        self.shards = []
+        self.set_shards(shards, resharding)
         applied = (s.local.last_op() for s in shards if s.local is not None)
         self._next_op = max(applied, default=0) + 1
 
-    def set_shards(self, shards: list[ReplicaSet]) -> None:
-        """The replica sets, in shard id order (custom sharding adds and drops them)."""
-        self.shards = sorted(shards, key=lambda s: s.shard_id)
-        self._by_id = {s.shard_id: s for s in self.shards}
-        groups: dict = {}
-        for shard in self.shards:
-            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
-        self._groups = groups
-        self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+    def set_shards(self, shards: list[ReplicaSet], resharding: Any = _KEEP) -> None:
+        """The replica sets, in shard id order (custom sharding adds and drops them), and the
+        resharding that comes with them when given. Taken with the write lock; a resharding
+        that starts is set before its new shard appears, one that ends after its removed
+        shard is gone, so no write or read ever routes a ring without its stage."""
+        with self._write_lock:
+            if resharding is not _KEEP and resharding is not None:
+                self._set_resharding(resharding)
+            ordered = sorted(shards, key=lambda s: s.shard_id)
+            groups: dict = {}
+            for shard in ordered:
+                groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+            self._by_id = {s.shard_id: s for s in ordered}
+            self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+            self._groups = groups
+            self.shards = ordered
+            if resharding is not _KEEP:
+                self._set_resharding(resharding)
+            self._layout += 1
+        self._reads.drain()
 
     def set_resharding(self, info: dict | None) -> None:
         """A resharding's stage from consensus (None: none runs). Taken under the write lock:
         once this node says it applied a stage, no write routed the old way is in flight."""
         with self._write_lock:
-            if info is None:
-                self._resharding = {}
-            else:
-                self._resharding = {_key_id(info.get("key")): Resharding.of(info)}
-            gaining = {sid for r in self._resharding.values() for sid in r.gaining}
-            for shard in self.shards:
-                local = shard.local
-                if local is None:
-                    continue
-                if shard.shard_id in gaining and shard.shard_id not in self._noting:
-                    local.touched = set()
-                    self._noting.add(shard.shard_id)
-                elif shard.shard_id not in gaining and shard.shard_id in self._noting:
-                    local.touched = None
-                    self._noting.discard(shard.shard_id)
+            if not self._set_resharding(info):
+                return
+            self._layout += 1
+        self._reads.drain()
 
-    def _read_filter(self, shard: ReplicaSet, filter_):
+    def _set_resharding(self, info: dict | None) -> bool:
+        """Whether the layout changed. The local replicas of shards that gain points note the
+        ids written to them (their copy must not undo those writes)."""
+        layout = {} if info is None else {_key_id(info.get("key")): Resharding.of(info)}
+        changed = layout != self._resharding
+        if changed:
+            self._resharding = layout
+            self._reads.set(layout)
+        gaining = {sid for r in self._resharding.values() for sid in r.gaining}
+        for shard in self.shards:
+            local = shard.local
+            if local is None:
+                continue
+            if shard.shard_id in gaining and shard.shard_id not in self._noting:
+                local.touched = set()
+                self._noting.add(shard.shard_id)
+            elif shard.shard_id not in gaining and shard.shard_id in self._noting:
+                local.touched = None
+                self._noting.discard(shard.shard_id)
+        return changed
+
+    @staticmethod
+    def _read_filter(shard: ReplicaSet, filter_, layout: dict):
         """What a read may take from ``shard``: while its key group is resharded, only the
         points the read ring gives it."""
-        if not self._resharding:
+        if not layout:
             return filter_
-        resharding = self._resharding.get(_key_id(shard.shard_key))
+        resharding = layout.get(_key_id(shard.shard_key))
         return filter_ if resharding is None else resharding.read_filter(shard.shard_id, filter_)
 
     def scoped(self, selector) -> Collection:
@@ -125,16 +153,16 @@ class Collection:
             return self._by_id[self._rings[_key_id(group[0].shard_key)].shard(point_id)]
         return group[shard_for(point_id, len(group))]
 
-    def _locate(self, ids: list, selector=None) -> dict[int, list]:
+    def _locate(self, ids: list, selector, layout: dict) -> dict[int, list]:
         """shard id → the ids (in order) to look for there: in each key group addressed, the
         shard the id routes to."""
         groups: dict = {}
-        for shard in self.read_targets(selector):
+        for shard in self.read_targets(selector, layout):
             groups.setdefault(_key_id(shard.shard_key), []).append(shard)
         located: dict[int, list] = {}
         for group in groups.values():
             full = self._groups[_key_id(group[0].shard_key)]
-            resharding = self._resharding.get(_key_id(group[0].shard_key))
+            resharding = layout.get(_key_id(group[0].shard_key)) if layout else None
             for point_id in ids:
                 shard = self._route(point_id, full) if resharding is None else \
                     self._by_id[resharding.read_owner(point_id)]
@@ -165,14 +193,15 @@ class Collection:
         keys = shard_key if isinstance(shard_key, list) else [shard_key]
         return [self._key_group(k) for k in keys]
 
-    def read_targets(self, selector=None) -> list[ReplicaSet]:
+    def read_targets(self, selector=None, layout: dict | None = None) -> list[ReplicaSet]:
         """The shards a read addresses: all (custom: those with an Active replica), a key, a
-        list of keys, or ``{"target": …, "fallback": …}``. While a key group is resharded,
-        only the shards of its read ring."""
+        list of keys, or ``{"target": …, "fallback": …}``. While a key group is resharded
+        (``layout``: the read's, else the current one), only the shards of its read ring."""
         targets = self._read_targets(selector)
-        if not self._resharding:
+        layout = self._reads.layout if layout is None else layout
+        if not layout:
             return targets
-        return [s for s in targets if (r := self._resharding.get(_key_id(s.shard_key))) is None
+        return [s for s in targets if (r := layout.get(_key_id(s.shard_key))) is None
                 or s.shard_id in r.read_ids]
 
     def _read_targets(self, selector=None) -> list[ReplicaSet]:
@@ -199,8 +228,11 @@ class Collection:
         return self._update(op, wait, ordering)
 
     def _update(self, op: dict, wait: bool, ordering: str) -> UpdateResult:
+        layout = self._layout
         parts = self._split(op)
         with self._write_lock:
+            if layout != self._layout:  # the shards or a resharding changed meanwhile
+                parts = self._split(op)
             for shard, part in parts:
                 shard.check(part)
             op_num = self._next_op
@@ -304,13 +336,14 @@ class Collection:
     def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
         unique = list(dict.fromkeys(ids))
         found: dict = {}
-        for shard_id, shard_ids in self._locate(unique, shard_key).items():
-            shard = self._by_id[shard_id]
-            records = shard.read(
-                lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)
-            )
-            for record in self._tag(shard, records):
-                found.setdefault(record.id, record)
+        with self._reads.read() as layout:
+            for shard_id, shard_ids in self._locate(unique, shard_key, layout).items():
+                shard = self._by_id[shard_id]
+                records = shard.read(
+                    lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)
+                )
+                for record in self._tag(shard, records):
+                    found.setdefault(record.id, record)
         return [found[i] for i in unique if i in found]
 
     def scroll(
@@ -319,10 +352,11 @@ class Collection:
     ) -> tuple[list[PointRecord], PointId | None]:
         self.observe_filter(filter_)
         records: list[PointRecord] = []
-        for shard in self.read_targets(shard_key):
-            f = self._read_filter(shard, filter_)
-            records.extend(self._tag(shard, shard.read(
-                lambda r, f=f: r.scroll(f, offset, limit + 1, with_payload, with_vector))))
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                records.extend(self._tag(shard, shard.read(
+                    lambda r, f=f: r.scroll(f, offset, limit + 1, with_payload, with_vector))))
         records.sort(key=lambda r: id_sort_key(r.id))
         next_offset = records[limit].id if len(records) > limit else None
         return records[:limit], next_offset
@@ -330,9 +364,10 @@ class Collection:
     def count(self, filter_, shard_key=None) -> int:
         self.observe_filter(filter_)
         total = 0
-        for shard in self.read_targets(shard_key):
-            f = self._read_filter(shard, filter_)
-            total += shard.read(lambda r, f=f: r.count(f))
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                total += shard.read(lambda r, f=f: r.count(f))
         return total
 
     def scroll_ordered(
@@ -341,10 +376,11 @@ class Collection:
         """Points in order of a payload key's values, merged across shards."""
         self.observe_filter(filter_)
         records: list[PointRecord] = []
-        for shard in self.read_targets(shard_key):
-            f = self._read_filter(shard, filter_)
-            records.extend(self._tag(shard, shard.read(
-                lambda r, f=f: r.scroll_ordered(f, order_by, limit, with_payload, with_vector))))
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                records.extend(self._tag(shard, shard.read(lambda r, f=f: r.scroll_ordered(
+                    f, order_by, limit, with_payload, with_vector))))
         descending = order_by.get("direction") == "desc"
         records.sort(
             key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id))
@@ -355,10 +391,11 @@ class Collection:
         """The most frequent values of an indexed key among the allowed points."""
         self.observe_filter(filter_)
         counts: dict = {}
-        for shard in self.read_targets(shard_key):
-            f = self._read_filter(shard, filter_)
-            for value, n in shard.read(lambda r, f=f: r.facet(key, f)).items():
-                counts[value] = counts.get(value, 0) + n
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                for value, n in shard.read(lambda r, f=f: r.facet(key, f)).items():
+                    counts[value] = counts.get(value, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
         return ranked[:limit]
 
@@ -377,10 +414,12 @@ class Collection:
             if q.filter is not None:
                 self.observe_filter(q.filter)
         requests = search_plan.build_requests(self, queries)
-        targets = self.read_targets(shard_key)
-        futures = [shard.search_future(self._shard_requests(shard, requests))
-                   for shard in targets]
-        answers = [self._tag_all(s, f.result()) for s, f in zip(targets, futures, strict=True)]
+        with self._reads.read() as layout:
+            targets = self.read_targets(shard_key, layout)
+            futures = [shard.search_future(self._shard_requests(shard, requests, layout))
+                       for shard in targets]
+            answers = [self._tag_all(s, f.result())
+                       for s, f in zip(targets, futures, strict=True)]
         return search_plan.merge_results(self, queries, answers)
 
     async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
@@ -394,22 +433,24 @@ class Collection:
             requests = await asyncio.to_thread(search_plan.build_requests, self, queries)
         else:
             requests = search_plan.build_requests(self, queries)
-        targets = self.read_targets(shard_key)
-        if len(targets) == 1:  # one shard (the common case): no gathering to pay for
-            answers = [await wakeups.wrap(
-                targets[0].search_future(self._shard_requests(targets[0], requests)))]
-        else:
-            futures = [wakeups.wrap(s.search_future(self._shard_requests(s, requests)))
-                       for s in targets]
-            answers = await asyncio.gather(*futures)
+        with self._reads.read() as layout:
+            targets = self.read_targets(shard_key, layout)
+            if len(targets) == 1:  # one shard (the common case): no gathering to pay for
+                answers = [await wakeups.wrap(targets[0].search_future(
+                    self._shard_requests(targets[0], requests, layout)))]
+            else:
+                futures = [wakeups.wrap(s.search_future(self._shard_requests(s, requests,
+                                                                             layout)))
+                           for s in targets]
+                answers = await asyncio.gather(*futures)
         if self.custom_sharding:
             answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
         return search_plan.merge_results(self, queries, list(answers))
 
-    def _shard_requests(self, shard: ReplicaSet, requests: list) -> list:
-        if not self._resharding or _key_id(shard.shard_key) not in self._resharding:
+    def _shard_requests(self, shard: ReplicaSet, requests: list, layout: dict) -> list:
+        if not layout or _key_id(shard.shard_key) not in layout:
             return requests
-        return [dataclasses.replace(r, filter=self._read_filter(shard, r.filter))
+        return [dataclasses.replace(r, filter=self._read_filter(shard, r.filter, layout))
                 for r in requests]
 
     def _tag_all(self, shard: ReplicaSet, per_query: list) -> list:

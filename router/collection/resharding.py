@@ -11,12 +11,16 @@ This module only decides; the collection does the reading and writing.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 
+from consensus.resharding import OLD_RING_STAGES
 from node.ids import PointId
 from node.ring import ring_of
 
-OLD_RING_STAGES = ("init", "migrating", "aborting")
+#: how long a stage change waits for the reads begun under the previous one
+DRAIN_SECONDS = 10.0
 
 
 def ring_condition(shard_ids, shard_id: int) -> dict:
@@ -60,3 +64,61 @@ class Resharding:
         """``filter_`` narrowed to the points the read ring gives to ``shard_id``."""
         ring = ring_condition(self.read_ids, shard_id)
         return {"must": [ring, filter_]} if filter_ else {"must": [ring]}
+
+
+class _Read:
+    """One read under a resharding layout (``ReadGate.read``)."""
+
+    __slots__ = ("_gate", "_gen")
+
+    def __init__(self, gate: ReadGate) -> None:
+        self._gate = gate
+        self._gen = 0
+
+    def __enter__(self) -> dict:
+        gate = self._gate
+        with gate._cond:
+            self._gen = gate._gen
+            gate._open[self._gen] = gate._open.get(self._gen, 0) + 1
+            return gate.layout
+
+    def __exit__(self, *exc) -> None:
+        gate = self._gate
+        with gate._cond:
+            left = gate._open[self._gen] - 1
+            if left:
+                gate._open[self._gen] = left
+            else:
+                del gate._open[self._gen]
+            gate._cond.notify_all()
+
+
+_NO_RESHARDING = contextlib.nullcontext({})
+
+
+class ReadGate:
+    """The resharding layout reads take (key group -> ``Resharding``), and the reads in flight
+    under each. A read takes one layout for all its shards; before this node says it applied a
+    new stage (its applied index, which a peer waits on before it drops points), the reads begun
+    under the previous layout are let end (``drain``). Reads with no resharding running cost
+    one attribute test."""
+
+    def __init__(self) -> None:
+        self.layout: dict = {}
+        self._cond = threading.Condition()
+        self._gen = 0
+        self._open: dict[int, int] = {}
+
+    def read(self) -> contextlib.AbstractContextManager[dict]:
+        return _Read(self) if self.layout else _NO_RESHARDING
+
+    def set(self, layout: dict) -> None:
+        with self._cond:
+            self.layout = layout
+            self._gen += 1
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Until no read begun under an earlier layout is in flight (or the timeout)."""
+        with self._cond:
+            gen = self._gen
+            return self._cond.wait_for(lambda: all(g >= gen for g in self._open), timeout)

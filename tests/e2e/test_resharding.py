@@ -1,0 +1,300 @@
+"""Resharding on a real 3-node cluster (``start_resharding`` / ``abort_resharding`` of
+``POST /collections/{name}/cluster``): the shard count goes up by one and back down while a
+writer upserts new points (and overwrites old ones) and a reader scrolls the whole collection
+over and over. No scroll may answer an id twice, nor miss an id acknowledged before it began;
+at the end every point is there with its last vector, and a search answers what a brute-force
+reference does. An abort in the middle restores the old layout; refusals are Qdrant's.
+
+Copies are held to ``RATE`` points per second, so that the migration is seen while it runs.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.support.cluster import exact_count, start_cluster, wait_until
+
+pytestmark = pytest.mark.slow
+
+DIM = 4
+POINTS = 30_000
+RATE = 1500  # storage.performance.max_transfer_rate: points per second of one copy
+NEW_IDS = 1_000_000  # where the writer's new ids begin
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    nodes = start_cluster(tmp_path_factory.mktemp("resharding"), 3, extra_env={
+        "QDRANT__CLUSTER__RESHARDING_ENABLED": "true",
+        "QDRANT__STORAGE__PERFORMANCE__MAX_TRANSFER_RATE": str(RATE)})
+    yield nodes
+    for node in nodes:
+        node.kill()
+
+
+def _info(node, name: str) -> dict:
+    resp = httpx.get(f"{node.url}/collections/{name}/cluster", timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"]
+
+
+def _operate(node, name: str, body: dict) -> httpx.Response:
+    return httpx.post(f"{node.url}/collections/{name}/cluster", json=body, timeout=30)
+
+
+def _shard_ids(node, name: str) -> set[int]:
+    info = _info(node, name)
+    return {s["shard_id"] for s in info["local_shards"] + info["remote_shards"]}
+
+
+def _vector(rng: random.Random) -> list[float]:
+    return [round(rng.uniform(-1, 1), 4) for _ in range(DIM)]
+
+
+def _make(node, name: str, points: int) -> dict[int, list[float]]:
+    resp = httpx.put(f"{node.url}/collections/{name}", timeout=60, json={
+        "vectors": {"size": DIM, "distance": "Dot"}, "shard_number": 3,
+        "replication_factor": 1})
+    assert resp.status_code == 200, resp.text
+    rng = random.Random(name)
+    reference = {i: _vector(rng) for i in range(points)}
+    ids = list(reference)
+    for start in range(0, points, 2000):
+        batch = ids[start:start + 2000]
+        resp = httpx.put(f"{node.url}/collections/{name}/points?wait=true", timeout=120,
+                         json={"points": [{"id": i, "vector": reference[i]} for i in batch]})
+        assert resp.status_code == 200, resp.text
+    return reference
+
+
+def _scroll_all(node, name: str, with_vector: bool = False) -> list:
+    """Every point, page by page (ids, or (id, vector) pairs)."""
+    out: list = []
+    offset = None
+    while True:
+        body: dict = {"limit": 2000, "with_payload": False, "with_vector": with_vector}
+        if offset is not None:
+            body["offset"] = offset
+        resp = httpx.post(f"{node.url}/collections/{name}/points/scroll", json=body,
+                          timeout=60)
+        assert resp.status_code == 200, resp.text
+        result = resp.json()["result"]
+        out.extend((p["id"], p["vector"]) if with_vector else p["id"]
+                   for p in result["points"])
+        offset = result.get("next_page_offset")
+        if offset is None:
+            return out
+
+
+class Load:
+    """A writer (new points and overwrites, wait=true) and a reader (whole scrolls) on one
+    node, checked against the reference of acknowledged writes."""
+
+    def __init__(self, node, name: str, reference: dict[int, list[float]]) -> None:
+        self.node, self.name, self.reference = node, name, reference
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.scrolls: list[tuple[float, float]] = []  # (start, end) of each checked scroll
+        self.writes = 0
+        self.next_id = max(max(reference) + 1, NEW_IDS)
+        self._threads = [threading.Thread(target=self._write, daemon=True),
+                         threading.Thread(target=self._read, daemon=True)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def _write(self) -> None:
+        rng = random.Random(f"writer-{self.name}-{self.next_id}")
+        with httpx.Client(timeout=30) as http:
+            while not self.stop.is_set():
+                with self.lock:
+                    old = rng.sample(sorted(i for i in self.reference if i < NEW_IDS), 5)
+                fresh = list(range(self.next_id, self.next_id + 20))
+                self.next_id += 20
+                batch = {i: _vector(rng) for i in fresh + old}
+                resp = http.put(f"{self.node.url}/collections/{self.name}/points?wait=true",
+                                json={"points": [{"id": i, "vector": v}
+                                                 for i, v in batch.items()]})
+                if resp.status_code != 200:
+                    self.errors.append(f"upsert: {resp.status_code} {resp.text}")
+                    time.sleep(0.2)
+                    continue
+                with self.lock:
+                    self.reference.update(batch)
+                    self.writes += 1
+                time.sleep(0.02)
+
+    def _read(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                acknowledged = set(self.reference)
+            started = time.monotonic()
+            try:
+                ids = _scroll_all(self.node, self.name)
+            except (AssertionError, httpx.HTTPError) as exc:
+                self.errors.append(f"scroll: {exc}")
+                time.sleep(0.2)
+                continue
+            seen = set(ids)
+            if len(seen) != len(ids):
+                twice = sorted(i for i, n in Counter(ids).items() if n > 1)[:10]
+                self.errors.append(f"scroll answered {len(ids) - len(seen)} ids twice: {twice}")
+            missed = acknowledged - seen
+            if missed:
+                self.errors.append(f"scroll missed {len(missed)} acknowledged ids: "
+                                   f"{sorted(missed)[:10]}")
+            self.scrolls.append((started, time.monotonic()))
+
+
+def _reshard(node, name: str, body: dict) -> tuple[float, float, list[dict]]:
+    """Start a resharding; returns when it was accepted, when it ended and what
+    ``resharding_operations`` showed while it ran."""
+    resp = _operate(node, name, {"start_resharding": body})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["result"] is True
+    accepted = time.monotonic()
+    shown: list[dict] = []
+
+    def ended() -> bool:
+        ops = _info(node, name)["resharding_operations"]
+        shown.extend(ops)
+        return not ops
+
+    wait_until(ended, 240, "the resharding to end", interval=0.2)
+    return accepted, time.monotonic(), shown
+
+
+def _check_final(nodes, name: str, reference: dict[int, list[float]], shards: int) -> None:
+    for node in nodes:
+        wait_until(lambda n=node: not _info(n, name)["resharding_operations"], 30,
+                   "every peer to see the resharding end")
+        assert len(_shard_ids(node, name)) == shards
+        assert _info(node, name)["shard_count"] == shards
+    node = nodes[0]
+    assert exact_count(node, name) == len(reference)
+    stored = dict(_scroll_all(node, name, with_vector=True))
+    assert stored.keys() == reference.keys()
+    wrong = [i for i, v in reference.items() if not np.allclose(stored[i], v, atol=1e-6)]
+    assert not wrong, f"{len(wrong)} points lost an overwrite, e.g. {wrong[:5]}"
+    ids = np.array(list(reference))
+    matrix = np.array([reference[i] for i in ids], dtype=np.float32)
+    for seed in range(3):
+        query = np.array(_vector(random.Random(seed)), dtype=np.float32)
+        scores = matrix @ query
+        expected = [int(i) for i in ids[np.argsort(-scores, kind="stable")[:10]]]
+        resp = httpx.post(f"{node.url}/collections/{name}/points/query", timeout=30, json={
+            "query": query.tolist(), "limit": 10, "params": {"exact": True}})
+        assert resp.status_code == 200, resp.text
+        got = [p["id"] for p in resp.json()["result"]["points"]]
+        assert got == expected, (got, expected)
+
+
+def _migration_checked(load: Load, accepted: float, ended: float) -> None:
+    assert not load.errors, load.errors[:5]
+    during = [s for s in load.scrolls if s[0] < ended and s[1] > accepted]
+    assert during, "no scroll overlapped the migration"
+    assert load.writes > 0
+
+
+@pytest.fixture(scope="module")
+def loaded(cluster):
+    return _make(cluster[0], "grow", POINTS)
+
+
+def test_reshard_up_under_writes_and_reads(cluster, loaded):
+    node = cluster[0]
+    assert _shard_ids(node, "grow") == {0, 1, 2}
+    with Load(node, "grow", loaded) as load:
+        time.sleep(1.0)
+        accepted, ended, shown = _reshard(node, "grow", {"direction": "up"})
+        time.sleep(1.0)
+    _migration_checked(load, accepted, ended)
+    assert shown, "resharding_operations never showed the resharding"
+    first = shown[0]
+    assert (first["direction"], first["shard_id"]) == ("up", 3)
+    assert isinstance(first["peer_id"], int)
+    assert "shard_key" not in first
+    _check_final(cluster, "grow", loaded, 4)
+
+
+def test_reshard_down_under_writes_and_reads(cluster, loaded):
+    node = cluster[1]  # this time through another peer
+    assert _shard_ids(node, "grow") == {0, 1, 2, 3}
+    with Load(node, "grow", loaded) as load:
+        time.sleep(1.0)
+        accepted, ended, shown = _reshard(node, "grow", {"direction": "down"})
+        time.sleep(1.0)
+    _migration_checked(load, accepted, ended)
+    assert shown and (shown[0]["direction"], shown[0]["shard_id"]) == ("down", 3)
+    _check_final(cluster, "grow", loaded, 3)
+
+
+def test_a_second_resharding_is_refused(cluster):
+    node = cluster[0]
+    _make(node, "twice", 3000)
+    resp = _operate(node, "twice", {"start_resharding": {"direction": "down"}})
+    assert resp.status_code == 200, resp.text
+    second = _operate(node, "twice", {"start_resharding": {"direction": "up"}})
+    assert second.status_code == 400, second.text
+    assert second.json()["status"]["error"].startswith("Bad request: ")
+    unknown = _operate(node, "twice", {"start_resharding": {"direction": "up",
+                                                            "peer_id": 123456789}})
+    assert unknown.status_code == 400, unknown.text
+    wait_until(lambda: not _info(node, "twice")["resharding_operations"], 120,
+               "the resharding to end")
+    assert _shard_ids(node, "twice") == {0, 1}
+    assert exact_count(node, "twice") == 3000
+    none = _operate(node, "twice", {"abort_resharding": {}})
+    assert none.status_code == 400, none.text
+
+
+def test_abort_in_the_middle_restores_the_layout(cluster):
+    node = cluster[2]
+    reference = _make(node, "abort", 15_000)
+    with Load(node, "abort", reference) as load:
+        resp = _operate(node, "abort", {"start_resharding": {"direction": "up"}})
+        assert resp.status_code == 200, resp.text
+        accepted = time.monotonic()
+        wait_until(lambda: any(op.get("stage") == "migrating" for op in
+                               _info(node, "abort")["resharding_operations"]), 30,
+                   "the copy to begin")
+        time.sleep(1.0)
+        resp = _operate(node, "abort", {"abort_resharding": {}})
+        assert resp.status_code == 200, resp.text
+        wait_until(lambda: not _info(node, "abort")["resharding_operations"], 120,
+                   "the abort to end")
+        ended = time.monotonic()
+        time.sleep(1.0)
+    _migration_checked(load, accepted, ended)
+    _check_final(cluster, "abort", reference, 3)
+    assert _shard_ids(node, "abort") == {0, 1, 2}
+
+
+def test_refused_while_resharding_is_disabled(tmp_path):
+    [node] = start_cluster(tmp_path, 1)
+    try:
+        resp = httpx.put(f"{node.url}/collections/off", timeout=60, json={
+            "vectors": {"size": DIM, "distance": "Dot"}, "shard_number": 2})
+        assert resp.status_code == 200, resp.text
+        refused = _operate(node, "off", {"start_resharding": {"direction": "up"}})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["status"]["error"] == "Bad request: resharding is disabled"
+        assert _info(node, "off")["resharding_operations"] == []
+        assert _shard_ids(node, "off") == {0, 1}
+    finally:
+        node.kill()
