@@ -22,7 +22,7 @@ from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router.collection import filter_keys, search_plan, wakeups
+from router.collection import filter_keys, resharding_writes, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
 from router.collection.resharding import ReadGate, Resharding
@@ -94,7 +94,10 @@ class Collection:
 
     def set_resharding(self, info: dict | None) -> None:
         """A resharding's stage from consensus (None: none runs). Taken under the write lock:
-        once this node says it applied a stage, no write routed the old way is in flight."""
+        once this node says it applied a stage, no write routed the old way is in flight.
+        Nothing changed (the common case, every metadata change): no lock taken."""
+        if _layout_of(info) == self._resharding:
+            return
         with self._write_lock:
             if not self._set_resharding(info):
                 return
@@ -104,7 +107,7 @@ class Collection:
     def _set_resharding(self, info: dict | None) -> bool:
         """Whether the layout changed. The local replicas of shards that gain points note the
         ids written to them (their copy must not undo those writes)."""
-        layout = {} if info is None else {_key_id(info.get("key")): Resharding.of(info)}
+        layout = _layout_of(info)
         changed = layout != self._resharding
         if changed:
             self._resharding = layout
@@ -235,10 +238,29 @@ class Collection:
                 parts = self._split(op)
             for shard, part in parts:
                 shard.check(part)
+            if self._resharding and not resharding_writes.whole(op):
+                return self._update_migrating(op, parts, wait, ordering)
             op_num = self._next_op
             self._next_op += 1
             for shard, part in parts:
                 shard.apply(op_num, part, wait, ordering)
+        return UpdateResult(op_num, "completed" if wait else "acknowledged")
+
+    def _update_migrating(self, op: dict, parts: list, wait: bool,
+                          ordering: str) -> UpdateResult:
+        """A partial write or one by filter while points are copied (under the write lock):
+        applied to the old owners, then the points it addressed written whole to their new
+        owners (``router.collection.resharding_writes``)."""
+        written = {_key_id(g[0].shard_key) for g in self._write_groups(op.get("shard_key"))}
+        migrating = [r for k, r in self._resharding.items() if r.migrating and k in written]
+        addressed = [resharding_writes.addressed(self, op, r) for r in migrating]
+        op_num = self._next_op
+        self._next_op += 2
+        for shard, part in parts:  # with wait: the follow-ups read what it wrote
+            shard.apply(op_num, part, wait or bool(migrating), ordering)
+        for resharding, by_old in zip(migrating, addressed, strict=True):
+            for shard, part in resharding_writes.follow_ups(self, resharding, by_old):
+                shard.apply(op_num + 1, part, wait, ordering)
         return UpdateResult(op_num, "completed" if wait else "acknowledged")
 
     def next_operation_id(self) -> int:
@@ -269,21 +291,14 @@ class Collection:
         resharding = self._resharding.get(_key_id(group[0].shard_key)) \
             if self._resharding else None
         if resharding is not None:
-            return self._split_resharded(op, group, resharding)
+            return resharding_writes.split(self, op, group, resharding)
         if op["type"] == "upsert":
             rows_of: dict[int, list[int]] = {}
             for i, point_id in enumerate(op["ids"]):
                 rows_of.setdefault(self._route(point_id, group).shard_id, []).append(i)
             if len(rows_of) == 1:
                 return [(self._by_id[next(iter(rows_of))], op)]
-            parts = []
-            for shard_id, rows in rows_of.items():
-                part = dict(op)
-                part["ids"] = [op["ids"][i] for i in rows]
-                part["vectors"] = [op["vectors"][i] for i in rows]
-                part["payloads"] = [op["payloads"][i] for i in rows]
-                parts.append((self._by_id[shard_id], part))
-            return parts
+            return self.upsert_parts(op, rows_of)
         if op["type"] == "update_vectors":
             groups_v: dict[int, list] = {}
             for item in op["points"]:
@@ -296,35 +311,16 @@ class Collection:
             return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
         return [(shard, op) for shard in group]
 
-    def _split_resharded(self, op: dict, group: list[ReplicaSet],
-                         resharding: Resharding) -> list[tuple[ReplicaSet, dict]]:
-        """As ``_split_in`` while the group is resharded: an id may have two owners."""
-        if op["type"] == "upsert":
-            rows_of: dict[int, list[int]] = {}
-            for i, point_id in enumerate(op["ids"]):
-                for shard_id in resharding.write_owners(point_id):
-                    rows_of.setdefault(shard_id, []).append(i)
-            parts = []
-            for shard_id, rows in rows_of.items():
-                part = dict(op)
-                part["ids"] = [op["ids"][i] for i in rows]
-                part["vectors"] = [op["vectors"][i] for i in rows]
-                part["payloads"] = [op["payloads"][i] for i in rows]
-                parts.append((self._by_id[shard_id], part))
-            return parts
-        if op["type"] == "update_vectors":
-            groups_v: dict[int, list] = {}
-            for item in op["points"]:
-                for shard_id in resharding.write_owners(item[0]):
-                    groups_v.setdefault(shard_id, []).append(item)
-            return [(self._by_id[s], {**op, "points": pts}) for s, pts in groups_v.items()]
-        if op.get("ids") is not None:
-            groups_i: dict[int, list] = {}
-            for point_id in op["ids"]:
-                for shard_id in resharding.write_owners(point_id):
-                    groups_i.setdefault(shard_id, []).append(point_id)
-            return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
-        return [(shard, op) for shard in group]
+    def upsert_parts(self, op: dict, rows_of: dict[int, list[int]]) -> list[tuple]:
+        """An upsert cut by shard: shard id -> the rows (points) of ``op`` it takes."""
+        parts = []
+        for shard_id, rows in rows_of.items():
+            part = dict(op)
+            part["ids"] = [op["ids"][i] for i in rows]
+            part["vectors"] = [op["vectors"][i] for i in rows]
+            part["payloads"] = [op["payloads"][i] for i in rows]
+            parts.append((self._by_id[shard_id], part))
+        return parts
 
     # -- reads -------------------------------------------------------------------------------
     def observe_filter(self, filter_: dict | None) -> None:
@@ -580,6 +576,11 @@ class ShardScope:
 
     async def search_async(self, queries, shard_key=None):
         return await self._collection.search_async(queries, self._key(shard_key))
+
+
+def _layout_of(info: dict | None) -> dict[tuple, Resharding]:
+    """Key group -> its resharding, from consensus's entry (None: no resharding)."""
+    return {} if info is None else {_key_id(info.get("key")): Resharding.of(info)}
 
 
 def _key_id(key) -> tuple:

@@ -48,6 +48,16 @@ class Resharding:
         it): those of the new ring, until the switch."""
         return self.new if self.stage in ("init", "migrating") else ()
 
+    @property
+    def migrating(self) -> bool:
+        return self.stage == "migrating"
+
+    def old_owner(self, point_id: PointId) -> int:
+        return ring_of(self.old).shard(point_id)
+
+    def new_owner(self, point_id: PointId) -> int:
+        return ring_of(self.new).shard(point_id)
+
     def read_owner(self, point_id: PointId) -> int:
         return ring_of(self.read_ids).shard(point_id)
 

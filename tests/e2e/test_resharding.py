@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 DIM = 4
 POINTS = 30_000
-RATE = 1500  # storage.performance.max_transfer_rate: points per second of one copy
+RATE = 800  # storage.performance.max_transfer_rate: points per second of one copy
 NEW_IDS = 1_000_000  # where the writer's new ids begin
 
 
@@ -94,11 +94,14 @@ def _scroll_all(node, name: str, with_vector: bool = False) -> list:
 
 
 class Load:
-    """A writer (new points and overwrites, wait=true) and a reader (whole scrolls) on one
-    node, checked against the reference of acknowledged writes."""
+    """A writer (wait=true: new points, overwrites, payload updates by id and deletes by
+    filter) and a reader (whole scrolls) on one node, checked against the reference of
+    acknowledged writes."""
 
-    def __init__(self, node, name: str, reference: dict[int, list[float]]) -> None:
-        self.node, self.name, self.reference = node, name, reference
+    def __init__(self, node, name: str, reference: dict[int, list[float]],
+                 payloads: dict[int, dict]) -> None:
+        self.node, self.name, self.reference, self.payloads = node, name, reference, payloads
+        self.deleted: set[int] = set()  # ids whose delete was sent
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.errors: list[str] = []
@@ -122,6 +125,8 @@ class Load:
         rng = random.Random(f"writer-{self.name}-{self.next_id}")
         with httpx.Client(timeout=30) as http:
             while not self.stop.is_set():
+                if self.writes % 4 == 3:
+                    self._partial(http, rng)
                 with self.lock:
                     old = rng.sample(sorted(i for i in self.reference if i < NEW_IDS), 5)
                 fresh = list(range(self.next_id, self.next_id + 20))
@@ -136,8 +141,35 @@ class Load:
                     continue
                 with self.lock:
                     self.reference.update(batch)
+                    self.payloads.update(dict.fromkeys(batch, {}))
                     self.writes += 1
                 time.sleep(0.02)
+
+    def _partial(self, http: httpx.Client, rng: random.Random) -> None:
+        """A payload set on old points by id, and two old points deleted by filter."""
+        url = f"{self.node.url}/collections/{self.name}/points"
+        with self.lock:
+            old = rng.sample(sorted(i for i in self.reference if i < NEW_IDS), 7)
+        tagged, doomed = old[:5], old[5:]
+        tag = {"tag": rng.randrange(1000)}
+        resp = http.post(f"{url}/payload?wait=true", json={"payload": tag, "points": tagged})
+        if resp.status_code != 200:
+            self.errors.append(f"set_payload: {resp.status_code} {resp.text}")
+            return
+        with self.lock:
+            for i in tagged:
+                self.payloads[i] = {**self.payloads[i], **tag}
+            self.deleted.update(doomed)
+        resp = http.post(f"{url}/delete?wait=true",
+                         json={"filter": {"must": [{"has_id": doomed}]}})
+        if resp.status_code != 200:
+            self.errors.append(f"delete: {resp.status_code} {resp.text}")
+            return
+        with self.lock:
+            for i in doomed:
+                self.reference.pop(i)
+                self.payloads.pop(i)
+        self.writes += 1
 
     def _read(self) -> None:
         while not self.stop.is_set():
@@ -154,7 +186,8 @@ class Load:
             if len(seen) != len(ids):
                 twice = sorted(i for i, n in Counter(ids).items() if n > 1)[:10]
                 self.errors.append(f"scroll answered {len(ids) - len(seen)} ids twice: {twice}")
-            missed = acknowledged - seen
+            with self.lock:  # a delete in flight may have applied
+                missed = acknowledged - seen - set(self.deleted)
             if missed:
                 self.errors.append(f"scroll missed {len(missed)} acknowledged ids: "
                                    f"{sorted(missed)[:10]}")
@@ -179,7 +212,8 @@ def _reshard(node, name: str, body: dict) -> tuple[float, float, list[dict]]:
     return accepted, time.monotonic(), shown
 
 
-def _check_final(nodes, name: str, reference: dict[int, list[float]], shards: int) -> None:
+def _check_final(nodes, name: str, reference: dict[int, list[float]], payloads: dict,
+                 shards: int) -> None:
     for node in nodes:
         wait_until(lambda n=node: not _info(n, name)["resharding_operations"], 30,
                    "every peer to see the resharding end")
@@ -191,6 +225,12 @@ def _check_final(nodes, name: str, reference: dict[int, list[float]], shards: in
     assert stored.keys() == reference.keys()
     wrong = [i for i, v in reference.items() if not np.allclose(stored[i], v, atol=1e-6)]
     assert not wrong, f"{len(wrong)} points lost an overwrite, e.g. {wrong[:5]}"
+    tagged = {i: p for i, p in payloads.items() if p}
+    assert tagged, "no payload was set"
+    resp = httpx.post(f"{node.url}/collections/{name}/points", timeout=60, json={
+        "ids": list(tagged), "with_payload": True})
+    got = {p["id"]: p["payload"] for p in resp.json()["result"]}
+    assert got == tagged
     ids = np.array(list(reference))
     matrix = np.array([reference[i] for i in ids], dtype=np.float32)
     for seed in range(3):
@@ -209,17 +249,20 @@ def _migration_checked(load: Load, accepted: float, ended: float) -> None:
     during = [s for s in load.scrolls if s[0] < ended and s[1] > accepted]
     assert during, "no scroll overlapped the migration"
     assert load.writes > 0
+    print(f"migration {ended - accepted:.1f}s: {len(during)} whole scrolls overlapped it, "
+          f"{load.writes} upserts of 25 points acknowledged")
 
 
 @pytest.fixture(scope="module")
 def loaded(cluster):
-    return _make(cluster[0], "grow", POINTS)
+    reference = _make(cluster[0], "grow", POINTS)
+    return reference, dict.fromkeys(reference, {})
 
 
 def test_reshard_up_under_writes_and_reads(cluster, loaded):
     node = cluster[0]
     assert _shard_ids(node, "grow") == {0, 1, 2}
-    with Load(node, "grow", loaded) as load:
+    with Load(node, "grow", *loaded) as load:
         time.sleep(1.0)
         accepted, ended, shown = _reshard(node, "grow", {"direction": "up"})
         time.sleep(1.0)
@@ -229,19 +272,19 @@ def test_reshard_up_under_writes_and_reads(cluster, loaded):
     assert (first["direction"], first["shard_id"]) == ("up", 3)
     assert isinstance(first["peer_id"], int)
     assert "shard_key" not in first
-    _check_final(cluster, "grow", loaded, 4)
+    _check_final(cluster, "grow", *loaded, 4)
 
 
 def test_reshard_down_under_writes_and_reads(cluster, loaded):
     node = cluster[1]  # this time through another peer
     assert _shard_ids(node, "grow") == {0, 1, 2, 3}
-    with Load(node, "grow", loaded) as load:
+    with Load(node, "grow", *loaded) as load:
         time.sleep(1.0)
         accepted, ended, shown = _reshard(node, "grow", {"direction": "down"})
         time.sleep(1.0)
     _migration_checked(load, accepted, ended)
     assert shown and (shown[0]["direction"], shown[0]["shard_id"]) == ("down", 3)
-    _check_final(cluster, "grow", loaded, 3)
+    _check_final(cluster, "grow", *loaded, 3)
 
 
 def test_a_second_resharding_is_refused(cluster):
@@ -266,7 +309,8 @@ def test_a_second_resharding_is_refused(cluster):
 def test_abort_in_the_middle_restores_the_layout(cluster):
     node = cluster[2]
     reference = _make(node, "abort", 15_000)
-    with Load(node, "abort", reference) as load:
+    payloads: dict[int, dict] = dict.fromkeys(reference, {})
+    with Load(node, "abort", reference, payloads) as load:
         resp = _operate(node, "abort", {"start_resharding": {"direction": "up"}})
         assert resp.status_code == 200, resp.text
         accepted = time.monotonic()
@@ -281,7 +325,7 @@ def test_abort_in_the_middle_restores_the_layout(cluster):
         ended = time.monotonic()
         time.sleep(1.0)
     _migration_checked(load, accepted, ended)
-    _check_final(cluster, "abort", reference, 3)
+    _check_final(cluster, "abort", reference, payloads, 3)
     assert _shard_ids(node, "abort") == {0, 1, 2}
 
 
