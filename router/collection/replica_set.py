@@ -387,7 +387,8 @@ class ReplicaSet:
         # when an Active replica was.
         filled = sum(1 for p in self.replicas if self.states.get(p) == "Partial"
                      and p not in self.disabled)
-        active_ok = any(self.states.get(p) == "Active" for p in succeeded)
+        # a new shard's replicas under resharding count as Active (Qdrant's source of truth)
+        active_ok = any(self.states.get(p) in ("Active", "Resharding") for p in succeeded)
         written = len(succeeded) + (filled if active_ok else 0)
         needed = min(self.write_consistency_factor, len(self.replicas))
         if written < needed:

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.cluster import exact_count, start_cluster, wait_until
+from tests.support.cluster import exact_count, replicas_all_active, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +58,10 @@ def _vector(rng: random.Random) -> list[float]:
     return [round(rng.uniform(-1, 1), 4) for _ in range(DIM)]
 
 
-def _make(node, name: str, points: int) -> dict[int, list[float]]:
+def _make(node, name: str, points: int, replicas: int = 1) -> dict[int, list[float]]:
     resp = httpx.put(f"{node.url}/collections/{name}", timeout=60, json={
         "vectors": {"size": DIM, "distance": "Dot"}, "shard_number": 3,
-        "replication_factor": 1})
+        "replication_factor": replicas})
     assert resp.status_code == 200, resp.text
     rng = random.Random(name)
     reference = {i: _vector(rng) for i in range(points)}
@@ -285,6 +285,30 @@ def test_reshard_down_under_writes_and_reads(cluster, loaded):
     _migration_checked(load, accepted, ended)
     assert shown and (shown[0]["direction"], shown[0]["shard_id"]) == ("down", 3)
     _check_final(cluster, "grow", *loaded, 3)
+
+
+def test_two_replicas_per_shard_up_and_down(cluster):
+    """With replication factor 2 the new shard gets two replicas, each filled by itself."""
+    node = cluster[0]
+    reference = _make(node, "twin", 15_000, replicas=2)
+    wait_until(lambda: replicas_all_active(node, "twin"), 60, "every replica Active")
+    payloads: dict[int, dict] = dict.fromkeys(reference, {})
+    for body, shards in (({"direction": "up"}, 4), ({"direction": "down"}, 3)):
+        with Load(node, "twin", reference, payloads) as load:
+            time.sleep(0.5)
+            accepted, ended, _ = _reshard(node, "twin", body)
+            time.sleep(0.5)
+        _migration_checked(load, accepted, ended)
+        _check_final(cluster, "twin", reference, payloads, shards)
+        replicas = [s for n in cluster for s in _info(n, "twin")["local_shards"]]
+        assert sorted(s["shard_id"] for s in replicas) == \
+            sorted(list(range(shards)) * 2), replicas
+        assert all(s["state"] == "Active" for s in replicas), replicas
+        # both replicas of every shard hold the same points
+        by_shard: dict[int, set] = {}
+        for s in replicas:
+            by_shard.setdefault(s["shard_id"], set()).add(s["points_count"])
+        assert all(len(counts) == 1 for counts in by_shard.values()), by_shard
 
 
 def test_a_second_resharding_is_refused(cluster):
