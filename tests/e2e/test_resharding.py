@@ -341,6 +341,10 @@ def test_abort_in_the_middle_restores_the_layout(cluster):
         wait_until(lambda: any(op.get("stage") == "migrating" for op in
                                _info(node, "abort")["resharding_operations"]), 30,
                    "the copy to begin")
+        for prefer_grpc in (False, True):  # both faces show it, through qdrant-client
+            [op] = node.client(prefer_grpc=prefer_grpc).collection_cluster_info(
+                "abort").resharding_operations
+            assert (op.direction, op.shard_id, op.shard_key) == ("up", 3, None), op
         time.sleep(1.0)
         resp = _operate(node, "abort", {"abort_resharding": {}})
         assert resp.status_code == 200, resp.text
@@ -366,3 +370,42 @@ def test_refused_while_resharding_is_disabled(tmp_path):
         assert _shard_ids(node, "off") == {0, 1}
     finally:
         node.kill()
+
+
+def test_one_shard_key_is_resharded_and_the_others_stay(cluster):
+    """Custom sharding: the shard key named is resharded; points of the same ids under
+    another key are neither moved nor answered twice."""
+    node = cluster[0]
+    url = f"{node.url}/collections/keys"
+    resp = httpx.put(url, timeout=60, json={"vectors": {"size": DIM, "distance": "Dot"},
+                                            "sharding_method": "custom"})
+    assert resp.status_code == 200, resp.text
+    for key, shards in (("a", 2), ("b", 1)):
+        resp = httpx.put(f"{url}/shards", timeout=60, json={"shard_key": key,
+                                                            "shards_number": shards})
+        assert resp.status_code == 200, resp.text
+    rng = random.Random(5)
+    for key, ids in (("a", range(4000)), ("b", range(2000, 3000))):
+        resp = httpx.put(f"{url}/points?wait=true", timeout=60, json={
+            "shard_key": key, "points": [{"id": i, "vector": _vector(rng)} for i in ids]})
+        assert resp.status_code == 200, resp.text
+    missing = _operate(node, "keys", {"start_resharding": {"direction": "up"}})
+    assert missing.status_code == 400, missing.text
+    accepted, ended, shown = _reshard(node, "keys", {"direction": "up", "shard_key": "a"})
+    assert shown and shown[0]["shard_key"] == "a"
+    info = _info(node, "keys")
+    keys = [s.get("shard_key") for s in info["local_shards"] + info["remote_shards"]]
+    assert sorted(keys) == ["a", "a", "a", "b"]
+
+    def count(key=None) -> int:
+        body: dict = {"exact": True}
+        if key is not None:
+            body["shard_key"] = key
+        return httpx.post(f"{url}/points/count", json=body, timeout=30).json()["result"]["count"]
+
+    assert (count("a"), count("b"), count()) == (4000, 1000, 5000)
+    ids = _scroll_all(node, "keys")
+    assert len(ids) == 5000 and set(ids) == set(range(4000))
+    _make(node, "auto", 100)
+    auto = _operate(node, "auto", {"start_resharding": {"direction": "up", "shard_key": "a"}})
+    assert auto.status_code == 400, auto.text
