@@ -68,24 +68,19 @@ class ReshardingOps:
         name, direction, key = op["name"], op["direction"], op.get("key")
         if direction not in DIRECTIONS:
             return OpResult(False, "bad_request", f"unknown resharding direction {direction}")
-        if entry.get("resharding") is not None:
-            return OpResult(False, "bad_request",
-                            f"Resharding of collection {name} is already in progress")
+        if entry.get("resharding") is not None:  # Qdrant's words
+            return OpResult(False, "bad_request", "another resharding is in progress")
         if not entry.get("ring"):
             return OpResult(False, "bad_request", f"Collection {name} routes points by modulo "
                             "(made before the hash ring): it cannot be resharded")
         custom = entry["config"]["params"].get("sharding_method") == "custom"
         if custom and key is None:
             return OpResult(False, "bad_request",
-                            "Shard key must be specified for resharding a custom-sharded "
-                            "collection")
-        if not custom and key is not None:
+                            "must specify shard key on collection with custom sharding")
+        group = _group(entry, key) if custom or key is None else []
+        if key is not None and not group:  # also on an auto-sharded collection, as Qdrant
             return OpResult(False, "bad_request",
-                            "Shard key cannot be specified for an auto-sharded collection")
-        group = _group(entry, key)
-        if custom and not group:
-            return OpResult(False, "bad_request",
-                            f"Shard key {key_text(key)} does not exist for collection {name}")
+                            f"sharding key {key_text(key)} does not exist for collection {name}")
         if entry.get("transfers"):
             return OpResult(False, "bad_request", f"Collection {name} has shard transfers in "
                             "progress: resharding waits until they end")
@@ -102,10 +97,10 @@ class ReshardingOps:
             entry["shards"].append(shard)
             new, peer_id = old + [shard_id], int(peers[0])
         else:
-            if len(old) < 2:
-                return OpResult(False, "bad_request",
-                                "Cannot reshard down: the last shard cannot be removed")
             shard_id = old[-1]
+            if len(old) < 2:
+                return OpResult(False, "bad_request", f"cannot remove shard {shard_id} by "
+                                "resharding down, it is the last shard")
             holders = _live(next(s for s in group if s["shard_id"] == shard_id))
             peer_id = int(op["peer_id"]) if op.get("peer_id") is not None else \
                 int(min(holders, key=int)) if holders else 0

@@ -70,7 +70,9 @@ class ClusterViews:
         info = collection.cluster_info(self.peer_id, transfers)
         comment = None if self.duties is None else \
             self.duties.resharding.comment(entry.get("uuid"))
-        info["resharding_operations"] = resharding_operations(entry, comment)
+        running = resharding_operations(entry, comment)
+        if running:  # Qdrant leaves the key out while none runs
+            info["resharding_operations"] = running
         return info
 
     def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:

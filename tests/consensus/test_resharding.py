@@ -119,7 +119,7 @@ def test_refusals(state):
     assert _start(state, "up", peer_ids=[1]).ok
     second = _start(state, "down")
     assert (second.ok, second.error_kind) == (False, "bad_request")
-    assert "already in progress" in second.message
+    assert second.message == "another resharding is in progress"
     missing = state.apply({"type": "start_resharding", "name": "nope", "direction": "up",
                            "peer_ids": [1]})
     assert (missing.ok, missing.error_kind) == (False, "not_found")
@@ -131,8 +131,22 @@ def test_down_below_one_shard_is_refused():
     assert s.apply({"type": "create_collection", "name": "c", "uuid": "u", "ring": True,
                     "config": {"params": {}}, "placement": [[1]]}).ok
     refused = _start(s, "down")
-    assert (refused.ok, refused.error_kind) == (False, "bad_request")
+    assert (refused.ok, refused.error_kind, refused.message) == (
+        False, "bad_request", "cannot remove shard 0 by resharding down, it is the last shard")
     assert "resharding" not in s.collections["c"]
+
+
+def test_shard_keys_are_checked_as_qdrant_does(state):
+    auto = _start(state, "up", peer_ids=[1], key="invalid")
+    assert (auto.ok, auto.message) == (
+        False, 'sharding key "invalid" does not exist for collection c')
+    assert state.apply({"type": "create_collection", "name": "k", "uuid": "v", "ring": True,
+                        "config": {"params": {"sharding_method": "custom"}},
+                        "placement": []}).ok
+    bare = state.apply({"type": "start_resharding", "name": "k", "uuid": "v",
+                        "direction": "down"})
+    assert (bare.ok, bare.message) == (
+        False, "must specify shard key on collection with custom sharding")
 
 
 def test_transfers_wait_for_the_resharding(state):
