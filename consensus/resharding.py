@@ -166,6 +166,14 @@ class ReshardingOps:
             params["shard_number"] = len(kept_ids)
         del entry["resharding"]
 
+    def _resharding_replica_lost(self, name: str) -> None:
+        """A replica of the new shard died before the switch: it cannot be filled again (no
+        other replica holds its points), so the resharding is aborted, as an operator would."""
+        resharding = self.collections[name].get("resharding")
+        if resharding is not None and resharding["stage"] in ("init", "migrating"):
+            resharding["stage"] = "aborting"
+            resharding["cleaned"] = []
+
     def _op_abort_resharding(self, op: dict) -> OpResult:
         entry, missing = self._resharded(op)
         if entry is None:

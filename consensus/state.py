@@ -179,6 +179,8 @@ class MetadataState(ReshardingOps):
                 f"Cannot deactivate the last active replica {peer} of shard {op['shard_id']}",
             )
         replicas[peer] = op["state"]
+        if current == "Resharding" and op["state"] == "Dead":
+            self._resharding_replica_lost(op["name"])
         return OpResult(True)
 
     def _op_start_transfer(self, op: dict) -> OpResult:

@@ -357,7 +357,13 @@ class ReplicaSet:
                 "has no active replica"
             )
         if len(targets) == 1 and len(self.replicas) == 1:
-            targets[0][1].apply(op_num, op, wait)  # one replica: no thread hop
+            peer, replica = targets[0]
+            try:
+                replica.apply(op_num, op, wait)  # one replica: no thread hop
+            except ReplicaUnavailable:
+                if self.states.get(peer) == "Resharding":  # lost: the resharding is aborted
+                    self._disable(peer)
+                raise
             return
         futures = {}
         for peer, replica in targets:

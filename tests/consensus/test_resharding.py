@@ -109,6 +109,18 @@ def test_abort_of_down_keeps_every_shard(state):
     assert _ids(state) == [0, 1, 2]
 
 
+def test_a_dead_replica_of_the_new_shard_aborts(state):
+    assert _start(state, "up", peer_ids=[2]).ok
+    assert _migrate(state).ok
+    assert state.apply({"type": "set_replica_state", "name": "c", "uuid": "u", "shard_id": 3,
+                        "peer_id": 2, "state": "Dead", "from_state": "Resharding"}).ok
+    assert _entry(state)["resharding"]["stage"] == "aborting"
+    for shard_id, peer in ((0, 1), (1, 2), (2, 3)):
+        assert _done(state, "aborting", shard_id, peer).ok
+    assert "resharding" not in _entry(state)
+    assert _ids(state) == [0, 1, 2]
+
+
 def test_refusals(state):
     assert not _start(state, "sideways").ok
     unknown = _start(state, "up", peer_ids=[9], peer_id=9)

@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
+from node.ring import ring_of
 from tests.support.cluster import exact_count, replicas_all_active, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow
@@ -417,3 +418,43 @@ def test_one_shard_key_is_resharded_and_the_others_stay(cluster):
     _make(node, "auto", 100)
     auto = _operate(node, "auto", {"start_resharding": {"direction": "up", "shard_key": "a"}})
     assert auto.status_code == 400, auto.text
+
+
+def _peer_id(node) -> int:
+    return httpx.get(f"{node.url}/cluster", timeout=10).json()["result"]["peer_id"]
+
+
+def test_losing_the_new_shard_aborts_and_loses_nothing(cluster):
+    """The peer of the new shard dies in the middle of the copy: a write that cannot reach
+    it marks its replica Dead, which aborts the resharding; once the peer is back, the old
+    layout holds every point."""
+    reference = _make(cluster[0], "lost", 15_000)
+    resp = _operate(cluster[0], "lost", {"start_resharding": {"direction": "up"}})
+    assert resp.status_code == 200, resp.text
+    [op] = wait_until(lambda: [o for o in _running(cluster[0], "lost")
+                               if o["stage"] == "migrating"], 30, "the copy to begin")
+    holder = next(n for n in cluster if _peer_id(n) == op["peer_id"])
+    live = next(n for n in cluster if n is not holder)
+    held = {s["shard_id"] for s in _info(holder, "lost")["local_shards"]}
+    time.sleep(1.0)
+    holder.kill()
+    ring = ring_of((0, 1, 2, 3))
+    rng = random.Random(3)
+    old_ring = ring_of((0, 1, 2))  # ids whose old shard is up: the write reaches shard 3
+    moving = [i for i in range(NEW_IDS, NEW_IDS + 1000)
+              if ring.shard(i) == 3 and old_ring.shard(i) not in held][:50]
+    maybe = {i: _vector(rng) for i in moving}
+    resp = httpx.put(f"{live.url}/collections/lost/points?wait=true", timeout=60,
+                     json={"points": [{"id": i, "vector": v} for i, v in maybe.items()]})
+    assert resp.status_code != 200 or resp.json()["result"]["status"] == "completed"
+    wait_until(lambda: any(o["stage"] == "aborting" for o in _running(live, "lost")), 60,
+               "the resharding to be aborted")
+    holder.start().wait_ready(90)
+    wait_until(lambda: not _running(live, "lost"), 120, "the abort to end")
+    wait_until(lambda: replicas_all_active(live, "lost"), 60, "every replica Active")
+    assert _shard_ids(live, "lost") == {0, 1, 2}
+    stored = dict(_scroll_all(live, "lost", with_vector=True))
+    assert reference.keys() <= stored.keys()
+    assert stored.keys() - reference.keys() <= maybe.keys()
+    assert all(np.allclose(stored[i], v, atol=1e-6) for i, v in reference.items())
+    assert exact_count(live, "lost") == len(stored)
