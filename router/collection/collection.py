@@ -8,6 +8,7 @@ nothing. Reads go to every shard and are merged exactly as one shard would order
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
@@ -72,11 +73,12 @@ class Collection:
         self._next_op = max(applied, default=0) + 1
 
     def set_shards(self, shards: list[ReplicaSet], resharding: Any = _KEEP) -> None:
-        """The replica sets, in shard id order (custom sharding adds and drops them), and the
-        resharding that comes with them when given. Taken with the write lock; a resharding
-        that starts is set before its new shard appears, one that ends after its removed
-        shard is gone, so no write or read ever routes a ring without its stage."""
-        with self._write_lock:
+        """The replica sets in shard id order, and the resharding that comes with them. A
+        resharding that starts is set before its new shard appears, one that ends after its
+        removed shard is gone; with one involved, under the write lock (else not: a write
+        waiting on a lost peer holds it, and the peer's deactivation must get through)."""
+        involved = bool(self._resharding) or resharding not in (_KEEP, None)
+        with self._write_lock if involved else contextlib.nullcontext():
             if resharding is not _KEEP and resharding is not None:
                 self._set_resharding(resharding)
             ordered = sorted(shards, key=lambda s: s.shard_id)
@@ -90,7 +92,8 @@ class Collection:
             if resharding is not _KEEP:
                 self._set_resharding(resharding)
             self._layout += 1
-        self._reads.drain()
+        if involved:
+            self._reads.drain()
 
     def set_resharding(self, info: dict | None) -> None:
         """A resharding's stage from consensus (None: none runs). Taken under the write lock:
