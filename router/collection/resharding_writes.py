@@ -109,5 +109,6 @@ def split(collection: Any, op: dict, group: list, resharding: Resharding) -> lis
             for shard_id in resharding.write_owners(point_id):
                 groups_i.setdefault(shard_id, []).append(point_id)
         return [(by_id(s), {**op, "ids": ids}) for s, ids in groups_i.items()]
-    return [(shard, op) for shard in group
-            if not old_only or shard.shard_id in resharding.old]
+    # by filter: the shards of the ring written (a shard being removed may be gone already
+    # on its peer once the others ignore it)
+    return [(shard, op) for shard in group if shard.shard_id in resharding.read_ids]
