@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
 
+from consensus.resharding import ReshardingOps
+from consensus.results import OpResult, key_text, same_key
 
-@dataclass
-class OpResult:
-    ok: bool
-    error_kind: str | None = None  # "not_found" | "already_exists" | "bad_request" | "refused"
-    message: str | None = None
-    value: Any = None
+__all__ = ["READABLE", "UPDATABLE", "MetadataState", "OpResult", "key_text", "same_key"]
 
 
 #: Replica states a replica can be read from / written to (Qdrant's replica_set_state.rs).
 READABLE = ("Active",)
-UPDATABLE = ("Active", "Partial", "Initializing")
+UPDATABLE = ("Active", "Partial", "Initializing", "Resharding")
 
 #: How many request ids are remembered for deduplication of retried proposals.
 _REMEMBERED_REQUESTS = 2000
 
 
 @dataclass
-class MetadataState:
+class MetadataState(ReshardingOps):
     collections: dict[str, dict] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     peers: dict[str, dict] = field(default_factory=dict)  # str(peer_id) -> {uri, raft, grpc}
@@ -183,6 +179,8 @@ class MetadataState:
                 f"Cannot deactivate the last active replica {peer} of shard {op['shard_id']}",
             )
         replicas[peer] = op["state"]
+        if current == "Resharding" and op["state"] == "Dead":
+            self._resharding_replica_lost(op["name"])
         return OpResult(True)
 
     def _op_start_transfer(self, op: dict) -> OpResult:
@@ -204,6 +202,9 @@ class MetadataState:
         if replicas.get(source) != "Active":
             return OpResult(False, "bad_request",
                             f"Shard {shard_id} has no Active replica on peer {source}")
+        if kind != "recovery" and self.collections[name].get("resharding") is not None:
+            return OpResult(False, "bad_request",
+                            f"Collection {name} is being resharded: shards move after it ends")
         transfers = self.collections[name].setdefault("transfers", [])
         for t in transfers:
             same = str(t["to"]) == target if kind == "recovery" else True
@@ -483,12 +484,3 @@ class MetadataState:
         self.aliases = aliases
         return OpResult(True, value=True)
 
-
-def same_key(a, b) -> bool:
-    """Shard keys 1 and "1" differ: the type is part of the key."""
-    return a is not None and type(a) is type(b) and a == b
-
-
-def key_text(key) -> str:
-    """A shard key as Qdrant prints it in messages (strings quoted)."""
-    return f'"{key}"' if isinstance(key, str) else str(key)

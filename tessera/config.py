@@ -183,6 +183,7 @@ class Settings:
     max_transfer_rate: int = 0  # points per second of one shard copy (0: unlimited)
     rebalance_enabled: bool = True  # the Raft leader spreads, drains and repairs replicas
     replica_repair_after_sec: int = 300  # a peer down this long has its replicas replaced
+    resharding_enabled: bool = False  # start_resharding allowed (Qdrant's default: off)
     uri: str | None = None
     bootstrap: str | None = None
     # Tessera's own bounds on what one request may ask for (router/collection/limits.py)
@@ -270,6 +271,7 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("max_transfer_rate", ("storage", "performance", "max_transfer_rate"), _non_negative),
     ("rebalance_enabled", ("cluster", "rebalance", "enabled"), _flag),
     ("replica_repair_after_sec", ("cluster", "replica_repair_after_sec"), _non_negative),
+    ("resharding_enabled", ("cluster", "resharding_enabled"), _flag),
     ("uri", ("uri",), _optional_uri),
     ("bootstrap", ("bootstrap",), _optional_uri),
     ("max_shards_per_collection", ("limits", "max_shards_per_collection"), _positive),

@@ -78,6 +78,7 @@ class Node:
             rebalance=RebalancePolicy(settings.rebalance_enabled,
                                       float(settings.replica_repair_after_sec)),
         )
+        self.toc.resharding_enabled = settings.resharding_enabled  # cluster.resharding_enabled
         self.snapshots = SnapshotRecovery(SnapshotStore(
             self.toc, Path(settings.snapshots_path),
             Path(settings.temp_path) if settings.temp_path else None))

@@ -33,6 +33,7 @@ from node.filters.conditions import (
     _compile_has_vector,
     _compile_is_empty,
     _compile_is_null,
+    _compile_ring,
     _compile_slice,
     _parse_has_id,
 )
@@ -85,6 +86,7 @@ _VARIANTS = (
     ("has_vector", _compile_has_vector),
     ("slice", _compile_slice),
     ("nested", _compile_nested),
+    ("tessera_ring", _compile_ring),
 )
 
 

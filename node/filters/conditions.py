@@ -27,6 +27,7 @@ from node.filters.base import (
 )
 from node.ids import parse_point_id
 from node.payload_path import make_getter
+from node.ring import ring_of
 
 _U32_MAX = 2**32 - 1
 
@@ -193,3 +194,28 @@ def _compile_slice(c: dict, ctx: _Ctx, where: str) -> _Cond:
         return _id_hash(pid) % total == index
 
     return slice_pred
+
+
+# ---------------------------------------------------------------------------------------------
+# tessera_ring (Tessera's own, sent between peers while a collection is resharded)
+
+
+def _compile_ring(c: dict, ctx: _Ctx, where: str) -> _Cond:
+    """``{"tessera_ring": {"shards": [ids], "shard": id}}``: the points the hash ring of those
+    shards gives to ``shard``. A shard being resharded holds points it does not own (yet, or
+    any more); reads ask it for only those it owns, so no point is answered twice."""
+    r = _require_dict(c["tessera_ring"], "a ring {shards, shard}")
+    shards, shard = _require(r, "shards"), _require(r, "shard")
+    if not isinstance(shards, list) or not shards or \
+            not all(isinstance(s, int) and not isinstance(s, bool) for s in shards) or \
+            isinstance(shard, bool) or not isinstance(shard, int):
+        raise FormatError("invalid `tessera_ring`: expected {shards: [u32], shard: u32}")
+    if ctx.in_nested:
+        return _always_false
+    ring = ring_of(tuple(sorted(shards)))
+    owner = ring.shard
+
+    def ring_pred(pid: PointId, payload: dict, hv: HasVector) -> bool:
+        return owner(pid) == shard
+
+    return ring_pred

@@ -10,6 +10,7 @@ from typing import Any
 
 from consensus.raft import ConsensusError
 from node.errors import BadRequest, NotFound, ServiceError, TesseraError
+from router.cluster.resharding_ops import resharding_operations
 
 
 class ClusterViews:
@@ -19,6 +20,8 @@ class ClusterViews:
     channels: Any
     duties: Any
     peer_id: int
+    #: cluster.resharding_enabled (Qdrant's default: off); set by the server
+    resharding_enabled: bool = False
 
     def cluster_status(self) -> dict:
         """GET /cluster (Qdrant's ClusterStatus)."""
@@ -64,7 +67,13 @@ class ClusterViews:
         entry = self.consensus.state.collections.get(collection.name, {})
         transfers = [dict(t, comment=self._transfer_comment(entry["uuid"], t))
                      for t in entry.get("transfers", [])]
-        return collection.cluster_info(self.peer_id, transfers)
+        info = collection.cluster_info(self.peer_id, transfers)
+        comment = None if self.duties is None else \
+            self.duties.resharding.comment(entry.get("uuid"))
+        running = resharding_operations(entry, comment)
+        if running:  # Qdrant leaves the key out while none runs
+            info["resharding_operations"] = running
+        return info
 
     def transfer_comment(self, uuid_: str, shard_id: int) -> str | None:
         """The progress of a copy into a replica on this peer (a node call of the peers)."""

@@ -26,6 +26,7 @@ import numpy as np
 from node.errors import TesseraError
 from router.cluster import replicate_points
 from router.cluster.rebalance_duty import RebalanceDuty
+from router.cluster.resharding_duty import ReshardingDuty
 from router.cluster.snapshot_transfer import install_from_peer
 from router.collection.remote_replica import PeerChannels
 from router.collection.replica_set import LocalReplica, ReplicaSet
@@ -95,6 +96,8 @@ class ClusterDuties:
         self.progress: dict[tuple[str, int], list] = {}
         #: the leader's rebalancing and repair (router.cluster.rebalance_duty)
         self.rebalance = RebalanceDuty(toc, toc.rebalance_policy)
+        #: this peer's part in a resharding (router.cluster.resharding_duty)
+        self.resharding = ReshardingDuty(self)
         self._thread = threading.Thread(target=self._loop, name="cluster-duties", daemon=True)
 
     def start(self) -> None:
@@ -128,6 +131,7 @@ class ClusterDuties:
             try:
                 self._send_dead_reports()
                 self._tend_local_replicas()
+                self.resharding.tick()
                 self.rebalance.tick()
             except Exception:
                 log.exception("cluster duties failed; retrying")

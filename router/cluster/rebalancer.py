@@ -61,7 +61,8 @@ def plan(collections: dict, live: list[int], draining: set[int] = frozenset(),
     """The steps, in order, for collections without transfers running (a collection with
     one is left alone until it ends). ``live``: peers up now; ``lost``: peers gone longer than
     the repair delay (their replicas no longer count)."""
-    quiet = {name: entry for name, entry in collections.items() if not entry.get("transfers")}
+    quiet = {name: entry for name, entry in collections.items()
+             if not entry.get("transfers") and entry.get("resharding") is None}
     shards = _shards(quiet)
     usable = [p for p in sorted(live) if p not in draining and p not in lost]
     counts = {p: 0 for p in usable}

@@ -1,6 +1,6 @@
-"""The operations of ``POST /collections/{name}/cluster``: shard keys, and the operator's
+"""The operations of ``POST /collections/{name}/cluster``: shard keys, the operator's
 shard operations replicate_shard, move_shard, abort_transfer, restart_transfer and drop_replica
-(../shared/spec/distributed.md §1.7-1.8).
+(../shared/spec/distributed.md §1.7-1.8), and resharding (``router.cluster.resharding_ops``).
 
 Each is checked here for shape, then proposed to consensus, which checks it against the
 cluster as it is (peers, replicas, running transfers) and answers as Qdrant does. The answer
@@ -20,6 +20,8 @@ from typing import Any
 
 from node.errors import BadRequest, NotFound, ValidationFailed
 from router.cluster import replicate_points
+from router.cluster.resharding_ops import OPERATIONS as RESHARDING
+from router.cluster.resharding_ops import update_resharding
 from router.operations import fields
 
 #: the operations this module serves, by their key in the body
@@ -62,10 +64,10 @@ def parse(key: str, raw: Any, name: str, uuid_: str) -> dict:
                          + ", ".join(f"`{m}`" for m in METHODS))
     if method == "resharding_stream_records":
         raise BadRequest("Shard transfer method resharding_stream_records is only used by "
-                         "resharding, which Tessera does not support yet")
+                         "resharding, which moves its points by itself (start_resharding)")
     if body.get("to_shard_id") not in (None, shard_id):
-        raise BadRequest("to_shard_id is only used by resharding, which Tessera does not "
-                         "support yet")
+        raise BadRequest("to_shard_id is only used by resharding, which moves its points by "
+                         "itself (start_resharding)")
     return {"type": "start_transfer", **base, "from": source, "to": target,
             "kind": "replicate" if key == "replicate_shard" else "move",
             "method": method or "stream_records"}
@@ -104,6 +106,9 @@ def update_cluster(toc: Any, name: str, body: dict) -> bool:
     if "replicate_points" in body:
         toc.propose(replicate_points.start_op(collection, body["replicate_points"]))
         return True
+    for key in RESHARDING:
+        if key in body:
+            return update_resharding(toc, collection, key, body[key])
     for key in OPERATIONS:
         if key in body:
             op = parse(key, body[key], collection.name, collection.uuid)

@@ -76,12 +76,10 @@ def validate_collection_name(name: str) -> None:
 
 
 class TableOfContent(ClusterViews):
-    """Collections of this node, kept in line with the applied metadata.
-
-    ``channels`` is given in cluster mode: replicas on other peers are then reached through
-    them, and a duty thread does what consensus asks of this peer (report new replicas
-    Active, bring Dead ones back by streaming from a healthy replica).
-    """
+    """Collections of this node, kept in line with the applied metadata. ``channels`` is
+    given in cluster mode: replicas on other peers are then reached through them, and a duty
+    thread does what consensus asks of this peer (report new replicas Active, bring Dead ones
+    back by streaming from a healthy replica)."""
 
     def __init__(
         self,
@@ -203,7 +201,7 @@ class TableOfContent(ClusterViews):
         shard_config = ShardConfig.from_collection(config, entry.get("payload_schema"))
         sets = [self._replica_set(name, entry, shard, shard_config) for shard in entry["shards"]]
         collection = Collection(name, config, sets, entry.get("payload_schema"),
-                                ring=entry.get("ring", False))
+                                ring=entry.get("ring", False), resharding=entry.get("resharding"))
         collection.uuid = entry["uuid"]
         self._collections[name] = collection
 
@@ -231,7 +229,7 @@ class TableOfContent(ClusterViews):
             present = {shard.shard_id for shard in kept}
             kept += [self._replica_set(collection.name, entry, meta, collection.shard_config)
                      for sid, meta in wanted.items() if sid not in present]
-            collection.set_shards(kept)
+            collection.set_shards(kept, entry.get("resharding"))
         for shard in collection.shards:
             meta = wanted[shard.shard_id]
             states = {int(p): s for p, s in meta["replicas"].items()}
@@ -251,6 +249,7 @@ class TableOfContent(ClusterViews):
                     replica.address = self._peer_address(peer) or ""
             shard.set_states(states)
             self._set_forwarding(shard, entry, collection.name)
+        collection.set_resharding(entry.get("resharding"))  # also when the shards stay
 
     def _set_forwarding(self, shard: ReplicaSet, entry: dict, name: str) -> None:
         """While this peer is the source of a transfer, its replica passes every write it

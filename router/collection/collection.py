@@ -8,9 +8,12 @@ nothing. Reads go to every shard and are merged exactly as one shard would order
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -20,11 +23,15 @@ from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
-from router.collection import filter_keys, search_plan, wakeups
+from router.collection import filter_keys, resharding_writes, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
+from router.collection.resharding import ReadGate, Resharding
 from router.collection.search_plan import Query
 from router.collection.strict_mode import StrictMode
+
+#: ``set_shards`` without a resharding: the one held stays
+_KEEP: Any = object()
 
 
 @dataclass
@@ -41,6 +48,7 @@ class Collection:
         shards: list[ReplicaSet],
         payload_schema: dict | None = None,
         ring: bool = False,
+        resharding: dict | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -54,19 +62,80 @@ class Collection:
         self._write_lock = threading.Lock()
         #: payload keys read by filters without an index: key -> (index type, when); /issues
         self.unindexed_reads: dict[str, tuple[str, float]] = {}
-        self.set_shards(shards)
+        #: key group -> its resharding in progress (router.collection.resharding)
+        self._resharding: dict[tuple, Resharding] = {}
+        self._reads = ReadGate()  # the layout reads take, and the reads in flight under it
+        self._noting: set[int] = set()  # shards whose local replica notes writes for it
+        self._layout = 0  # counts shard list and resharding changes (writes split anew)
+        self.shards = []
+        self.set_shards(shards, resharding)
         applied = (s.local.last_op() for s in shards if s.local is not None)
         self._next_op = max(applied, default=0) + 1
 
-    def set_shards(self, shards: list[ReplicaSet]) -> None:
-        """The replica sets, in shard id order (custom sharding adds and drops them)."""
-        self.shards = sorted(shards, key=lambda s: s.shard_id)
-        self._by_id = {s.shard_id: s for s in self.shards}
-        groups: dict = {}
+    def set_shards(self, shards: list[ReplicaSet], resharding: Any = _KEEP) -> None:
+        """The replica sets in shard id order, and the resharding that comes with them. A
+        resharding that starts is set before its new shard appears, one that ends after its
+        removed shard is gone; with one involved, under the write lock (else not: a write
+        waiting on a lost peer holds it, and the peer's deactivation must get through)."""
+        involved = bool(self._resharding) or resharding not in (_KEEP, None)
+        with self._write_lock if involved else contextlib.nullcontext():
+            if resharding is not _KEEP and resharding is not None:
+                self._set_resharding(resharding)
+            ordered = sorted(shards, key=lambda s: s.shard_id)
+            groups: dict = {}
+            for shard in ordered:
+                groups.setdefault(_key_id(shard.shard_key), []).append(shard)
+            self._by_id = {s.shard_id: s for s in ordered}
+            self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+            self._groups = groups
+            self.shards = ordered
+            if resharding is not _KEEP:
+                self._set_resharding(resharding)
+            self._layout += 1
+        if involved:
+            self._reads.drain()
+
+    def set_resharding(self, info: dict | None) -> None:
+        """A resharding's stage from consensus (None: none runs). Taken under the write lock:
+        once this node says it applied a stage, no write routed the old way is in flight.
+        Nothing changed (the common case, every metadata change): no lock taken."""
+        if _layout_of(info) == self._resharding:
+            return
+        with self._write_lock:
+            if not self._set_resharding(info):
+                return
+            self._layout += 1
+        self._reads.drain()
+
+    def _set_resharding(self, info: dict | None) -> bool:
+        """Whether the layout changed. The local replicas of shards that gain points note the
+        ids written to them (their copy must not undo those writes)."""
+        layout = _layout_of(info)
+        changed = layout != self._resharding
+        if changed:
+            self._resharding = layout
+            self._reads.set(layout)
+        gaining = {sid for r in self._resharding.values() for sid in r.gaining}
         for shard in self.shards:
-            groups.setdefault(_key_id(shard.shard_key), []).append(shard)
-        self._groups = groups
-        self._rings = {k: HashRing([s.shard_id for s in g]) for k, g in groups.items()}
+            local = shard.local
+            if local is None:
+                continue
+            if shard.shard_id in gaining and shard.shard_id not in self._noting:
+                local.touched = set()
+                self._noting.add(shard.shard_id)
+            elif shard.shard_id not in gaining and shard.shard_id in self._noting:
+                local.touched = None
+                self._noting.discard(shard.shard_id)
+        return changed
+
+    @staticmethod
+    def _read_filter(shard: ReplicaSet, filter_, layout: dict):
+        """What a read may take from ``shard``: while its key group is resharded, only the
+        points the read ring gives it."""
+        if not layout:
+            return filter_
+        resharding = layout.get(_key_id(shard.shard_key))
+        return filter_ if resharding is None else resharding.read_filter(shard.shard_id, filter_)
 
     def scoped(self, selector) -> Collection:
         """This collection as a request with ``shard_key`` sees it (None: all shards)."""
@@ -90,17 +159,19 @@ class Collection:
             return self._by_id[self._rings[_key_id(group[0].shard_key)].shard(point_id)]
         return group[shard_for(point_id, len(group))]
 
-    def _locate(self, ids: list, selector=None) -> dict[int, list]:
+    def _locate(self, ids: list, selector, layout: dict) -> dict[int, list]:
         """shard id → the ids (in order) to look for there: in each key group addressed, the
         shard the id routes to."""
         groups: dict = {}
-        for shard in self.read_targets(selector):
+        for shard in self.read_targets(selector, layout):
             groups.setdefault(_key_id(shard.shard_key), []).append(shard)
         located: dict[int, list] = {}
         for group in groups.values():
             full = self._groups[_key_id(group[0].shard_key)]
+            resharding = layout.get(_key_id(group[0].shard_key)) if layout else None
             for point_id in ids:
-                shard = self._route(point_id, full)
+                shard = self._route(point_id, full) if resharding is None else \
+                    self._by_id[resharding.read_owner(point_id)]
                 if shard in group:
                     located.setdefault(shard.shard_id, []).append(point_id)
         return located
@@ -128,18 +199,27 @@ class Collection:
         keys = shard_key if isinstance(shard_key, list) else [shard_key]
         return [self._key_group(k) for k in keys]
 
-    def read_targets(self, selector=None) -> list[ReplicaSet]:
+    def read_targets(self, selector=None, layout: dict | None = None) -> list[ReplicaSet]:
         """The shards a read addresses: all (custom: those with an Active replica), a key, a
-        list of keys, or ``{"target": …, "fallback": …}``."""
+        list of keys, or ``{"target": …, "fallback": …}``. While a key group is resharded
+        (``layout``: the read's, else the current one), only the shards of its read ring."""
+        targets = self._read_targets(selector)
+        layout = self._reads.layout if layout is None else layout
+        if not layout:
+            return targets
+        return [s for s in targets if (r := layout.get(_key_id(s.shard_key))) is None
+                or s.shard_id in r.read_ids]
+
+    def _read_targets(self, selector=None) -> list[ReplicaSet]:
         if selector is None:
             if not self.custom_sharding:
                 return self.shards
             return [s for s in self.shards if "Active" in s.states.values()]
         if isinstance(selector, dict) and "target" in selector:
-            target = self.read_targets(selector["target"])
+            target = self._read_targets(selector["target"])
             if all(s.readable() for s in target) or selector.get("fallback") is None:
                 return target
-            return self.read_targets(selector["fallback"])
+            return self._read_targets(selector["fallback"])
         keys = selector if isinstance(selector, list) else [selector]
         out: list[ReplicaSet] = []
         for key in keys:
@@ -154,14 +234,36 @@ class Collection:
         return self._update(op, wait, ordering)
 
     def _update(self, op: dict, wait: bool, ordering: str) -> UpdateResult:
+        layout = self._layout
         parts = self._split(op)
         with self._write_lock:
+            if layout != self._layout:  # the shards or a resharding changed meanwhile
+                parts = self._split(op)
             for shard, part in parts:
                 shard.check(part)
+            if self._resharding and not resharding_writes.whole(op):
+                return self._update_migrating(op, parts, wait, ordering)
             op_num = self._next_op
             self._next_op += 1
             for shard, part in parts:
                 shard.apply(op_num, part, wait, ordering)
+        return UpdateResult(op_num, "completed" if wait else "acknowledged")
+
+    def _update_migrating(self, op: dict, parts: list, wait: bool,
+                          ordering: str) -> UpdateResult:
+        """A partial write or one by filter while points are copied (under the write lock):
+        applied to the old owners, then the points it addressed written whole to their new
+        owners (``router.collection.resharding_writes``)."""
+        written = {_key_id(g[0].shard_key) for g in self._write_groups(op.get("shard_key"))}
+        migrating = [r for k, r in self._resharding.items() if r.migrating and k in written]
+        addressed = [resharding_writes.addressed(self, op, r) for r in migrating]
+        op_num = self._next_op
+        self._next_op += 2
+        for shard, part in parts:  # with wait: the follow-ups read what it wrote
+            shard.apply(op_num, part, wait or bool(migrating), ordering)
+        for resharding, by_old in zip(migrating, addressed, strict=True):
+            for shard, part in resharding_writes.follow_ups(self, resharding, by_old):
+                shard.apply(op_num + 1, part, wait, ordering)
         return UpdateResult(op_num, "completed" if wait else "acknowledged")
 
     def next_operation_id(self) -> int:
@@ -189,20 +291,17 @@ class Collection:
         return parts
 
     def _split_in(self, op: dict, group: list[ReplicaSet]) -> list[tuple[ReplicaSet, dict]]:
+        resharding = self._resharding.get(_key_id(group[0].shard_key)) \
+            if self._resharding else None
+        if resharding is not None:
+            return resharding_writes.split(self, op, group, resharding)
         if op["type"] == "upsert":
             rows_of: dict[int, list[int]] = {}
             for i, point_id in enumerate(op["ids"]):
                 rows_of.setdefault(self._route(point_id, group).shard_id, []).append(i)
             if len(rows_of) == 1:
                 return [(self._by_id[next(iter(rows_of))], op)]
-            parts = []
-            for shard_id, rows in rows_of.items():
-                part = dict(op)
-                part["ids"] = [op["ids"][i] for i in rows]
-                part["vectors"] = [op["vectors"][i] for i in rows]
-                part["payloads"] = [op["payloads"][i] for i in rows]
-                parts.append((self._by_id[shard_id], part))
-            return parts
+            return self.upsert_parts(op, rows_of)
         if op["type"] == "update_vectors":
             groups_v: dict[int, list] = {}
             for item in op["points"]:
@@ -215,6 +314,17 @@ class Collection:
             return [(self._by_id[s], {**op, "ids": ids}) for s, ids in groups_i.items()]
         return [(shard, op) for shard in group]
 
+    def upsert_parts(self, op: dict, rows_of: dict[int, list[int]]) -> list[tuple]:
+        """An upsert cut by shard: shard id -> the rows (points) of ``op`` it takes."""
+        parts = []
+        for shard_id, rows in rows_of.items():
+            part = dict(op)
+            part["ids"] = [op["ids"][i] for i in rows]
+            part["vectors"] = [op["vectors"][i] for i in rows]
+            part["payloads"] = [op["payloads"][i] for i in rows]
+            parts.append((self._by_id[shard_id], part))
+        return parts
+
     # -- reads -------------------------------------------------------------------------------
     def observe_filter(self, filter_: dict | None) -> None:
         """Remember the keys a read filtered on without a payload index (for /issues)."""
@@ -225,13 +335,14 @@ class Collection:
     def retrieve(self, ids: list, with_payload, with_vector, shard_key=None) -> list[PointRecord]:
         unique = list(dict.fromkeys(ids))
         found: dict = {}
-        for shard_id, shard_ids in self._locate(unique, shard_key).items():
-            shard = self._by_id[shard_id]
-            records = shard.read(
-                lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)
-            )
-            for record in self._tag(shard, records):
-                found.setdefault(record.id, record)
+        with self._reads.read() as layout:
+            for shard_id, shard_ids in self._locate(unique, shard_key, layout).items():
+                shard = self._by_id[shard_id]
+                records = shard.read(
+                    lambda r, ids=shard_ids: r.retrieve(ids, with_payload, with_vector)
+                )
+                for record in self._tag(shard, records):
+                    found.setdefault(record.id, record)
         return [found[i] for i in unique if i in found]
 
     def scroll(
@@ -240,16 +351,23 @@ class Collection:
     ) -> tuple[list[PointRecord], PointId | None]:
         self.observe_filter(filter_)
         records: list[PointRecord] = []
-        for shard in self.read_targets(shard_key):
-            records.extend(self._tag(shard, shard.read(
-                lambda r: r.scroll(filter_, offset, limit + 1, with_payload, with_vector))))
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                records.extend(self._tag(shard, shard.read(
+                    lambda r, f=f: r.scroll(f, offset, limit + 1, with_payload, with_vector))))
         records.sort(key=lambda r: id_sort_key(r.id))
         next_offset = records[limit].id if len(records) > limit else None
         return records[:limit], next_offset
 
     def count(self, filter_, shard_key=None) -> int:
         self.observe_filter(filter_)
-        return sum(shard.read(lambda r: r.count(filter_)) for shard in self.read_targets(shard_key))
+        total = 0
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                total += shard.read(lambda r, f=f: r.count(f))
+        return total
 
     def scroll_ordered(
         self, filter_, order_by: dict, limit: int, with_payload, with_vector, shard_key=None
@@ -257,9 +375,11 @@ class Collection:
         """Points in order of a payload key's values, merged across shards."""
         self.observe_filter(filter_)
         records: list[PointRecord] = []
-        for shard in self.read_targets(shard_key):
-            records.extend(self._tag(shard, shard.read(
-                lambda r: r.scroll_ordered(filter_, order_by, limit, with_payload, with_vector))))
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                records.extend(self._tag(shard, shard.read(lambda r, f=f: r.scroll_ordered(
+                    f, order_by, limit, with_payload, with_vector))))
         descending = order_by.get("direction") == "desc"
         records.sort(
             key=lambda r: (-r.order_value if descending else r.order_value, id_sort_key(r.id))
@@ -270,9 +390,11 @@ class Collection:
         """The most frequent values of an indexed key among the allowed points."""
         self.observe_filter(filter_)
         counts: dict = {}
-        for shard in self.read_targets(shard_key):
-            for value, n in shard.read(lambda r: r.facet(key, filter_)).items():
-                counts[value] = counts.get(value, 0) + n
+        with self._reads.read() as layout:
+            for shard in self.read_targets(shard_key, layout):
+                f = self._read_filter(shard, filter_, layout)
+                for value, n in shard.read(lambda r, f=f: r.facet(key, f)).items():
+                    counts[value] = counts.get(value, 0) + n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _facet_order(kv[0])))
         return ranked[:limit]
 
@@ -291,9 +413,12 @@ class Collection:
             if q.filter is not None:
                 self.observe_filter(q.filter)
         requests = search_plan.build_requests(self, queries)
-        targets = self.read_targets(shard_key)
-        futures = [shard.search_future(requests) for shard in targets]
-        answers = [self._tag_all(s, f.result()) for s, f in zip(targets, futures, strict=True)]
+        with self._reads.read() as layout:
+            targets = self.read_targets(shard_key, layout)
+            futures = [shard.search_future(self._shard_requests(shard, requests, layout))
+                       for shard in targets]
+            answers = [self._tag_all(s, f.result())
+                       for s, f in zip(targets, futures, strict=True)]
         return search_plan.merge_results(self, queries, answers)
 
     async def search_async(self, queries: list[Query], shard_key=None) -> list[list[PointRecord]]:
@@ -307,15 +432,25 @@ class Collection:
             requests = await asyncio.to_thread(search_plan.build_requests, self, queries)
         else:
             requests = search_plan.build_requests(self, queries)
-        targets = self.read_targets(shard_key)
-        if len(targets) == 1:  # one shard (the common case): no gathering to pay for
-            answers = [await wakeups.wrap(targets[0].search_future(requests))]
-        else:
-            futures = [wakeups.wrap(s.search_future(requests)) for s in targets]
-            answers = await asyncio.gather(*futures)
+        with self._reads.read() as layout:
+            targets = self.read_targets(shard_key, layout)
+            if len(targets) == 1:  # one shard (the common case): no gathering to pay for
+                answers = [await wakeups.wrap(targets[0].search_future(
+                    self._shard_requests(targets[0], requests, layout)))]
+            else:
+                futures = [wakeups.wrap(s.search_future(self._shard_requests(s, requests,
+                                                                             layout)))
+                           for s in targets]
+                answers = await asyncio.gather(*futures)
         if self.custom_sharding:
             answers = [self._tag_all(s, a) for s, a in zip(targets, answers, strict=True)]
         return search_plan.merge_results(self, queries, list(answers))
+
+    def _shard_requests(self, shard: ReplicaSet, requests: list, layout: dict) -> list:
+        if not layout or _key_id(shard.shard_key) not in layout:
+            return requests
+        return [dataclasses.replace(r, filter=self._read_filter(shard, r.filter, layout))
+                for r in requests]
 
     def _tag_all(self, shard: ReplicaSet, per_query: list) -> list:
         if shard.shard_key is not None:
@@ -444,6 +579,11 @@ class ShardScope:
 
     async def search_async(self, queries, shard_key=None):
         return await self._collection.search_async(queries, self._key(shard_key))
+
+
+def _layout_of(info: dict | None) -> dict[tuple, Resharding]:
+    """Key group -> its resharding, from consensus's entry (None: no resharding)."""
+    return {} if info is None else {_key_id(info.get("key")): Resharding.of(info)}
 
 
 def _key_id(key) -> tuple:

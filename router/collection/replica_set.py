@@ -357,7 +357,13 @@ class ReplicaSet:
                 "has no active replica"
             )
         if len(targets) == 1 and len(self.replicas) == 1:
-            targets[0][1].apply(op_num, op, wait)  # one replica: no thread hop
+            peer, replica = targets[0]
+            try:
+                replica.apply(op_num, op, wait)  # one replica: no thread hop
+            except ReplicaUnavailable:
+                if self.states.get(peer) == "Resharding":  # lost: the resharding is aborted
+                    self._disable(peer)
+                raise
             return
         futures = {}
         for peer, replica in targets:
@@ -387,7 +393,8 @@ class ReplicaSet:
         # when an Active replica was.
         filled = sum(1 for p in self.replicas if self.states.get(p) == "Partial"
                      and p not in self.disabled)
-        active_ok = any(self.states.get(p) == "Active" for p in succeeded)
+        # a new shard's replicas under resharding count as Active (Qdrant's source of truth)
+        active_ok = any(self.states.get(p) in ("Active", "Resharding") for p in succeeded)
         written = len(succeeded) + (filled if active_ok else 0)
         needed = min(self.write_consistency_factor, len(self.replicas))
         if written < needed:

@@ -127,7 +127,7 @@ def _cluster(toc) -> dict:
         "peers": peers,
         "peer_metadata": {peer: {"version": VERSION} for peer in peers},
         "metadata": dict(toc.consensus.state.cluster_metadata),
-        "resharding_enabled": False,
+        "resharding_enabled": bool(getattr(toc, "resharding_enabled", False)),
     }
 
 

@@ -315,6 +315,13 @@ def test_env_bad_port_names_the_variable():
         load_settings(environ={"QDRANT__SERVICE__HTTP_PORT": "http"})
 
 
+def test_resharding_is_off_unless_enabled():
+    assert load_settings(environ={}).resharding_enabled is False
+    s = load_settings(environ={"QDRANT__CLUSTER__RESHARDING_ENABLED": "true"})
+    assert s.resharding_enabled is True
+    assert s.get("cluster.resharding_enabled") is True
+
+
 def test_qdrant_uri_and_bootstrap_env():
     s = load_settings(
         environ={

@@ -78,6 +78,12 @@ def collection_cluster_info_response(
                                     "sync": t["sync"], **_to_shard(t)})
             for t in info["shard_transfers"]
         ],
+        resharding_operations=[
+            pb.ReshardingInfo(shard_id=r["shard_id"], peer_id=r["peer_id"],
+                              direction=pb.ReshardingDirection.Value(r["direction"].title()),
+                              **keyed(r))
+            for r in info.get("resharding_operations") or ()
+        ],
         time=elapsed,
     )
 
