@@ -41,7 +41,7 @@ from node.shard_state import ShardState
 from node.shard_writes import ShardWrites
 from node.sparse_index import SparseIndex
 from node.value_graphs import ValueGraphs
-from node.vector_index import HnswGraph
+from node.vector_index import HnswGraph, RemappedGraph
 from node.vector_store import VectorStore
 from node.wal import WriteAheadLog
 
@@ -139,7 +139,8 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
 
     # -- vacuum ------------------------------------------------------------------------------
     def _vacuum(self) -> None:
-        """Copy live rows to a new generation of files; graphs are rebuilt afterwards."""
+        """Copy live rows to a new generation of files; graphs are rebuilt afterwards (the old
+        ones answer meanwhile, remapped)."""
         state = self.state
         live = np.flatnonzero(state.live_mask())
         new = ShardState(vector_names=list(self.config.vectors), gen=state.gen + 1)
@@ -168,12 +169,17 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         for name, store in state.multi.items():
             new.multi[name] = store.compacted(live)
         old_gen = state.gen
+        new_of_old = np.full(state.count, -1, dtype=np.int64)
+        new_of_old[live] = np.arange(len(live))
+        old_graphs = self.graphs
         self.value_graphs.clear()
         self.quantized = {}
         self.state = new
         self._open_other_vectors()
         self._writes += 1  # offsets moved: cached filter answers are void
-        self.graphs = {name: None for name in self.stores}
+        # the old graphs keep answering, through the rows' new offsets, until new ones are built
+        self.graphs = {name: None if old_graphs.get(name) is None
+                       else RemappedGraph(old_graphs[name], new_of_old) for name in self.stores}
         self._flush_locked()
         for old in old_stores.values():
             old.close()

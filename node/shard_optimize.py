@@ -43,6 +43,8 @@ class ShardOptimize:
             return False
         store = self.stores[name]
         graph = self.graphs.get(name)
+        if getattr(graph, "remapped", False):
+            return True  # a vacuum moved the rows: a graph of their own, at once
         start = graph.size if graph else 0
         window = slice(start, store.count)
         live_unindexed = int((self.state.alive[window] & self.state.present[name][window]).sum())
@@ -164,7 +166,7 @@ class ShardOptimize:
             distance = self.config.vectors[name].distance
             path = self._graph_path(name)
         started = time.monotonic()
-        if graph is None:
+        if graph is None or getattr(graph, "remapped", False):
             new_graph = HnswGraph.build(
                 rows[:count].astype(np.float32, copy=False),
                 distance,

@@ -135,6 +135,38 @@ class HnswGraph:
         return scores, labels
 
 
+class RemappedGraph:
+    """A graph built before a vacuum moved the rows, searched until its replacement is built
+    (as Qdrant's old segment keeps serving with its index while the new one is optimized):
+    its labels are the old offsets, mapped to the new ones; rows gone since map to -1 and are
+    never answered. Compaction keeps the order, so the rows it covers are new [0, size). It
+    is never extended or saved: the optimizer builds a graph anew in its place."""
+
+    remapped = True
+
+    def __init__(self, graph: HnswGraph | RemappedGraph, new_of_old: np.ndarray) -> None:
+        if isinstance(graph, RemappedGraph):  # a second vacuum before the rebuild was in
+            mapped = graph.new_of_old
+            new_of_old = np.where(mapped >= 0, new_of_old[np.maximum(mapped, 0)], -1)
+            graph = graph.graph
+        self.graph: HnswGraph = graph
+        self.distance = graph.distance
+        self.new_of_old = np.asarray(new_of_old[: graph.size], dtype=np.int64)
+        self._kept = self.new_of_old >= 0
+        self._size = int(self._kept.sum())
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
+        """Best k among new offsets where mask is true (mask: over the new rows)."""
+        old_mask = np.zeros(len(self.new_of_old), dtype=np.bool_)
+        old_mask[self._kept] = mask[self.new_of_old[self._kept]]
+        hits = self.graph.search(queries, k, old_mask, ef)
+        return [SearchHits(self.new_of_old[h.offsets], h.scores) for h in hits]
+
+
 def _stored_rows(index: faiss.IndexHNSWFlat) -> np.ndarray:
     storage = faiss.downcast_index(index.storage)
     view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * index.d)

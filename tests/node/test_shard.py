@@ -342,3 +342,43 @@ def test_while_writes_go_on_a_graph_is_extended_by_a_fifth_of_itself_at_least(tm
     shard.close()
     reopened = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
     assert reopened.graphs[""] is not None and reopened.graphs[""].size == 1210
+
+
+def test_after_a_vacuum_the_old_graph_answers_until_its_replacement_is_built(tmp_path):
+    """A vacuum moves the rows; the graph built before it keeps answering through the new
+    offsets (not an exact scan of every row), also after a second vacuum, until the optimizer
+    has built a graph of the new rows."""
+    from node.vector_index import HnswGraph, RemappedGraph
+
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(3000, 8)).astype(np.float32)
+    config = _config(indexing_threshold=1, vacuum_min_vector_number=100, deleted_threshold=0.2)
+    shard = LocalShard(tmp_path / "s", config)
+    _upsert(shard, 1, range(3000), vectors)
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    live = set(range(3000))
+
+    def check() -> None:
+        ids = sorted(live)
+        for query in rng.normal(size=(5, 8)).astype(np.float32):
+            got = [i for i, _ in _nearest(shard, query, 10, ef=128)]
+            assert set(got) <= live
+            assert len(set(got) & set(_brute(ids, vectors[ids], query, 10))) >= 9
+        request = SearchRequest("", vectors[:1], 10)
+        assert shard._plan("", request, len(live), 10)[0] == "graph"
+
+    for op_num, step in ((2, 3), (3, 4)):  # every 3rd row, then every 4th of the rest
+        doomed = sorted(live)[::step]
+        shard.apply(op_num, {"type": "delete", "ids": doomed})
+        live -= set(doomed)
+        assert shard.optimize_step(flush_interval=1e9)  # the vacuum comes first
+        assert shard.state.gen == op_num - 1 and shard.state.count == len(live)
+        assert isinstance(shard.graphs[""], RemappedGraph)
+        assert shard.info()["indexed_vectors_count"] == len(live)
+        check()
+    while shard.optimize_step(flush_interval=1e9):
+        pass
+    graph = shard.graphs[""]
+    assert type(graph) is HnswGraph and graph.size == len(live) == shard.state.count
+    check()
