@@ -46,7 +46,7 @@ class ClusterViews:
     def remove_peer(self, peer_id: int, force: bool = False) -> bool:
         """DELETE /cluster/peer/{peer_id}: out of the peer table, every replica set and Raft."""
         if not self.cluster_enabled:
-            raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
+            raise BadRequest("Distributed mode disabled.")  # Qdrant's text, with its full stop
         info = self.consensus.state.peers.get(str(peer_id))
         if info is None:
             raise NotFound(f"Peer {peer_id} does not exist")

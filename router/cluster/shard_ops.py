@@ -96,9 +96,9 @@ def _restart(toc: Any, name: str, op: dict) -> bool:
 def update_cluster(toc: Any, name: str, body: dict) -> bool:
     """One operation of ``POST /collections/{name}/cluster`` (and of gRPC's
     UpdateCollectionClusterSetup): shard keys, or the operator's shard operations."""
+    if not toc.cluster_enabled:  # before the collection is looked up, as in Qdrant
+        raise BadRequest("Distributed mode disabled")
     collection = toc.get(name)
-    if not toc.cluster_enabled:
-        raise BadRequest("Distributed mode disabled: this node runs in standalone mode")
     if "create_sharding_key" in body:
         return toc.create_shard_key(name, fields.obj(body["create_sharding_key"], "key"))
     if "drop_sharding_key" in body:

@@ -206,3 +206,16 @@ def test_recover_on_a_single_node_is_refused(http):
     assert answer.status_code == 400
     assert answer.json()["status"]["error"] == (
         "Bad request: Distributed mode disabled: this node runs in standalone mode")
+
+
+def test_cluster_operations_on_a_single_node_answer_in_qdrants_words(http):
+    """Qdrant refuses both with a 400 before it looks anything up: the peer removal with a full
+    stop ending its text, the collection's cluster operation (even for a collection that does
+    not exist) without one; clients match these texts."""
+    answer = http.delete("/cluster/peer/7")
+    assert answer.status_code == 400
+    assert answer.json()["status"]["error"] == "Bad request: Distributed mode disabled."
+    answer = http.post("/collections/nowhere/cluster",
+                       json={"move_shard": {"shard_id": 0, "from_peer_id": 1, "to_peer_id": 2}})
+    assert answer.status_code == 400
+    assert answer.json()["status"]["error"] == "Bad request: Distributed mode disabled"
