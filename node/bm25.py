@@ -4,9 +4,10 @@ A document object ``{"text": …, "model": "qdrant/bm25", "options": {…}}`` is
 node, offline. Qdrant's pipeline (its server-side Bm25):
 
 * tokenize with the text-index tokenizer (default ``word``: runs of Unicode letters/digits);
-  per token: lowercase (default on), optional ASCII folding, drop stop words (the language's
-  list, English by default), Snowball-stem (the language's stemmer, English by default), drop
-  tokens outside ``min_token_len`` / ``max_token_len`` (in characters);
+  per token: lowercase (default on), optional ASCII folding, drop stop words (Qdrant's list for
+  the language, English by default, none for a language it has no list for), Snowball-stem (the
+  language's stemmer, English by default), drop tokens outside ``min_token_len`` /
+  ``max_token_len`` (in characters);
 * a token's dimension is ``|murmur3_32(token UTF-8, seed 0) as i32|``;
 * a document (upsert) gets, per distinct token, ``tf·(k+1) / (tf + k·(1 − b + b·len/avg_len))``
   computed in double precision then stored as float32, with ``len`` the number of kept tokens
@@ -27,23 +28,9 @@ from typing import Any
 import numpy as np
 
 from node.errors import BadRequest, FormatError
+from node.stopwords import canonical, words_for
 
 MODEL = "qdrant/bm25"
-
-# Qdrant's English stop words (the NLTK list Qdrant ships for `english`).
-ENGLISH_STOPWORDS = frozenset(
-    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
-    yourselves he him his himself she she's her hers herself it it's its itself they them their
-    theirs themselves what which who whom this that that'll these those am is are was were be
-    been being have has had having do does did doing a an the and but if or because as until
-    while of at by for with about against between into through during before after above below
-    to from up down in out on off over under again further then once here there when where why
-    how all any both each few more most other some such no nor not only own same so than too
-    very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
-    couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
-    mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
-    weren't won won't wouldn wouldn't""".split()
-)
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -101,15 +88,6 @@ def _stemmer(language: str):
         raise BadRequest(f"Unsupported stemmer language: {language}") from None
 
 
-def _stopwords_for(language: str) -> frozenset:
-    if language == "english":
-        return ENGLISH_STOPWORDS
-    raise BadRequest(
-        f"Stopwords for language `{language}` are not available locally: "
-        "give them as {\"custom\": [...]} (and `languages: []`)"
-    )
-
-
 class Bm25:
     """One configured BM25 model (options parsed once; see ``model_for``)."""
 
@@ -146,16 +124,21 @@ class Bm25:
         else:
             raise FormatError("invalid type for `stemmer`: expected {type: snowball|none, ...}")
         # stop words: given (a language, or {languages, custom}), or the language's list
+        # (as Qdrant: with no `stopwords`, the list of `language` when it names one of Qdrant's
+        # languages, else none; a `stopwords` given names languages that must exist)
         stop = options.get("stopwords")
         words: set[str] = set()
         if stop is None:
-            if language != "none":
-                words |= _stopwords_for(language)
+            if canonical(language) is not None:
+                words |= words_for(language)
         elif isinstance(stop, str):
-            words |= _stopwords_for(stop.lower())
+            words |= words_for(stop)
         elif isinstance(stop, dict):
-            for lang in stop.get("languages") or []:
-                words |= _stopwords_for(str(lang).lower())
+            languages = stop.get("languages") or []
+            if not isinstance(languages, list):
+                raise FormatError("invalid type for `stopwords.languages`: expected a sequence")
+            for lang in languages:
+                words |= words_for(lang)
             words.update(str(w) for w in stop.get("custom") or [])
         else:
             raise FormatError("invalid type for `stopwords`")

@@ -23,6 +23,7 @@ from pyroaring import BitMap
 from node.datetimes import parse_datetime
 from node.errors import BadRequest, FormatError
 from node.payload_path import get_values
+from node.stopwords import canonical, words_for
 
 KEYWORD, INTEGER, FLOAT, BOOL, GEO, TEXT, DATETIME, UUID = (
     "keyword", "integer", "float", "bool", "geo", "text", "datetime", "uuid",
@@ -46,6 +47,8 @@ def parse_field_schema(raw: Any) -> dict:
         schema = {k: v for k, v in raw.items() if v is not None}
         if schema["type"] == TEXT:
             _Tokenizer(schema)  # refuses what it cannot apply (a stemmer or stopword language)
+            if "stopwords" in schema:
+                schema["stopwords"] = _language_names(schema["stopwords"])
         return schema
     raise FormatError("field_schema must be a type name or an object with a known `type`")
 
@@ -60,13 +63,14 @@ def _number(v: Any) -> float | None:
     return float(v)
 
 
-def _language_stopwords(language: str) -> set[str]:
-    """Qdrant ships its own per-language lists; the lists on PyPI differ a lot from them (1,333
-    English words against about 180), so rather than filter differently we say so."""
-    raise BadRequest(
-        f"Stopwords by language ({language}) are not supported yet: "
-        "give the words as {\"custom\": [...]}"
-    )
+def _language_names(stop: Any) -> Any:
+    """`stopwords` with its language aliases ("en") written as names ("english"): Qdrant keeps
+    the language, not the spelling, and gRPC peers expect names. Otherwise as given."""
+    if isinstance(stop, str):
+        return canonical(stop) or stop
+    if isinstance(stop, dict) and isinstance(stop.get("languages"), list):
+        return {**stop, "languages": [canonical(x) or x for x in stop["languages"]]}
+    return stop
 
 
 def _stemmer(config: Any):
@@ -90,13 +94,18 @@ class _Tokenizer:
         self.lowercase = params.get("lowercase", True)
         self.min_len = params.get("min_token_len")
         self.max_len = params.get("max_token_len")
+        # Qdrant's StopwordsFilter: a language's list, or {languages, custom} merged; lowercased
+        # with the tokens when `lowercase` (the default), else compared as written
         stop = params.get("stopwords")
         words: set[str] = set()
         if isinstance(stop, str):
-            words |= _language_stopwords(stop)
+            words |= words_for(stop)
         elif isinstance(stop, dict):
-            for language in stop.get("languages") or []:
-                words |= _language_stopwords(language)
+            languages = stop.get("languages") or []
+            if not isinstance(languages, list):
+                raise FormatError("invalid type for `stopwords.languages`: expected a sequence")
+            for language in languages:
+                words |= words_for(language)
             words.update(stop.get("custom") or [])
         elif isinstance(stop, list):
             words.update(stop)

@@ -21,7 +21,8 @@ import pytest
 import snowballstemmer
 from qdrant_client import models
 
-from node.bm25 import ENGLISH_STOPWORDS, murmur3_32
+from node.bm25 import murmur3_32
+from node.stopwords import words_for
 from tests.support import api
 from tests.support.api import create_collection, error
 
@@ -51,7 +52,7 @@ _stem = snowballstemmer.stemmer("english")
 
 def ref_tokens(text: str) -> list[str]:
     words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    return [_stem.stemWord(w) for w in words if w not in ENGLISH_STOPWORDS]
+    return [_stem.stemWord(w) for w in words if w not in words_for("english")]
 
 
 def ref_id(token: str) -> int:
@@ -189,3 +190,31 @@ def test_unknown_model_and_dense_target_refused(http, corpus, collection_name):
     resp = http.put(f"/collections/{collection_name}/points", params={"wait": "true"}, json={
         "points": [{"id": 1, "vector": {"text": "hello", "model": "qdrant/bm25"}}]})
     assert resp.status_code == 400
+
+
+def test_non_english_language_drops_its_own_stopwords(bm25_client, collection_name, transport):
+    """`language: french`: French stop words go (as in Qdrant, the language picks the list when
+    no `stopwords` is given), English ones stay, the French stemmer stems the rest."""
+    french = snowballstemmer.stemmer("french")
+    options = {"language": "french"}
+    bm25_client.create_collection(
+        collection_name, vectors_config={},
+        sparse_vectors_config={"s": models.SparseVectorParams()})
+    texts = {1: "Le chat et les chiens du voisin", 2: "the chat"}
+    bm25_client.upsert(collection_name, points=[
+        models.PointStruct(id=pid, vector={"s": models.Document(
+            text=text, model="qdrant/bm25", options=options)})
+        for pid, text in texts.items()
+    ])
+    expected = {1: ["chat", "chiens", "voisin"], 2: ["the", "chat"]}
+    for pid, words in expected.items():
+        stored = bm25_client.retrieve(collection_name, [pid], with_vectors=True)[0].vector["s"]
+        assert stored.indices == sorted({ref_id(french.stemWord(w)) for w in words}), pid
+    # a query of French stop words only is an empty vector: nothing matches
+    res = bm25_client.query_points(collection_name, query=models.Document(
+        text="le et les du", model="qdrant/bm25", options=options), using="s", limit=5)
+    assert res.points == []
+    res = bm25_client.query_points(collection_name, query=models.Document(
+        text="les chats", model="qdrant/bm25", options=options), using="s", limit=5)
+    assert sorted(p.id for p in res.points) == [1, 2]  # the shorter document first
+    assert res.points[0].id == 2

@@ -8,6 +8,7 @@ with qdrant-client on every transport.
 from __future__ import annotations
 
 import pytest
+from qdrant_client import models
 
 from tests.support import api
 from tests.support.api import create_collection
@@ -377,6 +378,17 @@ TOKENIZER_CASES = {
 }
 
 
+def _check_text_queries(client, name, docs, queries) -> None:
+    """Each (match kind, query, ids) answers ids, by scroll and count; and its complement the
+    other points (the same matcher whichever way the filter is evaluated)."""
+    for kind, query, ids in queries:
+        cond = {"key": "t", "match": {kind: query}}
+        assert scroll_ids(client, name, {"must": [cond]}) == ids, (kind, query)
+        assert count(client, name, {"must": [cond]}) == len(ids), (kind, query)
+        others = [pid for pid in docs if pid not in ids]
+        assert scroll_ids(client, name, {"must_not": [cond]}) == others, (kind, query)
+
+
 @pytest.mark.parametrize("case", list(TOKENIZER_CASES))
 def test_text_index_tokenizer_options(http, client, collection_name, case):
     params, docs, queries = TOKENIZER_CASES[case]
@@ -385,13 +397,7 @@ def test_text_index_tokenizer_options(http, client, collection_name, case):
     put_points(http, collection_name, {pid: {"t": text} for pid, text in docs.items()})
     info = schema_of(http, collection_name)["t"]
     assert (info["data_type"], info["params"]) == ("text", params)
-    for kind, query, ids in queries:
-        cond = {"key": "t", "match": {kind: query}}
-        assert scroll_ids(client, collection_name, {"must": [cond]}) == ids, (kind, query)
-        assert count(client, collection_name, {"must": [cond]}) == len(ids), (kind, query)
-        # the complement: the same matcher whichever way the filter is evaluated
-        others = [pid for pid in docs if pid not in ids]
-        assert scroll_ids(client, collection_name, {"must_not": [cond]}) == others, (kind, query)
+    _check_text_queries(client, collection_name, docs, queries)
 
 
 def test_word_tokenizer_splits_on_underscore(http, client, collection_name):
@@ -438,13 +444,94 @@ def test_integer_index_range_is_plan_independent(http, client, collection_name):
     assert sorted(direct + negated) == [1, 2, 3, 4]
 
 
-def test_language_stopwords_are_refused_not_ignored(http, collection_name):
-    """Per-language stop-word lists are not available: the index is refused with a message that
-    says so (filtering with a different list than Qdrant's would silently change answers)."""
+STOPWORD_DOCS = {
+    1: "The cat and the dog",
+    2: "Le chat et le chien",
+    3: "Der Hund und die Katze",
+    4: "foo fighters",
+    5: "the and of",
+}
+# Per stopwords option: (as created, [(match kind, query, ids)]). A query made only of stop
+# words has no tokens left: Qdrant matches nothing with it (text, text_any and phrase alike).
+STOPWORD_CASES = {
+    "english": (
+        "english",
+        [
+            ("text", "cat dog", [1]),
+            ("text", "the cat", [1]),
+            ("text", "THE AND", []),
+            ("text_any", "the of", []),
+            ("text_any", "the chat", [2]),
+            ("text", "chat", [2]),
+        ],
+    ),
+    "french_german_custom": (
+        {"languages": ["french", "german"], "custom": ["foo"]},
+        [
+            ("text", "le et", []),
+            ("text", "foo", []),
+            ("text", "FOO und", []),
+            ("text", "chat", [2]),
+            ("text", "le chien", [2]),
+            ("text", "Hund Katze", [3]),
+            ("text", "fighters", [4]),
+            # English is no stop word here: "the" is an ordinary token
+            ("text", "the", [1, 5]),
+            ("text_any", "der foo the", [1, 5]),
+        ],
+    ),
+}
+
+
+def _index_model(stopwords):
+    if isinstance(stopwords, str):
+        sw = models.Language(stopwords)
+    else:
+        sw = models.StopwordsSet(
+            languages=[models.Language(x) for x in stopwords["languages"]],
+            custom=stopwords["custom"],
+        )
+    return models.TextIndexParams(type="text", tokenizer=models.TokenizerType.WORD, stopwords=sw)
+
+
+@pytest.mark.parametrize("case", list(STOPWORD_CASES))
+def test_text_index_stopwords_by_language(http, client, transport, collection_name, case):
+    """Qdrant's lists by language, merged with custom words; the index is created through the
+    client's transport (gRPC carries a language alone as a set of one) and reads back over REST
+    exactly as given."""
+    stopwords, queries = STOPWORD_CASES[case]
     create_collection(http, collection_name, {"vectors": VECTORS})
-    resp = http.put(
-        f"/collections/{collection_name}/index",
-        json={"field_name": "t", "field_schema": {"type": "text", "stopwords": "english"}},
+    put_points(http, collection_name, {pid: {"t": text} for pid, text in STOPWORD_DOCS.items()})
+    client.create_payload_index(
+        collection_name, "t", field_schema=_index_model(stopwords), wait=True
     )
-    api.error(resp, 400, contains="Stopwords by language")
+    info = schema_of(http, collection_name)["t"]
+    assert info["data_type"] == "text"
+    assert info["params"] == {"type": "text", "tokenizer": "word", "stopwords": stopwords}
+    echoed = client.get_collection(collection_name).payload_schema["t"].params.stopwords
+    if isinstance(stopwords, str):
+        assert echoed in (models.Language(stopwords), models.StopwordsSet(
+            languages=[models.Language(stopwords)], custom=[]))
+    else:
+        assert [x.value for x in echoed.languages] == stopwords["languages"]
+        assert echoed.custom == stopwords["custom"]
+    _check_text_queries(client, collection_name, STOPWORD_DOCS, queries)
+
+
+def test_unknown_stopwords_language_is_refused(http, collection_name):
+    """As Qdrant: a language it does not know does not deserialize (400), and no index is made."""
+    create_collection(http, collection_name, {"vectors": VECTORS})
+    for stopwords in ("klingon", {"languages": ["english", "klingon"]}, "English"):
+        resp = http.put(
+            f"/collections/{collection_name}/index",
+            json={"field_name": "t", "field_schema": {"type": "text", "stopwords": stopwords}},
+        )
+        api.error(resp, 400, contains="unknown variant")
     assert "t" not in schema_of(http, collection_name)
+
+
+def test_stopwords_alias_is_read_back_as_the_language(http, collection_name):
+    create_collection(http, collection_name, {"vectors": VECTORS})
+    create_index(http, collection_name, "t", {"type": "text", "stopwords": {"languages": ["de"]}})
+    assert schema_of(http, collection_name)["t"]["params"]["stopwords"] == {
+        "languages": ["german"]}
