@@ -8,7 +8,11 @@ graph built before measuring), one searcher thread issuing queries back to back.
 runs in a process of its own, so that building its requests does not hold the searcher's
 interpreter lock (it would count as the server's latency).
 
-    python bench/snapshot.py [--points 100000] [--dim 128] [--rounds 3]
+    python bench/snapshot.py [--points 100000] [--dim 128] [--rounds 3] [--writer-rate 0]
+
+``--writer-rate N`` paces the writer at N points per second (batches of 20); 0, the default,
+writes back to back, which on two cores keeps one of them busy with the writer alone. The last
+lines are the medians over the rounds.
 
 Target (issue #20): p99 during the snapshot within 3x its idle value.
 """
@@ -73,14 +77,20 @@ def _search_latencies(url: str, dim: int, stop: threading.Event) -> list[float]:
     return took
 
 
-def _writer(url: str, dim: int, stop, acks) -> None:
-    """Upserts of 20 points with wait=true, back to back until ``stop``; then the monotonic
-    time of every acknowledgement goes to ``acks`` (a queue)."""
+def _writer(url: str, dim: int, stop, acks, rate: float) -> None:
+    """Upserts of 20 points with wait=true until ``stop``, back to back or, with ``rate``, one
+    batch every 20 / rate seconds; then the monotonic time of every acknowledgement goes to
+    ``acks`` (a queue)."""
     rng = np.random.default_rng(2)
     next_id = 10_000_000
     acked: list[float] = []
+    interval = 20 / rate if rate > 0 else 0.0
+    due = time.monotonic()
     with httpx.Client(base_url=url, timeout=60) as http:
         while not stop.is_set():
+            if interval:
+                due += interval
+                time.sleep(max(0.0, due - time.monotonic()))
             body = {"points": [{"id": next_id + i, "vector": rng.normal(size=dim).tolist()}
                                for i in range(20)]}
             next_id += 20
@@ -92,11 +102,12 @@ def _writer(url: str, dim: int, stop, acks) -> None:
 class _WriterProcess:
     """The writer in a process of its own; ``times()`` stops it and returns its acks."""
 
-    def __init__(self, url: str, dim: int) -> None:
+    def __init__(self, url: str, dim: int, rate: float) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop, self._acks = context.Event(), context.Queue()
         self._process = context.Process(target=_writer,
-                                        args=(url, dim, self._stop, self._acks), daemon=True)
+                                        args=(url, dim, self._stop, self._acks, rate),
+                                        daemon=True)
         self._process.start()
 
     def times(self) -> list[float]:
@@ -142,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--writer-rate", type=float, default=0.0,
+                        help="points per second the writer upserts (0: back to back)")
     args = parser.parse_args(argv)
+    ratios: dict[str, list[float]] = {"snapshots / idle": [], "writer / idle": [],
+                                      "writer+snapshots / idle": [],
+                                      "writer+snapshots / writer": []}
     with tempfile.TemporaryDirectory() as tmp:
         node = Node(Path(tmp))
         node.start()
@@ -155,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 alone: list[float] = []
                 quiet, _ = _measure(node.url, args.dim, 0,
                                     during=lambda alone=alone: _snapshots_for(node, alone))
-                writer = _WriterProcess(node.url, args.dim)
+                writer = _WriterProcess(node.url, args.dim, args.writer_rate)
                 time.sleep(1.5)  # the process has started and is writing
                 writing, _ = _measure(node.url, args.dim, 3.0)
                 snapshots: list[float] = []
@@ -163,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 busy, _ = _measure(node.url, args.dim, 0,
                                    during=lambda snapshots=snapshots: _snapshots_for(node,
                                                                                      snapshots))
-                during = [t for t in writer.times() if t >= cut]
+                acked = writer.times()
+                during = [t for t in acked if t >= cut]
+                rate = 20 * (len(acked) - 1) / max(acked[-1] - acked[0], 1e-9)
                 gaps = [b - a for a, b in zip(during, during[1:], strict=False)] or [0.0]
                 i50, i99 = _percentiles(idle)
                 q50, q99 = _percentiles(quiet)
@@ -174,11 +192,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"{w99:.2f}  writer+snapshots {b50:.2f}/{b99:.2f} ({len(snapshots)} "
                       f"snapshots of {statistics.median(snapshots):.2f} s, {len(busy)} searches)"
                       f"  p99 = {b99 / i99:.1f}x idle, {b99 / w99:.1f}x writer-only; longest "
-                      f"write gap {max(gaps) * 1000:.0f} ms")
+                      f"write gap {max(gaps) * 1000:.0f} ms; writer {rate:,.0f} points/s")
+                ratios["snapshots / idle"].append(q99 / i99)
+                ratios["writer / idle"].append(w99 / i99)
+                ratios["writer+snapshots / idle"].append(b99 / i99)
+                ratios["writer+snapshots / writer"].append(b99 / w99)
                 for path in node.snapshots_path.rglob("*.snapshot"):
                     path.unlink()
         finally:
             node.stop()
+    for name, values in ratios.items():
+        print(f"median p99 {name}: {statistics.median(values):.2f}x "
+              f"(rounds {', '.join(f'{v:.2f}' for v in values)})")
     return 0
 
 
