@@ -5,11 +5,13 @@ Every node shares the box's cores, so this measures what fan-out costs (the extr
 shard's answer encoded and decoded, the merge), not scale-out. Setups alternate over rounds
 (each round starts fresh nodes, uploads, waits for green, then searches through node 0 alone
 and round-robin over every node); medians of rounds and ratios against the single node of the
-same run are printed. CPU (utime + stime of every node's process group) per query says what
-one request costs the nodes, for the projection to larger clusters.
+same run are printed. CPU (utime + stime of every node's process group) per query, less what
+the node uses idle, says what one request costs the nodes, for the projection to larger
+clusters.
 
     python bench/cluster_cost.py --dataset /work/shared/datasets/minilm-75k \
-        [--points N] [--rounds 3] [--clients 8] [--duration 5] [--json out.json]
+        [--points N] [--rounds 3] [--clients 8] [--duration 5] [--json out.json] \
+        [--other-code /path/to/another/checkout]
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Setup:
     nodes: int
     shards: int
     rf: int
+    code: str | None = None  # the nodes run the checkout here (default: this one)
 
 
 SETUPS = [Setup("1 node x 3 shards", 1, 3, 1), Setup("3 nodes x 3 shards RF1", 3, 3, 1),
@@ -85,11 +88,12 @@ def group_cpu_seconds(pgid: int) -> float:
 
 
 def start_nodes(root: Path, setup: Setup) -> list[Node]:
+    env = {"PYTHONPATH": setup.code} if setup.code else None
     if setup.nodes == 1:
-        node = Node(root / "single")
+        node = Node(root / "single", env=env)
         node.start().wait_ready(60)
         return [node]
-    return start_cluster(root, setup.nodes)
+    return start_cluster(root, setup.nodes, extra_env=env)
 
 
 def create(node: Node, ds: Dataset, setup: Setup) -> None:
@@ -139,11 +143,23 @@ class Measured:
 
     upload_s: float = 0.0
     green_s: float = 0.0
+    idle_cpu: list[float] = field(default_factory=list)  # CPU s/s per node, no load
     modes: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def search(nodes: list[Node], ds: Dataset, mode: str, args: argparse.Namespace) -> dict:
-    """QPS, p50, p99, recall@10 and node CPU per query of one load window."""
+def idle_cpu(nodes: list[Node], seconds: float = 2.0) -> list[float]:
+    """CPU seconds per second each node uses with no request (Raft ticks, keep-alive pings,
+    the optimizer's look): what a load window's CPU counts besides its queries."""
+    before = [group_cpu_seconds(n.proc.pid) for n in nodes]
+    time.sleep(seconds)
+    return [(group_cpu_seconds(n.proc.pid) - b) / seconds for n, b in zip(nodes, before,
+                                                                           strict=True)]
+
+
+def search(nodes: list[Node], ds: Dataset, mode: str, args: argparse.Namespace,
+           idle: list[float]) -> dict:
+    """QPS, p50, p99, recall@10 and node CPU per query of one load window (``idle``: each
+    node's CPU per second without load, taken off)."""
     bodies = query_bodies(ds, args.ef, None)
     path = f"/collections/{COLLECTION}/points/query"
     urls = [nodes[0].url] if mode == "node0" else [n.url for n in nodes]
@@ -151,8 +167,11 @@ def search(nodes: list[Node], ds: Dataset, mode: str, args: argparse.Namespace) 
     warm(target, args.clients, args.warmup)
     pgids = [n.proc.pid for n in nodes]
     cpu0 = [group_cpu_seconds(p) for p in pgids]
+    t0 = time.perf_counter()
     cell = measure(target, args.clients, args.duration)
-    cpu = [group_cpu_seconds(p) - c for p, c in zip(pgids, cpu0, strict=True)]
+    took = time.perf_counter() - t0
+    cpu = [group_cpu_seconds(p) - c - i * took for p, c, i in zip(pgids, cpu0, idle,
+                                                                   strict=True)]
     answered, found = target.found_ids(max_seconds=20)
     recall = recall_at(found, ds.gt[answered], 10)
     per_query_ms = [1000 * c / max(1, cell.requests) for c in cpu]
@@ -168,9 +187,10 @@ def one_setup(root: Path, ds: Dataset, setup: Setup, args: argparse.Namespace) -
         out = Measured()
         out.upload_s = upload(nodes[0], ds)
         out.green_s = wait_green(nodes, ds.n, setup.nodes > 1)
+        out.idle_cpu = idle_cpu(nodes)
         modes = ["node0"] if setup.nodes == 1 else ["node0", "round-robin"]
         for mode in modes:
-            out.modes[mode] = search(nodes, ds, mode, args)
+            out.modes[mode] = search(nodes, ds, mode, args, out.idle_cpu)
         return out
     finally:
         for node in nodes:
@@ -182,11 +202,11 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def summarize(ds: Dataset, rounds: list[dict[str, Measured]]) -> dict:
+def summarize(ds: Dataset, rounds: list[dict[str, Measured]], setups: list[Setup]) -> dict:
     """Medians of rounds per (setup, mode), and per-round ratios against the single node."""
-    single = SETUPS[0].name
+    single = setups[0].name
     rows = []
-    for setup in SETUPS:
+    for setup in setups:
         mine = [r[setup.name] for r in rounds]
         upload_ratio = med([ds.n / m.upload_s / (ds.n / r[single].upload_s)
                             for m, r in zip(mine, rounds, strict=True)])
@@ -222,7 +242,7 @@ def print_table(summary: dict) -> None:
         p99_ok = "met" if r["p99_ratio"] <= 2.0 else "MISSED"
         print(f"- {r['setup']} via {r['mode']}: QPS {r['qps_ratio']:.2f}x (>= 0.8x: {qps_ok}); "
               f"p99 {r['p99_ratio']:.2f}x (<= 2x: {p99_ok})")
-    rf2 = next(r for r in summary["rows"] if r["setup"].endswith("RF2"))
+    rf2 = next(r for r in summary["rows"] if r["setup"] == SETUPS[2].name)
     up_ok = "met" if rf2["upload_ratio"] >= 0.6 else "MISSED"
     print(f"- upload RF2 write_consistency_factor 1: {rf2['upload_ratio']:.2f}x one node "
           f"(>= 0.6x: {up_ok})")
@@ -239,14 +259,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--ef", type=int, default=64)
     p.add_argument("--json", type=Path, default=None, help="write every round's figures here")
+    p.add_argument("--other-code", default=None,
+                   help="also measure 3 nodes x 3 shards RF1 running the checkout at this path "
+                        "(a before/after pair in one run)")
     args = p.parse_args(argv)
+    setups = list(SETUPS)
+    if args.other_code:
+        setups.append(Setup(f"3 nodes x 3 shards RF1 [{args.other_code}]", 3, 3, 1,
+                            args.other_code))
     started = time.perf_counter()
     ds = load_dir(args.dataset, args.points, args.queries)
     print(f"{ds.name}: {ds.n} points x {ds.dim}, {len(ds.queries)} queries; "
           f"{args.clients} clients, {args.duration:.0f} s windows, hnsw_ef {args.ef}", flush=True)
     rounds: list[dict[str, Measured]] = []
     for r in range(args.rounds):
-        order = SETUPS[r % len(SETUPS):] + SETUPS[:r % len(SETUPS)]  # alternate who goes first
+        order = setups[r % len(setups):] + setups[:r % len(setups)]  # alternate who goes first
         got: dict[str, Measured] = {}
         for setup in order:
             with tempfile.TemporaryDirectory(prefix="cluster-cost-") as tmp:
@@ -255,14 +282,16 @@ def main(argv: list[str] | None = None) -> int:
             figures = "; ".join(f"{mode} {c['qps']:,.0f} QPS p99 {c['p99']:.1f} ms "
                                 f"recall {c['recall']:.3f} cpu {c['cpu_ms_per_query']:.2f} ms/q"
                                 for mode, c in m.modes.items())
+            idle = "+".join(f"{1000 * c:.0f}" for c in m.idle_cpu)
             print(f"  round {r + 1} {setup.name}: upload {ds.n / m.upload_s:,.0f} pts/s, "
-                  f"green +{m.green_s:.1f} s; {figures}", flush=True)
+                  f"green +{m.green_s:.1f} s, idle CPU {idle} ms/s; {figures}", flush=True)
         rounds.append(got)
-    summary = summarize(ds, rounds)
+    summary = summarize(ds, rounds, setups)
     print_table(summary)
     print(f"\nwhole run {time.perf_counter() - started:.0f} s")
     if args.json:
-        raw = [{k: {"upload_s": m.upload_s, "green_s": m.green_s, "modes": m.modes}
+        raw = [{k: {"upload_s": m.upload_s, "green_s": m.green_s, "idle_cpu": m.idle_cpu,
+                    "modes": m.modes}
                 for k, m in got.items()} for got in rounds]
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "rounds": raw, **summary}, indent=1))

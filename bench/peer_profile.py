@@ -14,8 +14,11 @@ two snapshots around a load window.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -24,9 +27,46 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SAMPLE_S = 0.004
+#: Seconds between looks: each thread's CPU clock is cumulative, so only stacks (--stacks)
+#: and threads shorter-lived than this need it small.
+SAMPLE_S = 0.02
+STACKS_ENV = "TESSERA_PROFILE_STACKS"
 #: Written beside the node's storage directory (in its working directory).
 PROFILE_FILE = "profile.json"
+#: Blocking stages of a search timed exactly (thread CPU per call): (module, attribute path).
+#: They nest (a peer call's dumps is inside call_future), so they are not to be summed.
+STAGES = [
+    ("node.wire", "dumps"), ("node.wire", "loads"),
+    ("router.collection.search_plan", "build_requests"),
+    ("router.collection.search_plan", "merge_results"),
+    ("router.collection.remote_replica", "PeerChannels.call_future"),
+    ("router.collection.remote_replica", "_result"),
+    ("node.shard_search", "ShardSearch.search"), ("node.shard_search", "ShardSearch.search_now"),
+]
+stage_cpu: Counter[str] = Counter()
+stage_calls: Counter[str] = Counter()
+thread_cpu: Counter[str] = Counter()
+
+
+def time_stages() -> None:
+    """Wrap each of STAGES so that its calls' thread CPU adds up in ``stage_cpu``."""
+    for module, path in STAGES:
+        owner = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        setattr(owner, name, _timed(getattr(owner, name), f"{module}:{path}"))
+
+
+def _timed(fn, label: str):
+    def timed(*args, **kwargs):
+        t = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            stage_cpu[label] += time.thread_time() - t
+            stage_calls[label] += 1
+    return timed
 
 
 def _key(code) -> str:
@@ -37,15 +77,18 @@ def _key(code) -> str:
     return f"{name}:{code.co_name}"
 
 
-def sampler(out: Path) -> None:
-    """Charge each Python thread's CPU since the last look to its current stack."""
+def sampler(out: Path, stacks: bool) -> None:
+    """Charge each Python thread's CPU since the last look to its name, and with ``stacks`` to
+    its current stack (biased: a short call finished between looks is charged to where the
+    thread is at the next look, often an idle loop)."""
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     last: dict[int, float] = {}
     me = threading.get_ident()
+    names = {}
     wrote = time.monotonic()
     while True:
-        time.sleep(SAMPLE_S)
+        time.sleep(SAMPLE_S / 5 if stacks else SAMPLE_S)
         for ident, frame in sys._current_frames().items():
             if ident == me:
                 continue
@@ -56,6 +99,12 @@ def sampler(out: Path) -> None:
             used = now - last.get(ident, now)
             last[ident] = now
             if used <= 0:
+                continue
+            if ident not in names:
+                thread = threading._active.get(ident)
+                names[ident] = re.sub(r"[-_]?\d+", "", thread.name if thread else "?")
+            thread_cpu[names[ident]] += used
+            if not stacks:
                 continue
             leaf[_key(frame.f_code)] += used
             seen = set()
@@ -69,15 +118,23 @@ def sampler(out: Path) -> None:
             wrote = time.monotonic()
             times = os.times()
             doc = {"process_cpu": times.user + times.system,
-                   "inclusive": dict(inclusive), "leaf": dict(leaf)}
+                   "inclusive": dict(inclusive), "leaf": dict(leaf), "threads": dict(thread_cpu),
+                   "stages": dict(stage_cpu), "stage_calls": dict(stage_calls)}
             tmp = out.with_suffix(".tmp")
             tmp.write_text(json.dumps(doc))
             tmp.replace(out)
 
 
 def serve(argv: list[str]) -> int:
+    # what `tessera serve` sets before FAISS and numpy load, set before the stages import them
+    # (else OpenMP threads spin and OpenBLAS runs two threads: 3x the CPU per query)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     out = Path(os.environ["QDRANT__STORAGE__STORAGE_PATH"]).parent / PROFILE_FILE
-    threading.Thread(target=sampler, args=(out,), daemon=True, name="profile-sampler").start()
+    time_stages()
+    stacks = os.environ.get(STACKS_ENV) == "1"
+    threading.Thread(target=sampler, args=(out, stacks), daemon=True,
+                     name="profile-sampler").start()
     from tessera.cli import main as tessera_main
 
     return tessera_main(["serve", *argv])
@@ -86,7 +143,7 @@ def serve(argv: list[str]) -> int:
 def diff(a: dict, b: dict) -> dict:
     """Counters of snapshot ``b`` minus those of ``a``."""
     out = {"process_cpu": b["process_cpu"] - a["process_cpu"]}
-    for part in ("inclusive", "leaf"):
+    for part in ("inclusive", "leaf", "threads", "stages", "stage_calls"):
         out[part] = {k: v - a[part].get(k, 0.0) for k, v in b[part].items()
                      if v - a[part].get(k, 0.0) > 0}
     return out
@@ -100,25 +157,24 @@ def snapshot(path: Path) -> dict:
 def drive(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
-    from cluster_cost import SETUPS, RoundRobinTarget, create, upload, wait_green
+    from cluster_cost import SETUPS, RoundRobinTarget, create, start_nodes, upload, wait_green
     from data import load_dir
     from loadgen import measure, warm
     from ours import query_bodies
 
-    from tests.support.cluster import start_cluster
-
-    setup = SETUPS[1]  # 3 nodes x 3 shards RF1
+    setup = dataclasses.replace(SETUPS[args.setup], code=args.code)  # default: RF1, 3 nodes
     ds = load_dir(args.dataset, args.points, args.queries)
     with tempfile.TemporaryDirectory(prefix="peer-profile-") as tmp:
         root = Path(tmp)
         os.environ["TESSERA_E2E_SERVER_CMD"] = f"{sys.executable} {HERE / 'peer_profile.py'} serve"
+        os.environ[STACKS_ENV] = "1" if args.stacks else "0"
         nodes = []
         try:
-            nodes = start_cluster(root, setup.nodes)
+            nodes = start_nodes(root, setup)
             outs = [node.workdir / PROFILE_FILE for node in nodes]
             create(nodes[0], ds, setup)
             upload(nodes[0], ds)
-            wait_green(nodes, ds.n, True)
+            wait_green(nodes, ds.n, setup.nodes > 1)
             target = RoundRobinTarget([nodes[0].url], "/collections/bench/points/query",
                                       query_bodies(ds, args.ef, None), "node0")
             warm(target, args.clients, 1.0)
@@ -139,9 +195,18 @@ def report(result: dict, top: int) -> None:
     n = max(1, result["requests"])
     print(f"{result['requests']} queries, {result['qps']:.0f} QPS, p99 {result['p99']:.1f} ms")
     for i, node in enumerate(result["nodes"]):
-        py = sum(node["leaf"].values())
+        py = sum(node["threads"].values())
         print(f"\nnode {i}: process {1000 * node['process_cpu'] / n:.3f} ms/query, Python "
-              f"threads {1000 * py / n:.3f} ms/query (the rest: gRPC core, sampler excluded)")
+              f"threads {1000 * py / n:.3f} ms/query (the rest: C threads - gRPC core, OpenMP - "
+              "threads that lived < 20 ms, the sampler)")
+        print("  stages (exact thread CPU; nested, do not add up):")
+        for k, v in sorted(node["stages"].items(), key=lambda kv: -kv[1]):
+            calls = node["stage_calls"].get(k, 0)
+            print(f"    {1000 * v / n:7.3f} ms/query  {calls / n:5.2f} calls/query  "
+                  f"{1e6 * v / max(1, calls):6.1f} us/call  {k}")
+        print("  threads (sampled CPU by Python thread name):")
+        for k, v in sorted(node["threads"].items(), key=lambda kv: -kv[1]):
+            print(f"    {1000 * v / n:7.3f} ms  {k}")
         print("  inclusive:")
         for k, v in sorted(node["inclusive"].items(), key=lambda kv: -kv[1])[:top]:
             print(f"    {1000 * v / n:7.3f} ms  {k}")
@@ -161,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--ef", type=int, default=64)
-    p.add_argument("--top", type=int, default=40)
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--stacks", action="store_true", help="also sample stacks (costs CPU)")
+    p.add_argument("--setup", type=int, default=1, help="index in cluster_cost.SETUPS")
+    p.add_argument("--code", default=None, help="the nodes run the checkout at this path")
     p.add_argument("--out", type=Path, default=Path("peer-profile.json"))
     return drive(p.parse_args(argv))
 
