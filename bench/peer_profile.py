@@ -100,10 +100,11 @@ def sampler(out: Path, stacks: bool) -> None:
             last[ident] = now
             if used <= 0:
                 continue
-            if ident not in names:
-                thread = threading._active.get(ident)
-                names[ident] = re.sub(r"[-_]?\d+", "", thread.name if thread else "?")
-            thread_cpu[names[ident]] += used
+            thread = threading._active.get(ident)  # looked up each time: idents are reused
+            name = thread.name if thread else "?"
+            if name not in names:
+                names[name] = re.sub(r"[-_]?\d+", "", name)
+            thread_cpu[names[name]] += used
             if not stacks:
                 continue
             leaf[_key(frame.f_code)] += used
