@@ -344,6 +344,12 @@ class AsyncWindows:
 
     nq: int
     live: set
+    host: str
+    port: int
+
+    def address(self, client: int) -> tuple[str, int]:
+        """Where client ``client`` connects: one server here; a subclass may spread them."""
+        return self.host, self.port
 
     def connection(self, run: _AsyncWindow, first: int) -> asyncio.Protocol:
         raise NotImplementedError
@@ -364,8 +370,9 @@ class AsyncWindows:
         conns = []
         for c in range(clients):
             first = (offset + c * max(1, self.nq // clients)) % self.nq
+            host, port = self.address(c)
             _, conn = await loop.create_connection(
-                lambda first=first: self.connection(run, first), self.host, self.port
+                lambda first=first: self.connection(run, first), host, port
             )
             conns.append(conn)
         run.open = clients

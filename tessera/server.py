@@ -6,6 +6,7 @@ serve it, with the single-node consensus in place of Raft.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -19,7 +20,7 @@ from node.optimizer import Optimizer
 from node.peer_service import (
     PEER_SERVICE,
     PEER_SNAPSHOT_SERVICE,
-    PeerService,
+    LoopPeerService,
     PeerSnapshotService,
     add_peer_service,
     add_peer_snapshot_service,
@@ -96,9 +97,10 @@ class Node:
         """The internal peer service rides on the public gRPC port in cluster mode."""
         if self.channels is None:
             return []
-        service = PeerService(
+        service = LoopPeerService(
             self.toc.replica_endpoint, {"applied_index": lambda: self.toc.reconciled_index,
-                                        "transfer_comment": self.toc.transfer_comment}
+                                        "transfer_comment": self.toc.transfer_comment},
+            functools.partial(self.toc.replica_endpoint, wait=False),
         )
         snapshots = PeerSnapshotService(self.toc.replica_endpoint, self.snapshots.store.temp)
         return [(PEER_SERVICE, lambda server: add_peer_service(server, service)),

@@ -305,16 +305,17 @@ class TableOfContent(ClusterViews):
         """Commit a metadata operation; a refusal is the error its kind names (400/404/...)."""
         _raise_for(self._propose(op))
 
-    def replica_endpoint(self, uuid_: str, shard_id: int):
+    def replica_endpoint(self, uuid_: str, shard_id: int, wait: bool = True):
         """For the peer service: the local replica of a shard, or None.
 
         A peer may address a replica that consensus just placed here before this node has
         applied that change (the source of a transfer forwards writes to its new target at
-        once): a missing replica is looked up again for a moment while the metadata catches up.
+        once): a missing replica is looked up again for a moment while the metadata catches up
+        (not with ``wait=False``: the event loop's lookup, which then serves it blocking).
         """
         endpoint = self._endpoint(uuid_, shard_id)
         deadline = time.monotonic() + ENDPOINT_GRACE_SECONDS
-        while endpoint is None and self.cluster_enabled and time.monotonic() < deadline:
+        while endpoint is None and wait and self.cluster_enabled and time.monotonic() < deadline:
             time.sleep(0.02)
             self.reconcile()
             endpoint = self._endpoint(uuid_, shard_id)
