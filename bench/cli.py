@@ -88,6 +88,14 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
         "cores least), or a Python thread per client with http.client (REST) or a grpcio "
         "channel (gRPC)",
     )
+    p.add_argument(
+        "--memory-rounds",
+        type=int,
+        default=3,
+        help="rounds of bench/memory.py's measurement (a fresh node loaded through qdrant-client "
+        "over gRPC, parallel 2, batch 512, until green); the target is judged by their median "
+        "(0: by the REST load's RSS; skipped with --url)",
+    )
     p.add_argument("--skip-ours", action="store_true", help="baselines only")
     p.add_argument("--skip-faiss", action="store_true")
     p.add_argument("--skip-edge", action="store_true")

@@ -97,6 +97,27 @@ def environment() -> dict[str, Any]:
     }
 
 
+def memory_as_users_pay(ds, payloads: list[dict], rounds: int) -> dict[str, Any]:
+    """bench/memory.py's rounds (fresh nodes, qdrant-client gRPC loads) and their medians."""
+    import statistics
+
+    import memory
+
+    rows = []
+    for number in range(rounds):
+        row = memory.one_round(ds, payloads, "grpc")
+        print(f"[memory] round {number + 1}: {row['bytes_per_point']:,} bytes/point after a "
+              f"qdrant-client gRPC load (after a restart {row['bytes_per_point_after_restart']:,})",
+              flush=True)
+        rows.append(row)
+    return {
+        "rounds": rows,
+        "bytes_per_point": statistics.median(r["bytes_per_point"] for r in rows),
+        "bytes_per_point_after_restart": statistics.median(
+            r["bytes_per_point_after_restart"] for r in rows),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, __doc__.split("\n\n")[0])
     started = time.perf_counter()
@@ -124,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.skip_ours:
             ours = run_ours(ds, payloads, args, results, setup)
+            if args.memory_rounds > 0 and not args.url:
+                setup["memory"] = memory_as_users_pay(ds, payloads, args.memory_rounds)
         gc.collect()
         if not args.skip_faiss:
             run_faiss(ds, args, results, setup)
