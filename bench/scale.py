@@ -13,6 +13,8 @@ counted and indexed), VmRSS after green minus before per point, then every query
 hnsw_ef 64 and 128, unfiltered and with the 10% and 1% filters, from ``--clients`` REST
 threads: p50, p99, QPS and recall@10 against exact ground truth (int8: rescore, oversampling
 ``--oversampling``). Takes ~20 minutes at 1M on 2 cores; not part of ``make test``.
+bench/scale_faiss.py gives FAISS HNSW's recall on the same points, to tell the data's difficulty
+from the server's; results of 2026-12-07 in bench/results/scale-2026-12-07.md.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def markdown(results: dict) -> str:
     sizes = sorted({r["points"] for r in runs})
     lines = [f"git {results['env'].get('git')}", "", "### Load and memory", ""]
     lines += load_table(runs)
-    small = [r for r in runs if r["points"] == sizes[0]]
+    small = [r for r in runs if r["points"] == sizes[0]] if len(sizes) > 1 else []
     large = [r for r in runs if r["points"] == sizes[-1]]
     lines += ["", "### Search (every query once, REST)", ""]
     lines += search_table(small, large, sizes[0], sizes[-1])
