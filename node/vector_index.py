@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from node import distance as dist
+from node.vector_store import Rows
 
 _FAISS_METRIC = {
     dist.COSINE: faiss.METRIC_INNER_PRODUCT,
@@ -69,9 +70,11 @@ class HnswGraph:
         _link_rows(index, vectors)
         return cls(index, distance)
 
-    def extended(self, rows: np.ndarray) -> HnswGraph:
+    def extended(self, rows: np.ndarray | Rows) -> HnswGraph:
         """A new graph over rows [0, len(rows)): this graph's links, plus rows [size, len(rows))
-        linked in. This graph is left as it was (searches may be running on it)."""
+        linked in. This graph is left as it was (searches may be running on it). Only
+        rows[size:] are read, so a store's `Rows` whose prefix is this graph's storage costs no
+        copy of that prefix."""
         index = faiss.clone_index(self.index)
         _link_rows(index, np.ascontiguousarray(rows[self.size :], dtype=np.float32))
         return HnswGraph(index, self.distance)
