@@ -72,8 +72,6 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         self._last_flush = time.monotonic()
         self._optimizing = False
         self._last_write = 0.0
-        self._last_append = 0.0  # the last write that added rows
-        self._stream_since = 0.0  # when the current stream of such writes began (_note_write)
         self._writes = 0  # changes applied since opening: the filter cache's clock
         self._filter_cache = FilterCache()
         self._payload_pool: dict[bytes, dict] = {}

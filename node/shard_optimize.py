@@ -24,15 +24,6 @@ log = logging.getLogger("node.shard")
 
 _TAIL_IDLE_SEC = 1.0  # writes paused this long: fold the unindexed tail into the graph
 _EXTEND_FRACTION = 0.2  # while writes go on, a graph is extended by at least this part of it
-#: While writes stream without a pause, graph builds and quantized copies wait for the pause for
-#: at most this long, and only while the unindexed vectors stay under _DEFER_MAX_KB (the tail is
-#: scored exactly meanwhile). On 2 cores a build during a bulk load took the cores from the
-#: requests (minilm-75k over gRPC: 16,200 points/s against 21,400 without indexing), and it is
-#: the same linking work once the load pauses: each row is linked once either way.
-_DEFER_MAX_SEC = 30.0
-_DEFER_MAX_KB = 256 * 1024
-#: Rows not added for this long: the stream paused (a client's next batch comes in milliseconds).
-_STREAM_PAUSE_SEC = 0.5
 
 
 class ShardOptimize:
@@ -64,34 +55,6 @@ class ShardOptimize:
             return self.state.live_count * row_kb >= threshold_kb
         idle = time.monotonic() - self._last_write >= _TAIL_IDLE_SEC
         return idle or live_unindexed >= max(threshold_kb / row_kb, _EXTEND_FRACTION * start)
-
-    def _note_write(self, rows_added: bool) -> None:
-        """A write was applied (under the lock). One that added rows starts a stream of them
-        after a pause, or continues it."""
-        now = time.monotonic()
-        self._last_write = now
-        if rows_added:
-            if now - self._last_append >= _STREAM_PAUSE_SEC:
-                self._stream_since = now
-            self._last_append = now
-
-    def _deferred(self, name: str, indexed: int) -> bool:
-        """True while a stream of rows (a second write added some before a pause) defers the
-        build over rows [indexed, count) of ``name`` to its pause (see _DEFER_MAX_SEC). Only
-        the optimizer defers: the work stays due, so the collection is yellow meanwhile, not
-        green with half an index."""
-        now = time.monotonic()
-        if self._last_append == self._stream_since:
-            return False  # one write is no stream (nor a single big upsert)
-        if now - self._last_append >= _STREAM_PAUSE_SEC:
-            return False  # paused: build now
-        if now - self._stream_since >= _DEFER_MAX_SEC:
-            return False  # a long stream: build beside it, as before
-        if getattr(self.graphs.get(name), "remapped", False):
-            return False  # a vacuum moved the rows: a graph of their own, at once
-        store = self.stores[name]
-        tail_kb = (store.count - indexed) * store.dim * store.dtype.itemsize / 1024
-        return tail_kb < _DEFER_MAX_KB
 
     def _quantization_due(self, name: str) -> bool:
         """Quantize once the vectors pass indexing_threshold (as Qdrant quantizes optimized
@@ -161,8 +124,7 @@ class ShardOptimize:
                 finally:
                     self._optimizing = False
                 return True
-            due = [n for n in self.stores if self._indexing_due(n)
-                   and not self._deferred(n, self._graph_size(n))]
+            due = [n for n in self.stores if self._indexing_due(n)]
         if due:
             self._optimizing = True
             try:
@@ -171,8 +133,7 @@ class ShardOptimize:
                 self._optimizing = False
             return True
         with self.lock:
-            quantize = [n for n in self.stores if self._quantization_due(n)
-                        and not self._deferred(n, self._quantized_size(n))]
+            quantize = [n for n in self.stores if self._quantization_due(n)]
         if quantize:
             self._optimizing = True
             try:
@@ -193,14 +154,6 @@ class ShardOptimize:
             self.flush()
             return True
         return False
-
-    def _graph_size(self, name: str) -> int:
-        graph = self.graphs.get(name)
-        return graph.size if graph is not None else 0
-
-    def _quantized_size(self, name: str) -> int:
-        current = self.quantized.get(name)
-        return current.size if current is not None else 0
 
     def _build_graph(self, name: str) -> None:
         with self.lock:

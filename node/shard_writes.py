@@ -9,6 +9,7 @@ current state before it is logged, so one that cannot apply changes nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -30,11 +31,10 @@ class ShardWrites:
         with self.lock:
             self._check(op)
             self.wal.append(op_num, op)
-            rows = self.state.count
             self._apply(op_num, op)
-            self._note_write(self.state.count > rows)
+            self._last_write = time.monotonic()
             if wait:
-                self.wal.sync_or_defer()  # fsynced here, or after the caller's locks
+                self.wal.sync()
 
     def sync(self) -> None:
         """fsync what was applied without ``wait`` (the promise of wait=true, made later)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from node import shard_optimize
 from node.errors import NotFound
 from node.shard import LocalShard
 from node.shard_config import ShardConfig
@@ -321,10 +320,7 @@ def test_search_now_answers_only_exact_scoring_of_gathered_rows_and_a_free_shard
     shard.close()
 
 
-def test_while_writes_go_on_a_graph_is_extended_by_a_fifth_of_itself_at_least(tmp_path,
-                                                                            monkeypatch):
-    """Once a stream has gone on longer than builds are deferred for (0 s here)."""
-    monkeypatch.setattr(shard_optimize, "_DEFER_MAX_SEC", 0.0)
+def test_while_writes_go_on_a_graph_is_extended_by_a_fifth_of_itself_at_least(tmp_path):
     rng = np.random.default_rng(11)
     shard = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
     _upsert(shard, 1, range(1000), rng.normal(size=(1000, 8)))
@@ -346,34 +342,6 @@ def test_while_writes_go_on_a_graph_is_extended_by_a_fifth_of_itself_at_least(tm
     shard.close()
     reopened = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
     assert reopened.graphs[""] is not None and reopened.graphs[""].size == 1210
-
-
-def test_a_stream_of_upserts_defers_the_graph_to_its_pause_and_stays_yellow(tmp_path,
-                                                                           monkeypatch):
-    """A bulk load's builds wait for its pause (they took the cores from its requests), the
-    collection yellow meanwhile; a single upsert is no stream and is indexed at once, and a
-    tail past _DEFER_MAX_KB is not deferred."""
-    rng = np.random.default_rng(13)
-    shard = LocalShard(tmp_path / "s", _config(indexing_threshold=1))
-    _upsert(shard, 1, range(500), rng.normal(size=(500, 8)))
-    assert shard.optimize_step(flush_interval=1e9)  # one write: built at once
-    assert shard.graphs[""].size == 500
-    _upsert(shard, 2, range(500, 1000), rng.normal(size=(500, 8)))
-    _upsert(shard, 3, range(1000, 1500), rng.normal(size=(500, 8)))  # a stream: 1,000 new rows
-    assert not shard.optimize_step(flush_interval=1e9)
-    assert shard.graphs[""].size == 500 and shard.info()["optimizing"]
-    assert len(_nearest(shard, rng.normal(size=8).astype(np.float32), 5)) == 5
-    monkeypatch.setattr(shard_optimize, "_DEFER_MAX_KB", 1000 * 8 * 4 / 1024)  # the tail's size
-    assert shard.optimize_step(flush_interval=1e9)
-    assert shard.graphs[""].size == 1500
-    monkeypatch.undo()
-    _upsert(shard, 4, range(1500, 2000), rng.normal(size=(500, 8)))
-    _upsert(shard, 5, range(2000, 2500), rng.normal(size=(500, 8)))
-    assert not shard.optimize_step(flush_interval=1e9)
-    shard._last_append = shard._last_write = 0.0  # the stream paused
-    assert shard.optimize_step(flush_interval=1e9)
-    assert shard.graphs[""].size == 2500 and not shard.info()["optimizing"]
-    shard.close()
 
 
 def test_after_a_vacuum_the_old_graph_answers_until_its_replacement_is_built(tmp_path):
