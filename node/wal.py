@@ -8,13 +8,20 @@ replay stops at the first torn or corrupt record (only the tail can be torn). Th
 files named by the first operation number they hold, so a flush can drop whole files.
 
 The log never interprets operations; it only stores and returns them in order.
+
+A write acknowledged with wait=true must be fsynced, but not under the locks that order writes:
+``deferred_syncs`` lets a caller (``Collection``) apply under its locks and fsync after them,
+so one writer's fsync overlaps the next one's apply, and one fsync covers every record appended
+before it began (group commit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +30,26 @@ from node.durable import fsync_dir
 from node.wire import columnar
 
 _HEADER = struct.Struct("<II")
+_deferred = threading.local()  # .pending: WALs to sync, with the record count each must cover
+
+
+@contextlib.contextmanager
+def deferred_syncs() -> Iterator[None]:
+    """Within this block (in this thread), ``WriteAheadLog.sync_or_defer`` only notes what to
+    fsync; leaving it fsyncs each noted log through its noted records, also when the block
+    raised (what was applied is then durable, as it would have been)."""
+    outer = getattr(_deferred, "pending", None)
+    if outer is not None:  # nested: the outermost block syncs
+        yield
+        return
+    pending: dict[int, tuple[WriteAheadLog, int]] = {}
+    _deferred.pending = pending
+    try:
+        yield
+    finally:
+        _deferred.pending = None
+        for wal, records in pending.values():
+            wal.sync_through(records)
 
 
 class WriteAheadLog:
@@ -31,7 +58,9 @@ class WriteAheadLog:
         directory.mkdir(parents=True, exist_ok=True)
         self._file = None  # type: ignore[assignment]
         self._file_first_op: int | None = None
-        self._dirty = False
+        self._appended = 0  # records appended since opening (each flushed into the OS first)
+        self._synced = 0  # of those, how many an fsync (or a flush's truncation) made durable
+        self._sync_lock = threading.Lock()  # one fsync at a time; the file is not swapped under it
 
     # -- reading -----------------------------------------------------------------------------
     def _files(self) -> list[tuple[int, Path]]:
@@ -69,13 +98,33 @@ class WriteAheadLog:
         body = pickle.dumps((op_num, columnar(op)), protocol=pickle.HIGHEST_PROTOCOL)
         self._file.write(_HEADER.pack(len(body), zlib.crc32(body)) + body)
         self._file.flush()  # into the OS: survives kill -9 of this process
-        self._dirty = True
+        self._appended += 1
 
     def sync(self) -> None:
         """Make appended records durable (fsync): the promise behind wait=true."""
-        if self._file is not None and self._dirty:
-            os.fsync(self._file.fileno())
-            self._dirty = False
+        self.sync_through(self._appended)
+
+    def sync_or_defer(self) -> None:
+        """``sync``, or inside ``deferred_syncs`` a note to sync what is appended by now."""
+        pending = getattr(_deferred, "pending", None)
+        if pending is None:
+            self.sync()
+        else:
+            pending[id(self)] = (self, self._appended)
+
+    def sync_through(self, records: int) -> None:
+        """Make the first ``records`` appended records durable. Callers need not hold the
+        shard's lock: a writer that finds an fsync running waits for it, and then has nothing
+        left to do if that fsync began after its own record was appended."""
+        if self._synced >= records:
+            return
+        with self._sync_lock:
+            if self._synced >= records:
+                return
+            target = self._appended  # all of them already flushed into the OS
+            if self._file is not None:
+                os.fsync(self._file.fileno())
+            self._synced = max(self._synced, target)
 
     def _open_for(self, op_num: int) -> None:
         files = self._files()
@@ -93,16 +142,17 @@ class WriteAheadLog:
         The current file is closed and a new one begins with the next append; every older file
         holds only records ≤ op_num by then and is removed.
         """
-        if self._file is not None:
-            self.sync()
-            self._file.close()
-            self._file = None
+        self.close()
         for _, path in self._files():
             path.unlink()
         fsync_dir(self.directory)
 
     def close(self) -> None:
-        if self._file is not None:
-            self.sync()
-            self._file.close()
-            self._file = None
+        """fsync and close the file (a later append opens one); every record is durable."""
+        with self._sync_lock:  # not while a deferred sync uses the file
+            if self._file is not None:
+                if self._synced < self._appended:
+                    os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+            self._synced = self._appended

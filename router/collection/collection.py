@@ -23,6 +23,7 @@ from node.errors import BadRequest, NotFound, WrongInput
 from node.ids import PointId, id_sort_key
 from node.shard_config import ShardConfig
 from node.shard_search import PointRecord
+from node.wal import deferred_syncs
 from router.collection import filter_keys, resharding_writes, search_plan, wakeups
 from router.collection.hashring import HashRing, shard_for
 from router.collection.replica_set import ReplicaSet
@@ -236,7 +237,7 @@ class Collection:
     def _update(self, op: dict, wait: bool, ordering: str) -> UpdateResult:
         layout = self._layout
         parts = self._split(op)
-        with self._write_lock:
+        with deferred_syncs(), self._write_lock:  # fsynced after the lock: the next applies
             if layout != self._layout:  # the shards or a resharding changed meanwhile
                 parts = self._split(op)
             for shard, part in parts:
@@ -273,9 +274,8 @@ class Collection:
             self._next_op += 1
             return op_num
 
-    def update_batch(
-        self, ops: list[dict], wait: bool, ordering: str = "weak"
-    ) -> list[UpdateResult]:
+    def update_batch(self, ops: list[dict], wait: bool,
+                     ordering: str = "weak") -> list[UpdateResult]:
         """Strict mode checks every operation before the first is applied."""
         if self.strict is not None:
             for op in ops:

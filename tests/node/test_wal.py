@@ -4,6 +4,7 @@ vectors stored as one matrix per name; a torn tail is cut off and later appends 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from node.wal import WriteAheadLog
 
@@ -51,3 +52,50 @@ def test_a_torn_tail_is_cut_off_and_appends_go_on_after_it(tmp_path):
     reopened.sync()
     assert [(n, op["type"]) for n, op in WriteAheadLog(tmp_path).replay(0)] == \
         [(1, "upsert"), (2, "delete")]
+
+
+def test_deferred_syncs_fsync_after_the_block_once_for_every_record_before_it(tmp_path,
+                                                                              monkeypatch):
+    """Inside ``deferred_syncs`` a wait=true write only notes its fsync; leaving the block
+    fsyncs (the caller's locks released by then), and one fsync covers every record appended
+    before it began, so a later writer whose record it covered does not fsync again."""
+    from node import wal as wal_module
+
+    wal = WriteAheadLog(tmp_path)
+    wal.append(0, _upsert(1))  # the file opened (its directory fsynced) before counting
+    wal.sync()
+    fsyncs: list[int] = []
+    real = wal_module.os.fsync
+    monkeypatch.setattr(wal_module.os, "fsync", lambda fd: (fsyncs.append(fd), real(fd)))
+    with wal_module.deferred_syncs():
+        wal.append(1, _upsert(3))
+        wal.sync_or_defer()
+        with wal_module.deferred_syncs():  # nested: the outer block syncs
+            wal.append(2, _upsert(4))
+            wal.sync_or_defer()
+        assert fsyncs == []
+    assert len(fsyncs) == 1 and wal._synced == 3
+    wal.append(3, _upsert(2))
+    first = wal._appended
+    wal.append(4, _upsert(2))
+    wal.sync_through(first)  # covers record 4 too: it was appended before this fsync began
+    wal.sync_through(wal._appended)
+    assert len(fsyncs) == 2
+    assert [n for n, _ in WriteAheadLog(tmp_path).replay(0)] == [1, 2, 3, 4]
+
+
+def test_a_deferred_sync_after_a_truncation_has_nothing_left_to_fsync(tmp_path, monkeypatch):
+    """A flush truncates the log (its records are in the flushed state): a deferred sync
+    noted before it must not fsync the closed file."""
+    from node import wal as wal_module
+
+    wal = WriteAheadLog(tmp_path)
+    with wal_module.deferred_syncs():
+        wal.append(1, _upsert(3))
+        wal.sync_or_defer()
+        wal.truncate_through(1)
+        monkeypatch.setattr(wal_module.os, "fsync", lambda fd: pytest.fail("fsync after close"))
+    monkeypatch.undo()
+    wal.append(2, _upsert(3))
+    wal.sync()
+    assert [n for n, _ in WriteAheadLog(tmp_path).replay(0)] == [2]
