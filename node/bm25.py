@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from node.errors import BadRequest, FormatError
-from node.stopwords import canonical, words_for
+from node.stopwords import canonical, words_for, words_of
 
 MODEL = "qdrant/bm25"
 
@@ -127,21 +127,10 @@ class Bm25:
         # (as Qdrant: with no `stopwords`, the list of `language` when it names one of Qdrant's
         # languages, else none; a `stopwords` given names languages that must exist)
         stop = options.get("stopwords")
-        words: set[str] = set()
         if stop is None:
-            if canonical(language) is not None:
-                words |= words_for(language)
-        elif isinstance(stop, str):
-            words |= words_for(stop)
-        elif isinstance(stop, dict):
-            languages = stop.get("languages") or []
-            if not isinstance(languages, list):
-                raise FormatError("invalid type for `stopwords.languages`: expected a sequence")
-            for lang in languages:
-                words |= words_for(lang)
-            words.update(str(w) for w in stop.get("custom") or [])
+            words = set(words_for(language)) if canonical(language) is not None else set()
         else:
-            raise FormatError("invalid type for `stopwords`")
+            words = words_of(stop)
         self.stopwords = frozenset(w.lower() for w in words) if self.lowercase else frozenset(words)
 
     def tokens(self, text: str) -> list[str]:

@@ -23,7 +23,7 @@ from pyroaring import BitMap
 from node.datetimes import parse_datetime
 from node.errors import BadRequest, FormatError
 from node.payload_path import get_values
-from node.stopwords import canonical, words_for
+from node.stopwords import canonical, words_of
 
 KEYWORD, INTEGER, FLOAT, BOOL, GEO, TEXT, DATETIME, UUID = (
     "keyword", "integer", "float", "bool", "geo", "text", "datetime", "uuid",
@@ -97,18 +97,12 @@ class _Tokenizer:
         # Qdrant's StopwordsFilter: a language's list, or {languages, custom} merged; lowercased
         # with the tokens when `lowercase` (the default), else compared as written
         stop = params.get("stopwords")
-        words: set[str] = set()
-        if isinstance(stop, str):
-            words |= words_for(stop)
-        elif isinstance(stop, dict):
-            languages = stop.get("languages") or []
-            if not isinstance(languages, list):
-                raise FormatError("invalid type for `stopwords.languages`: expected a sequence")
-            for language in languages:
-                words |= words_for(language)
-            words.update(stop.get("custom") or [])
-        elif isinstance(stop, list):
-            words.update(stop)
+        if stop is None:
+            words: set[str] = set()
+        elif isinstance(stop, list):  # a bare list of words
+            words = {str(w) for w in stop}
+        else:
+            words = words_of(stop)
         self.stopwords = {w.lower() for w in words} if self.lowercase else words
         self.stemmer = _stemmer(params.get("stemmer"))
 

@@ -56,6 +56,23 @@ def words_for(language: str) -> frozenset[str]:
     return _load(name)
 
 
+def words_of(stop: object) -> set[str]:
+    """The words a ``stopwords`` setting names: a language, or ``{languages, custom}`` merged
+    (Qdrant's StopwordsInterface). Text indexes and BM25 read the setting alike."""
+    if isinstance(stop, str):
+        return set(words_for(stop))
+    if not isinstance(stop, dict):
+        raise FormatError("invalid type for `stopwords`")
+    languages = stop.get("languages") or []
+    if not isinstance(languages, list):
+        raise FormatError("invalid type for `stopwords.languages`: expected a sequence")
+    words: set[str] = set()
+    for language in languages:
+        words |= words_for(language)
+    words.update(str(w) for w in stop.get("custom") or [])
+    return words
+
+
 def entries(language: str) -> list[str]:
     """The list as shipped (order and duplicates kept): what the data file's tests check."""
     name = canonical(language)
