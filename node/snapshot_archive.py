@@ -140,8 +140,9 @@ def _write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
         _write_atomically(checksum_path(target), checksum.encode())
         os.replace(partial, target)
         fsync_dir(target.parent)
-    finally:
+    except BaseException:
         partial.unlink(missing_ok=True)
+        raise
     return size, checksum
 
 

@@ -134,8 +134,11 @@ class SnapshotStore:
         target = self._target(directory, stem)
         try:
             yield target
-        finally:
+        except BaseException:
+            # only on failure: once renamed into place, a partial file of this name may be a
+            # newer reservation's (which then steps aside, seeing the name taken)
             archive.partial_path(target).unlink(missing_ok=True)
+            raise
 
     @staticmethod
     def _target(directory: Path, stem: str) -> Path:
@@ -148,9 +151,13 @@ class SnapshotStore:
             n += 1
             if target.exists():
                 continue
+            partial = archive.partial_path(target)
             try:
-                os.close(os.open(archive.partial_path(target), os.O_CREAT | os.O_EXCL, 0o644))
+                os.close(os.open(partial, os.O_CREAT | os.O_EXCL, 0o644))
             except FileExistsError:
+                continue
+            if target.exists():  # finished and renamed between the check and the reservation
+                partial.unlink(missing_ok=True)
                 continue
             return target
 
