@@ -3,11 +3,12 @@ copies, see scale_data.py), once per collection config, and the same at 75k, to 
 time, time to green, memory and search figures grow with the collection.
 
     python bench/scale.py [--points 1000000] [--dataset /work/shared/datasets/minilm-75k]
-                          [--configs memory,on_disk,int8] [--queries 500] [--cache DIR]
+                          [--configs memory,on_disk,int8,int8_on_disk] [--queries 500]
+                          [--cache DIR]
 
 Per (config, N): a fresh node (tests/support/node.py), VmRSS before the collection exists, the
-collection (Cosine 384; ``on_disk: true`` vectors, or scalar int8 with ``always_ram``), keyword
-payload indexes on ``f10`` / ``f01``, the points through qdrant-client ``upload_collection``
+collection (Cosine 384; ``on_disk: true`` vectors, scalar int8 with ``always_ram``, or both),
+keyword payload indexes on ``f10`` / ``f01``, the points through qdrant-client ``upload_collection``
 (gRPC, parallel 2, batch 512) made chunk by chunk, time to green (status green, every point
 counted and indexed), VmRSS after green minus before per point, then every query once at
 hnsw_ef 64 and 128, unfiltered and with the 10% and 1% filters, from ``--clients`` REST
@@ -75,6 +76,9 @@ def collection_body(config: str, m: int, ef_construct: int) -> dict[str, Any]:
         vectors["on_disk"] = True
     elif config == "int8":
         body["quantization_config"] = {"scalar": {"type": "int8", "always_ram": True}}
+    elif config == "int8_on_disk":  # Qdrant's memory-saving recipe: originals on disk, codes in RAM
+        vectors["on_disk"] = True
+        body["quantization_config"] = {"scalar": {"type": "int8", "always_ram": True}}
     elif config != "memory":
         raise ValueError(f"unknown config {config!r}")
     return body
@@ -83,7 +87,7 @@ def collection_body(config: str, m: int, ef_construct: int) -> dict[str, Any]:
 def query_bodies(ds: scale_data.ScaleSet, config: str, ef: int, key: str | None,
                  oversampling: float) -> list[bytes]:
     params: dict[str, Any] = {"hnsw_ef": ef}
-    if config == "int8":
+    if config.startswith("int8"):
         params["quantization"] = {"rescore": True, "oversampling": oversampling}
     out = []
     for vec in ds.queries:

@@ -1,18 +1,18 @@
 """Quantized copies of a dense vector's rows (Qdrant's quantization_config), through FAISS codecs.
 
-* scalar int8: one value range for all dimensions (min/max, or the `quantile` of all values:
-  the (1 − quantile)/2 tails cut on each side), one byte per dimension (FAISS
-  ``QT_8bit_uniform``); searched by FAISS with the shard's bitmap as selector.
+* scalar int8: the shard's HNSW graph itself holds the 8-bit codes (FAISS ``IndexHNSWSQ``, see
+  ``DenseParams.compact_graph``): no flat copy is kept here, and searches walk the graph by the
+  codes, as Qdrant walks its graph by quantized vectors.
 * binary: one bit per dimension (value > 0), scored by Hamming distance in numpy (as ±1
   vectors: dim − 2·hamming is their dot product).
 * product: FAISS ``IndexPQ`` with 8-bit codes; `compression` x4…x64 sets the sub-vector count
   (x4: one byte per float, x8 one per two floats, …); scored by asymmetric distance tables in
   numpy so that any mask applies.
 
-A quantized index covers the prefix [0, size) of the shard's rows, like a graph; the optimizer
-builds it (and extends it as rows arrive). Searches preselect `limit × oversampling` candidates
-with it and rescore them with the original vectors (unless `rescore: false`); `ignore: true`
-or `exact: true` search the original vectors only.
+A quantized index (binary, product) covers the prefix [0, size) of the shard's rows, like a
+graph; the optimizer builds it (and extends it as rows arrive). Searches preselect
+`limit × oversampling` candidates with it and rescore them with the original vectors (unless
+`rescore: false`); `ignore: true` or `exact: true` search the original vectors only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import numpy as np
 from node import distance as dist
 from node.vector_index import SearchHits
 
-_TRAIN_SAMPLE = 20_000
 _PQ_TRAIN_SAMPLE = 5_000
 _PQ_MIN_ROWS = 256
 _COMPRESSION = {"x4": 1, "x8": 2, "x16": 4, "x32": 8, "x64": 16}  # dimensions per code byte
@@ -47,8 +46,9 @@ def kind_of(config: dict | None) -> str | None:
 
 
 def supported(config: dict | None, distance: str, rows: int) -> bool:
+    """Whether a flat quantized index of this kind is built (scalar codes live in the graph)."""
     kind = kind_of(config)
-    if kind is None or distance == dist.MANHATTAN:  # FAISS codecs score L2 and inner product
+    if kind in (None, "scalar") or distance == dist.MANHATTAN:  # FAISS scores L2 and IP
         return False
     if kind == "product" and rows < _PQ_MIN_ROWS:
         return False
@@ -61,7 +61,7 @@ class Quantized:
     distance: str
     dim: int
     config: dict
-    index: object = None  # FAISS index (scalar: IndexScalarQuantizer, product: IndexPQ)
+    index: object = None  # product: the trained FAISS IndexPQ
     codes: np.ndarray | None = None  # binary: (n, dim/8) packed bits; product: (n, M) codes
     size: int = 0
 
@@ -73,18 +73,7 @@ class Quantized:
         dim = rows.shape[1]
         q = cls(kind, distance, dim, config)
         rng = np.random.default_rng(0)
-        if kind == "scalar":
-            metric = faiss.METRIC_L2 if distance == dist.EUCLID else faiss.METRIC_INNER_PRODUCT
-            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit_uniform, metric)
-            quantile = (config.get("scalar") or {}).get("quantile")
-            if quantile is not None and quantile < 1:
-                index.sq.rangestat = faiss.ScalarQuantizer.RS_quantiles
-                index.sq.rangestat_arg = (1.0 - float(quantile)) / 2
-            sample = rows if len(rows) <= _TRAIN_SAMPLE else rows[
-                np.sort(rng.choice(len(rows), _TRAIN_SAMPLE, replace=False))]
-            index.train(sample)
-            q.index = index
-        elif kind == "product":
+        if kind == "product":
             per_byte = _COMPRESSION.get(config["product"].get("compression"), 4)
             m = max(1, dim // per_byte)
             while dim % m:
@@ -107,9 +96,7 @@ class Quantized:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if len(rows) == 0:
             return
-        if self.kind == "scalar":
-            self.index.add(rows)
-        elif self.kind == "product":
+        if self.kind == "product":
             self.codes = np.vstack([self.codes, self.index.pq.compute_codes(rows)])
         else:
             self.codes = np.vstack([self.codes, np.packbits(rows > 0, axis=1)])
@@ -117,17 +104,12 @@ class Quantized:
 
     def copy(self) -> Quantized:
         out = Quantized(self.kind, self.distance, self.dim, self.config, size=self.size)
-        if self.kind == "scalar":
-            out.index = faiss.clone_index(self.index)
-        else:
-            out.index = self.index  # a trained PQ is only read
-            out.codes = self.codes.copy()
+        out.index = self.index  # a trained PQ is only read
+        out.codes = self.codes.copy()
         return out
 
     def memory_bytes(self) -> int:
         """Bytes of the quantized vectors and their codebooks."""
-        if self.kind == "scalar":
-            return int(self.index.sa_code_size()) * self.size + 2 * 4
         if self.kind == "product":
             return int(self.codes.nbytes) + int(self.index.pq.centroids.size()) * 4
         return int(self.codes.nbytes)
@@ -139,24 +121,6 @@ class Quantized:
         window = np.ascontiguousarray(mask[: self.size])
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         higher = dist.higher_is_better(self.distance)
-        if self.kind == "scalar":
-            k_ = min(k, self.size)
-            if window.all():
-                scores, labels = self.index.search(queries, k_)
-            else:
-                bits = np.packbits(window, bitorder="little")
-                selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
-                scores, labels = self.index.search(
-                    queries, k_, params=faiss.SearchParameters(sel=selector)
-                )
-                del bits
-            if self.distance == dist.EUCLID:
-                scores = np.sqrt(np.maximum(scores, 0))
-            out = []
-            for row_scores, row_labels in zip(scores, labels, strict=True):
-                keep = row_labels >= 0
-                out.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
-            return out
         allowed = np.flatnonzero(window)
         out = []
         for query in queries:
@@ -184,6 +148,39 @@ class Quantized:
         if self.distance == dist.EUCLID:
             return np.sqrt(np.maximum(scores, 0))
         return scores
+
+
+class GraphCodes:
+    """The 8-bit codes a compact HNSW graph holds (scalar quantization), scanned flat: what a
+    request that asks for quantized scores (``rescore: false``) gets where the plan scores
+    every allowed point instead of walking the graph."""
+
+    def __init__(self, graph) -> None:
+        self.codes = faiss.downcast_index(graph.index.storage)  # an IndexScalarQuantizer
+        self.distance = graph.distance
+        self.size = graph.size
+
+    def search(self, queries: np.ndarray, k: int, mask: np.ndarray) -> list[SearchHits]:
+        """Best k among allowed rows of [0, size) by the codes' (approximate) scores."""
+        window = np.ascontiguousarray(mask[: self.size])
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, self.size)
+        if window.all():
+            scores, labels = self.codes.search(queries, k)
+        else:
+            bits = np.packbits(window, bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
+            scores, labels = self.codes.search(
+                queries, k, params=faiss.SearchParameters(sel=selector)
+            )
+            del bits  # kept alive until here: the selector points into it
+        if self.distance == dist.EUCLID:
+            scores = np.sqrt(np.maximum(scores, 0))
+        out = []
+        for row_scores, row_labels in zip(scores, labels, strict=True):
+            keep = row_labels >= 0
+            out.append(SearchHits(row_labels[keep].astype(np.int64), row_scores[keep]))
+        return out
 
 
 def search_params(raw: dict | None) -> tuple[bool, bool, float]:

@@ -102,7 +102,8 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                 graph = HnswGraph.load(graph_path, params.distance)
                 if graph is not None and graph.size == indexed:
                     self.graphs[name] = graph
-                    self.stores[name].share_prefix(graph.stored_rows(), graph.index)
+                    if not graph.compact:
+                        self.stores[name].share_prefix(graph.stored_rows(), graph.index)
                     continue
             self.state.indexed[name] = 0
 
@@ -201,6 +202,7 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
     def _flush_locked(self) -> None:
         for store in self.stores.values():
             store.flush()
+            store.release_pages()
         self.state.id_to_offset.freeze()  # the ids written since: into the compact arrays
         self.state.save(self.path)
         self.wal.truncate_through(self.state.last_op)
@@ -228,7 +230,8 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                     continue  # just added
                 if old.vectors[name].quantization != config.vectors[name].quantization:
                     self.quantized.pop(name, None)
-                if old.hnsw_for(name) != config.hnsw_for(name):
+                if old.hnsw_for(name) != config.hnsw_for(name) or \
+                        old.vectors[name].compact_graph != config.vectors[name].compact_graph:
                     self.graphs[name] = None
                     self.state.indexed[name] = 0
                     self.value_graphs.clear()

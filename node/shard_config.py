@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from node import distance as dist
+from node.quantization import kind_of as quantization_kind
+
 DEFAULT_HNSW = {
     "m": 16,
     "ef_construct": 100,
@@ -47,6 +50,21 @@ class DenseParams:
     @property
     def storage_dtype(self) -> str:
         return _STORAGE_DTYPE.get(self.datatype, "float32")
+
+    @property
+    def compact_graph(self) -> bool:
+        """Whether the HNSW graph keeps 8-bit codes of the vectors instead of a float32 copy
+        (what it finds is rescored from the stored rows): when the vectors are on disk (a copy
+        in RAM would undo that) and when they are scalar-quantized (Qdrant walks the graph by
+        the quantized vectors; the codes are then those quantized vectors). Not for Manhattan,
+        which FAISS's 8-bit codes cannot score."""
+        if self.distance == dist.MANHATTAN:
+            return False
+        return self.on_disk or self.scalar_quantized
+
+    @property
+    def scalar_quantized(self) -> bool:
+        return quantization_kind(self.quantization) == "scalar"
 
 
 @dataclass(frozen=True)

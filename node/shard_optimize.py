@@ -164,14 +164,16 @@ class ShardOptimize:
             graph = self.graphs.get(name)
             hnsw = self.config.hnsw_for(name)
             distance = self.config.vectors[name].distance
+            compact = self.config.vectors[name].compact_graph
             path = self._graph_path(name)
         started = time.monotonic()
-        if graph is None or getattr(graph, "remapped", False):
+        if graph is None or getattr(graph, "remapped", False) or graph.compact != compact:
             new_graph = HnswGraph.build(
                 rows[:count].astype(np.float32, copy=False),
                 distance,
                 hnsw["m"],
                 hnsw["ef_construct"],
+                compact=compact,
             )
         else:
             # the Rows themselves, not rows[:count]: that slice spans the prefix shared with the
@@ -189,7 +191,9 @@ class ShardOptimize:
             self.state.indexed[name] = new_graph.size
             for store_ in self.stores.values():
                 store_.flush()
-            self.stores[name].share_prefix(new_graph.stored_rows(), new_graph.index)
+            if not new_graph.compact:
+                self.stores[name].share_prefix(new_graph.stored_rows(), new_graph.index)
+            self.stores[name].release_pages()  # on disk: the rows the build read
             os.replace(staged, path)
             self._dirty = True
             self._graph_saved = True

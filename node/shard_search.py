@@ -15,8 +15,8 @@ import orjson
 from node import distance as dist
 from node.filter_cache import FilterCacheEntry
 from node.ids import PointId
-from node.quantization import search_params
-from node.value_graphs import search_value_graph, single_value_condition
+from node.quantization import GraphCodes, search_params
+from node.value_graphs import rescored, search_value_graph, single_value_condition
 from node.vector_index import exact_search, merge_hits
 
 # with_payload after normalization: True, False, or ("include"|"exclude", [keys])
@@ -209,7 +209,11 @@ class ShardSearch:
         ef = request.hnsw_ef or self.config.hnsw_for(name)["ef_construct"]
         if request.filter is not None:
             ef = _filtered_ef(ef, max(allowed / max(graph.size, 1), 1e-6))
-        graph_hits = graph.search(queries, k, mask, ef)
+        if graph.compact:
+            graph_hits = self._compact_graph_nearest(graph, store, params, request, mask,
+                                                     queries, k, ef)
+        else:
+            graph_hits = graph.search(queries, k, mask, ef)
         tail = np.flatnonzero(mask[graph.size :]) + graph.size
         if len(tail) == 0:
             return graph_hits
@@ -232,8 +236,17 @@ class ShardSearch:
         if request.exact or graph is None or allowed <= k:
             return "exact", None
         if self._full_scan(name, allowed, request):
+            if self._wants_codes(graph, request):
+                return "quantized", GraphCodes(graph)
             return "exact", None
         return "graph", graph
+
+    def _wants_codes(self, graph, request: SearchRequest) -> bool:
+        """A scalar-quantized vector's request for the quantized scores themselves."""
+        if not graph.compact or getattr(graph, "remapped", False):
+            return False
+        ignore, rescore, _ = search_params(request.quantization)
+        return self.config.vectors[request.vector_name].scalar_quantized and not (rescore or ignore)
 
     def quick(self, requests: list[SearchRequest]) -> bool:
         """A guess, without the lock, that `search_now` will answer these."""
@@ -295,6 +308,21 @@ class ShardSearch:
             parts = [found] if tail_hits is None else [found, tail_hits[i]]
             out.append(merge_hits(parts, k, distance))
         return out
+
+    @staticmethod
+    def _compact_graph_nearest(
+        graph, store, params, request: SearchRequest, mask: np.ndarray, queries, k: int, ef: int
+    ) -> list:
+        """A graph of 8-bit codes (see ``DenseParams.compact_graph``) preselects; the stored
+        rows rescore. Twice the candidates at least, as for value graphs (the codes misorder
+        close neighbours), or k × oversampling when the request asks for more. With scalar
+        quantization and ``rescore: false`` the codes' scores are the answer, as in Qdrant."""
+        ignore, rescore, oversampling = search_params(request.quantization)
+        if params.scalar_quantized and not (rescore or ignore):
+            return graph.search(queries, k, mask, ef)
+        preselect = max(2 * k, int(np.ceil(k * oversampling)))
+        _, labels = graph.search_arrays(queries, preselect, mask, max(ef, preselect))
+        return rescored(labels, queries, k, store.data, params.distance)
 
     def _value_graph_for(self, name: str, request: SearchRequest, allowed: int):
         """The value graph answering this request's filter, when there is one and the allowed

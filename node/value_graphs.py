@@ -111,7 +111,7 @@ def search_value_graph(
     sub_mask = np.zeros(entry.graph.size, dtype=np.bool_)
     sub_mask[: len(inside)] = mask[inside]
     _, labels = entry.graph.search_arrays(queries, 2 * k, sub_mask, ef)
-    hits = _rescored(entry.offsets, labels, queries, k, stored, distance)
+    hits = rescored(labels, queries, k, stored, distance, entry.offsets)
     if np.count_nonzero(sub_mask) == np.count_nonzero(mask):  # the usual case: all inside
         return hits, np.empty(0, dtype=np.int64)
     rest = mask.copy()
@@ -119,19 +119,21 @@ def search_value_graph(
     return hits, np.flatnonzero(rest)
 
 
-def _rescored(
-    offsets: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int, stored, distance: str
+def rescored(
+    labels: np.ndarray, queries: np.ndarray, k: int, stored, distance: str,
+    offsets: np.ndarray | None = None,
 ) -> list[SearchHits]:
-    """The best k of each query's candidates (graph labels, -1 for none) by exact score, ties
-    in offset order as everywhere else; one gather and one batched product for the whole
-    batch (rows of candidates that two queries share are read twice: cheaper than deduplicating
-    them)."""
+    """The best k of each query's candidates (graph labels, -1 for none; `offsets` maps them
+    to shard offsets, None when they are offsets already) by exact score, ties in offset order
+    as everywhere else; one gather and one batched product for the whole batch (rows of
+    candidates that two queries share are read twice: cheaper than deduplicating them)."""
     if distance not in (dist.COSINE, dist.DOT):
         return [
-            exact_search(stored, distance, query[None, :], k, np.sort(offsets[row[row >= 0]]))[0]
+            exact_search(stored, distance, query[None, :], k,
+                         np.sort(row[row >= 0] if offsets is None else offsets[row[row >= 0]]))[0]
             for query, row in zip(queries, labels, strict=True)
         ]
-    candidates = offsets[np.maximum(labels, 0)]
+    candidates = np.maximum(labels, 0) if offsets is None else offsets[np.maximum(labels, 0)]
     complete = bool((labels >= 0).all())  # FAISS found 2k for every query: the usual case
     if not complete:
         candidates = np.where(labels >= 0, candidates, _NONE)

@@ -6,6 +6,10 @@ caller asks for exact search, or when so few points are allowed that a full scan
 ``full_scan_threshold`` rule, in kilobytes of vectors, as in Qdrant). Points that are deleted,
 overwritten or filtered out are masked with a FAISS bitmap selector. The index never decides which
 points are allowed; the shard passes a boolean mask over all offsets.
+
+A graph keeps its vectors as float32 (the store then shares that copy) or, when the vectors are
+on disk or scalar-quantized, as 8-bit codes (`compact`): a quarter of the memory, approximate
+scores, and the shard rescores what it finds with the stored rows.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ class HnswGraph:
     def size(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def compact(self) -> bool:
+        """The graph holds 8-bit codes, not the vectors: its scores are approximate."""
+        return not isinstance(self.index, faiss.IndexHNSWFlat)
+
     @classmethod
     def build(
         cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int, compact: bool = False
@@ -76,7 +85,11 @@ class HnswGraph:
         rows[size:] are read, so a store's `Rows` whose prefix is this graph's storage costs no
         copy of that prefix."""
         index = faiss.clone_index(self.index)
-        _link_rows(index, np.ascontiguousarray(rows[self.size :], dtype=np.float32))
+        added = np.ascontiguousarray(rows[self.size :], dtype=np.float32)
+        if self.compact:
+            index.add(added)  # codes in the value range trained at the build (clamped beyond)
+        else:
+            _link_rows(index, added)
         return HnswGraph(index, self.distance)
 
     def stored_rows(self) -> np.ndarray:
@@ -147,6 +160,10 @@ class RemappedGraph:
 
     remapped = True
 
+    @property
+    def compact(self) -> bool:
+        return self.graph.compact
+
     def __init__(self, graph: HnswGraph | RemappedGraph, new_of_old: np.ndarray) -> None:
         if isinstance(graph, RemappedGraph):  # a second vacuum before the rebuild was in
             mapped = graph.new_of_old
@@ -164,10 +181,20 @@ class RemappedGraph:
 
     def search(self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int) -> list[SearchHits]:
         """Best k among new offsets where mask is true (mask: over the new rows)."""
+        hits = self.graph.search(queries, k, self._old_mask(mask), ef)
+        return [SearchHits(self.new_of_old[h.offsets], h.scores) for h in hits]
+
+    def search_arrays(
+        self, queries: np.ndarray, k: int, mask: np.ndarray, ef: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `HnswGraph.search_arrays`, labels being new offsets (-1: none)."""
+        scores, labels = self.graph.search_arrays(queries, k, self._old_mask(mask), ef)
+        return scores, np.where(labels >= 0, self.new_of_old[np.maximum(labels, 0)], -1)
+
+    def _old_mask(self, mask: np.ndarray) -> np.ndarray:
         old_mask = np.zeros(len(self.new_of_old), dtype=np.bool_)
         old_mask[self._kept] = mask[self.new_of_old[self._kept]]
-        hits = self.graph.search(queries, k, old_mask, ef)
-        return [SearchHits(self.new_of_old[h.offsets], h.scores) for h in hits]
+        return old_mask
 
 
 def _stored_rows(index: faiss.IndexHNSWFlat) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Quantization on one shard: the optimizer builds the quantized index, searches preselect with it
-and rescore with the original vectors; recall@10 ≥ 0.95 on 20,000 points for scalar int8 and
-binary (on ±1-ish data), params ignore / rescore / oversampling, PATCH (reconfigure) and
-vacuum dropping the index, and rows written after quantization scored exactly."""
+"""Quantization on one shard: the optimizer builds the quantized index (for scalar int8, the
+HNSW graph over 8-bit codes), searches preselect with it and rescore with the original vectors;
+recall@10 ≥ 0.95 on 20,000 points for scalar int8 and binary (on ±1-ish data), params ignore /
+rescore / oversampling, PATCH (reconfigure) and vacuum dropping the index, and rows written
+after quantization scored exactly."""
 
 from __future__ import annotations
 
@@ -77,10 +78,12 @@ def scalar_shard(tmp_path_factory):
 
 
 def test_scalar_recall_with_rescoring(scalar_shard):
+    """Scalar int8: the HNSW graph holds the 8-bit codes (no float32 copy, no flat quantized
+    index beside it), is walked by them, and the stored vectors rescore what it finds."""
     shard, config, queries = scalar_shard
-    quantized = shard.quantized[""]
-    assert quantized.kind == "scalar" and quantized.size == N
-    assert quantized.memory_bytes() == N * 64 + 8  # one byte per dimension
+    graph = shard.graphs[""]
+    assert graph.compact and graph.size == N and "" not in shard.quantized
+    assert graph.index.storage.sa_code_size() == 64  # one byte per dimension
     assert _recall(shard, config, queries) >= 0.95
     # rescored scores are the original vectors' exact scores
     exact = _search(shard, config, queries[0], exact=True)
@@ -152,17 +155,24 @@ def test_product_and_reconfigure_and_tail(tmp_path):
     shard.apply(2, {"type": "upsert", "ids": [99_999], "vectors": [{"": rows[0]}],
                     "payloads": [None]})
     assert _search(shard, config, queries[0])[0].id == 99_999
-    # a PATCH to scalar: the product index is dropped and a scalar one built
+    # a PATCH to scalar: the product index is dropped and the graph rebuilt over 8-bit codes
+    assert not shard.graphs[""].compact
     scalar = _config({"scalar": {"type": "int8"}}, 32, distance="Euclid")
     shard.update_config(scalar)
     assert "" not in shard.quantized
     shard._last_write = 0.0
     while shard.optimize_step(1e9):
         pass
-    assert shard.quantized[""].kind == "scalar" and shard.quantized[""].size == 3001
-    # disabled: no quantized index any more
+    assert "" not in shard.quantized
+    assert shard.graphs[""].compact and shard.graphs[""].size == 3001
+    assert _recall(shard, scalar, queries) >= 0.9
+    # disabled: no quantized index any more, and a graph of float32 vectors again
     shard.update_config(_config(None, 32, distance="Euclid"))
     assert "" not in shard.quantized and not shard._quantization_due("")
+    shard._last_write = 0.0
+    while shard.optimize_step(1e9):
+        pass
+    assert not shard.graphs[""].compact and shard.graphs[""].size == 3001
     shard.close()
 
 

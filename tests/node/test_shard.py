@@ -297,7 +297,7 @@ def test_search_now_answers_only_exact_scoring_of_gathered_rows_and_a_free_shard
     config = ShardConfig.from_collection({
         "params": {"vectors": {"size": 8, "distance": "Dot"}},
         "optimizer_config": {"default_segment_number": 1, "indexing_threshold": 1},
-        "quantization_config": {"scalar": {"type": "int8", "always_ram": True}},
+        "quantization_config": {"binary": {"always_ram": True}},
     })
     shard = LocalShard(tmp_path / "s", config)
     _upsert(shard, 1, range(3000), vectors, payloads)
