@@ -522,6 +522,10 @@ class Http2Connection(asyncio.Protocol):
             self._forget(stream)
 
     def _forget(self, stream: Stream) -> None:
+        # the application's callbacks usually close over the stream (and its request): a cycle
+        # that only the cyclic GC frees, and it ran seldom enough under a bulk load that ~35
+        # request bodies of ~800 KB stayed alive (~430 bytes per point of a 75k load)
+        stream.on_message = stream.on_end = stream.on_reset = None
         self._streams.pop(stream.id, None)
         self._blocked.pop(stream.id, None)
         self._budget.give(stream.pending)
