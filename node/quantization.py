@@ -1,7 +1,7 @@
 """Quantized copies of a dense vector's rows (Qdrant's quantization_config), through FAISS codecs.
 
 * scalar int8: the shard's HNSW graph itself holds the 8-bit codes (FAISS ``IndexHNSWSQ``, see
-  ``DenseParams.compact_graph``): no flat copy is kept here, and searches walk the graph by the
+  ``DenseParams.graph_code_bits``): no flat copy is kept here, and searches walk the graph by the
   codes, as Qdrant walks its graph by quantized vectors.
 * binary: one bit per dimension (value > 0), scored by Hamming distance in numpy (as ±1
   vectors: dim − 2·hamming is their dot product).

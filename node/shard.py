@@ -231,7 +231,7 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                 if old.vectors[name].quantization != config.vectors[name].quantization:
                     self.quantized.pop(name, None)
                 if old.hnsw_for(name) != config.hnsw_for(name) or \
-                        old.vectors[name].compact_graph != config.vectors[name].compact_graph:
+                        old.vectors[name].graph_code_bits != config.vectors[name].graph_code_bits:
                     self.graphs[name] = None
                     self.state.indexed[name] = 0
                     self.value_graphs.clear()

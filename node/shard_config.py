@@ -52,15 +52,17 @@ class DenseParams:
         return _STORAGE_DTYPE.get(self.datatype, "float32")
 
     @property
-    def compact_graph(self) -> bool:
-        """Whether the HNSW graph keeps 8-bit codes of the vectors instead of a float32 copy
-        (what it finds is rescored from the stored rows): when the vectors are on disk (a copy
-        in RAM would undo that) and when they are scalar-quantized (Qdrant walks the graph by
-        the quantized vectors; the codes are then those quantized vectors). Not for Manhattan,
-        which FAISS's 8-bit codes cannot score."""
+    def graph_code_bits(self) -> int:
+        """Bits a dimension in the HNSW graph: 32 (a float32 copy, shared with the store), or
+        codes, and what the graph finds is rescored from the stored rows: 8 when the vectors are
+        scalar-quantized (Qdrant walks the graph by the quantized vectors, and the codes are
+        those quantized vectors), 6 when they are on disk (a copy in RAM would undo that; the
+        codes only steer the walk). Manhattan keeps float32: FAISS's codes cannot score it."""
         if self.distance == dist.MANHATTAN:
-            return False
-        return self.on_disk or self.scalar_quantized
+            return 32
+        if self.scalar_quantized:
+            return 8
+        return 6 if self.on_disk else 32
 
     @property
     def scalar_quantized(self) -> bool:

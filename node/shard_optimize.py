@@ -164,16 +164,16 @@ class ShardOptimize:
             graph = self.graphs.get(name)
             hnsw = self.config.hnsw_for(name)
             distance = self.config.vectors[name].distance
-            compact = self.config.vectors[name].compact_graph
+            bits = self.config.vectors[name].graph_code_bits
             path = self._graph_path(name)
         started = time.monotonic()
-        if graph is None or getattr(graph, "remapped", False) or graph.compact != compact:
+        if graph is None or getattr(graph, "remapped", False) or graph.code_bits != bits:
             new_graph = HnswGraph.build(
                 rows[:count].astype(np.float32, copy=False),
                 distance,
                 hnsw["m"],
                 hnsw["ef_construct"],
-                compact=compact,
+                code_bits=bits,
             )
         else:
             # the Rows themselves, not rows[:count]: that slice spans the prefix shared with the
@@ -228,7 +228,7 @@ class ShardOptimize:
             rows = np.ascontiguousarray(self.stores[name].data[offsets], dtype=np.float32)
             hnsw = self.config.hnsw_for(name)
             distance = self.config.vectors[name].distance
-        graph = HnswGraph.build(rows, distance, hnsw["m"], hnsw["ef_construct"], compact=True)
+        graph = HnswGraph.build(rows, distance, hnsw["m"], hnsw["ef_construct"], code_bits=8)
         with self.lock:
             if self.state.gen == gen:
                 self.value_graphs.install(name, key, value, ValueGraph(offsets, graph))

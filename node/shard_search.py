@@ -313,7 +313,7 @@ class ShardSearch:
     def _compact_graph_nearest(
         graph, store, params, request: SearchRequest, mask: np.ndarray, queries, k: int, ef: int
     ) -> list:
-        """A graph of 8-bit codes (see ``DenseParams.compact_graph``) preselects; the stored
+        """A graph of codes (see ``DenseParams.graph_code_bits``) preselects; the stored
         rows rescore. Twice the candidates at least, as for value graphs (the codes misorder
         close neighbours), or k × oversampling when the request asks for more. With scalar
         quantization and ``rescore: false`` the codes' scores are the answer, as in Qdrant."""

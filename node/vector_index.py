@@ -8,8 +8,8 @@ overwritten or filtered out are masked with a FAISS bitmap selector. The index n
 points are allowed; the shard passes a boolean mask over all offsets.
 
 A graph keeps its vectors as float32 (the store then shares that copy) or, when the vectors are
-on disk or scalar-quantized, as 8-bit codes (`compact`): a quarter of the memory, approximate
-scores, and the shard rescores what it finds with the stored rows.
+on disk or scalar-quantized, as 8- or 6-bit codes (`compact`): a quarter of the memory or less,
+approximate scores, and the shard rescores what it finds with the stored rows.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ _FAISS_METRIC = {
 }
 
 
+_CODES_OF_BITS = {8: faiss.ScalarQuantizer.QT_8bit, 6: faiss.ScalarQuantizer.QT_6bit}
+_BITS_OF_CODES = {codes: bits for bits, codes in _CODES_OF_BITS.items()}
+
+
 @dataclass
 class SearchHits:
     """Per query: offsets and scores, best first."""
@@ -54,21 +58,28 @@ class HnswGraph:
         return int(self.index.ntotal)
 
     @property
+    def code_bits(self) -> int:
+        """Bits a dimension of the vectors the graph holds: 32 (float32), or 8 or 6 (codes)."""
+        if isinstance(self.index, faiss.IndexHNSWFlat):
+            return 32
+        return _BITS_OF_CODES[faiss.downcast_index(self.index.storage).sq.qtype]
+
+    @property
     def compact(self) -> bool:
-        """The graph holds 8-bit codes, not the vectors: its scores are approximate."""
-        return not isinstance(self.index, faiss.IndexHNSWFlat)
+        """The graph holds codes, not the vectors: its scores are approximate."""
+        return self.code_bits < 32
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int, compact: bool = False
+        cls, vectors: np.ndarray, distance: str, m: int, ef_construct: int, code_bits: int = 32
     ) -> HnswGraph:
-        """`compact`: the graph keeps its vectors as 8-bit scalar codes (a quarter of the
-        memory); its scores are then approximate, and callers rescore what it finds with the
-        exact vectors."""
+        """`code_bits` 8 or 6: the graph keeps its vectors as scalar codes of that many bits a
+        dimension (a quarter or less of the memory); its scores are then approximate, and
+        callers rescore what it finds with the exact vectors."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if compact:
+        if code_bits < 32:
             index = faiss.IndexHNSWSQ(
-                vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, max(m, 2), _FAISS_METRIC[distance]
+                vectors.shape[1], _CODES_OF_BITS[code_bits], max(m, 2), _FAISS_METRIC[distance]
             )
             index.train(vectors)
             index.hnsw.efConstruction = max(ef_construct, 4)

@@ -1,4 +1,4 @@
-"""Vectors on disk: the HNSW graph holds 8-bit codes instead of a float32 copy of every vector,
+"""Vectors on disk: the HNSW graph holds 6-bit codes instead of a float32 copy of every vector,
 the stored rows (a memory map of the file) rescore what it finds, and their pages do not stay
 in the node's memory after a flush. The graph is the same kind after a reopen and a vacuum."""
 
@@ -71,8 +71,8 @@ def _resident_kb(path: Path) -> int:
 def test_the_graph_of_vectors_on_disk_holds_codes_and_rescores(tmp_path):
     shard = _loaded(tmp_path / "s", _config(), _data(1, N))
     graph = shard.graphs[""]
-    assert graph.compact and graph.size == N
-    assert graph.index.storage.sa_code_size() == DIM  # a byte a dimension, not four
+    assert graph.compact and graph.code_bits == 6 and graph.size == N
+    assert graph.index.storage.sa_code_size() == DIM * 6 // 8  # 6 bits a dimension, not 32
     assert shard.stores[""]._prefix is None  # the store serves its own rows, from the file
     assert _recall_and_exact_scores(shard, _data(2, 30)) >= 0.95
     # filters still apply through the graph
@@ -104,7 +104,7 @@ def test_a_compact_graph_survives_reopen_and_vacuum(tmp_path):
     shard = _loaded(tmp_path / "s", _config(distance="Euclid"), data)
     shard.close()
     reopened = LocalShard(tmp_path / "s", _config(distance="Euclid"))
-    assert reopened.graphs[""] is not None and reopened.graphs[""].compact
+    assert reopened.graphs[""] is not None and reopened.graphs[""].code_bits == 6
     queries = _data(2, 20)
     assert _recall_and_exact_scores(reopened, queries) >= 0.95
     # a vacuum: the old graph answers through the moved rows until its successor is built

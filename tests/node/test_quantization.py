@@ -82,7 +82,7 @@ def test_scalar_recall_with_rescoring(scalar_shard):
     index beside it), is walked by them, and the stored vectors rescore what it finds."""
     shard, config, queries = scalar_shard
     graph = shard.graphs[""]
-    assert graph.compact and graph.size == N and "" not in shard.quantized
+    assert graph.code_bits == 8 and graph.size == N and "" not in shard.quantized
     assert graph.index.storage.sa_code_size() == 64  # one byte per dimension
     assert _recall(shard, config, queries) >= 0.95
     # rescored scores are the original vectors' exact scores
