@@ -70,6 +70,11 @@ class ServiceError(TesseraError):
     prefix = "Service internal error: "
 
 
+class ReplicaNotHere(ServiceError):
+    """A peer call to a replica this node does not hold (or does not hold yet: the metadata
+    that places it here may still be on its way)."""
+
+
 class FormatError(TesseraError):
     """400 / INVALID_ARGUMENT: a body that does not deserialize (wrong type, bad id, bad JSON)."""
 

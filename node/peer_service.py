@@ -78,7 +78,7 @@ class PeerService(peer_pb2_grpc.PeerShardsServicer):
                     raise errors.BadRequest(f"unknown replica call {request.method}")
                 target = self.lookup(request.collection, request.shard_id)
                 if target is None:
-                    raise errors.ServiceError(
+                    raise errors.ReplicaNotHere(
                         f"Shard {request.shard_id} of collection {request.collection} "
                         "is not on this peer"
                     )

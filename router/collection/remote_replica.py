@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from node import wire
-from node.errors import ServiceError
+from node.errors import ReplicaNotHere, ServiceError
 from node.peer_service import error_from_reply, peer_pb2, peer_pb2_grpc
 
 #: Seconds a call may take: reads and writes of one shard part are small; transfers page.
@@ -41,6 +41,10 @@ KEEPALIVE = (
 #: a read then failed with UNAVAILABLE though the peer was up.
 patient = contextvars.ContextVar("patient_peer_calls", default=False)
 PATIENT_READ_TIMEOUT = 3.0
+#: Seconds a transfer source keeps passing a write on to a target that answers it has no such
+#: replica: consensus placed it there, but a loaded peer may apply that some seconds after the
+#: source began forwarding (the target's own grace, ``ENDPOINT_GRACE_SECONDS``, is shorter).
+FORWARD_PLACEMENT_SECONDS = 10.0
 
 
 class ReplicaUnavailable(ServiceError):
@@ -209,7 +213,15 @@ class RemoteReplica:
     def forward(self, op_num: int, op: dict, wait: bool) -> None:
         """A write passed on by a transfer source: the target is alive (it is copying), so a
         connection that is still being set up is waited for."""
-        self._call("apply", op_num, op, wait, timeout=10.0, wait_for_ready=True)
+        give_up = time.monotonic() + FORWARD_PLACEMENT_SECONDS
+        while True:
+            try:
+                self._call("apply", op_num, op, wait, timeout=10.0, wait_for_ready=True)
+                return
+            except ReplicaNotHere:  # the target has not applied its placement yet
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.05)
 
     def coordinate(self, op_num: int, op: dict, wait: bool) -> None:
         """Have the peer apply ``op`` to every replica (it leads medium/strong ordering)."""

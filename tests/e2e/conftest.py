@@ -26,7 +26,7 @@ import grpc
 import httpx
 import pytest
 
-from tests.support.node import Node
+from tests.support.node import STARTED, Node
 
 READY_TIMEOUT = float(os.environ.get("TESSERA_E2E_READY_TIMEOUT", "30"))
 
@@ -49,6 +49,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "durability: starts its own node(s) and kills / restarts them"
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report carries the warnings its nodes logged while it ran: in CI that
+    is often the only account of why a cluster did what it did."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call":
+        lines = [f"{node.workdir.name} {line}" for node in list(STARTED)
+                 for line in node.warnings(since=call.start)]
+        if lines:
+            report.sections.append(("node warnings", "\n".join(lines)))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Channels to peers, against a real peer service on loopback: a peer that comes back is reached
 at once after ``reconnect``, not after the old channel's reconnect backoff; a connected channel
-is kept."""
+is kept; a write a transfer source forwards waits for a target still placing its replica."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
+from node.errors import ReplicaNotHere
 from node.peer_service import PeerService, add_peer_service
-from router.collection.remote_replica import PeerChannels, ReplicaUnavailable
+from router.collection.remote_replica import PeerChannels, RemoteReplica, ReplicaUnavailable
 
 
 def _free_port() -> int:
@@ -80,5 +81,57 @@ def test_reconnect_keeps_a_connected_channel_and_one_just_opened():
         time.sleep(1.0)
         channels.reconnect(address)
         assert channels._links[address] is opened
+    finally:
+        server.stop(0).wait()
+
+
+class _Placed:
+    """A peer's replica that consensus placed there, which the peer opens only after
+    ``delay`` seconds (its metadata lags the transfer source's): calls find no replica till then."""
+
+    def __init__(self, delay: float) -> None:
+        self.opened = time.monotonic() + delay
+        self.applied: list[tuple] = []
+
+    def lookup(self, collection: str, shard_id: int):
+        return self if time.monotonic() >= self.opened else None
+
+    def apply(self, op_num: int, op: dict, wait: bool) -> None:
+        self.applied.append((op_num, op, wait))
+
+
+def _serve_replica(port: int, replica: _Placed) -> grpc.Server:
+    server = grpc.server(ThreadPoolExecutor(2))
+    add_peer_service(server, PeerService(replica.lookup, {}))
+    assert server.add_insecure_port(f"127.0.0.1:{port}") == port
+    server.start()
+    return server
+
+
+def test_a_forwarded_write_waits_for_a_target_that_has_not_placed_its_replica_yet():
+    """CI saw a replicate_shard aborted: the source forwarded a write before the target had
+    applied the transfer's metadata (the target waits only 1 s for it), so the forward failed."""
+    port = _free_port()
+    replica = _Placed(delay=2.5)
+    server = _serve_replica(port, replica)
+    try:
+        remote = RemoteReplica(PeerChannels(), f"127.0.0.1:{port}", "uuid", 0)
+        op = {"type": "delete_points", "ids": [1]}
+        remote.forward(5, op, True)
+        assert replica.applied == [(5, op, True)]
+        assert time.monotonic() >= replica.opened
+    finally:
+        server.stop(0).wait()
+
+
+def test_a_plain_call_to_a_replica_not_here_fails_at_once():
+    port = _free_port()
+    server = _serve_replica(port, _Placed(delay=60))
+    try:
+        remote = RemoteReplica(PeerChannels(), f"127.0.0.1:{port}", "uuid", 0)
+        started = time.monotonic()
+        with pytest.raises(ReplicaNotHere, match="Shard 0 of collection uuid is not on this peer"):
+            remote.apply(5, {"type": "delete_points", "ids": [1]}, True)
+        assert time.monotonic() - started < 2
     finally:
         server.stop(0).wait()

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ LOG_TAIL_BYTES = 20_000
 #: Override the server command (e.g. a real Qdrant binary, to cross-check the suite against
 #: Qdrant itself: it reads the same QDRANT__* variables). Default: ``python -m tessera serve``.
 SERVER_CMD_ENV = "TESSERA_E2E_SERVER_CMD"
+
+#: Every node started in this test process (the failure report of a test shows their warnings).
+STARTED: weakref.WeakSet[Node] = weakref.WeakSet()
+#: Log lines worth showing when a test fails: a node's own account of what went wrong.
+_NOTEWORTHY = (" WARNING ", " ERROR ", " CRITICAL ")
 
 
 def server_command() -> list[str]:
@@ -179,6 +185,7 @@ class Node:
             raise RuntimeError(f"node on port {self.http_port} is already running")
         self._close_http()
         self.starts += 1
+        STARTED.add(self)
         with open(self.log_path, "ab") as log:
             banner = f"\n===== start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n"
             log.write(banner.encode())
@@ -257,6 +264,19 @@ class Node:
         except FileNotFoundError:
             return "<no log file>"
         return data[-tail:].decode(errors="replace")
+
+    def warnings(self, since: float, limit: int = 30) -> list[str]:
+        """The last ``limit`` WARNING/ERROR lines of the log written since ``since`` (epoch
+        seconds): what a failed test's report shows of this node."""
+        try:
+            if self.log_path.stat().st_mtime < since:
+                return []
+        except FileNotFoundError:
+            return []
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+        lines = [line for line in self.log_text(2_000_000).splitlines()
+                 if any(word in line for word in _NOTEWORTHY) and line[:19] >= stamp]
+        return lines[-limit:]
 
     # ------------------------------------------------------------------ internals
 
