@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import grpc
 import httpx
@@ -18,10 +17,11 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from router.api.access import FULL, READ_ONLY, Access
 from router.api.access_rules import RULES
+from tests.support.openapi import DEFAULT_SPEC
 
 KEY = "the-read-write-key-of-this-node-0123456789"
 READ_KEY = "the-read-only-key-of-this-node-0123456789"
-OPENAPI = Path("/work/shared/spec/qdrant-openapi-1.19.json")
+OPENAPI = DEFAULT_SPEC  # the outline of Qdrant's file shipped with the tests
 PARAMS = {"collection_name": "c", "id": "1", "shard_id": "0", "snapshot_name": "x.snapshot",
           "peer_id": "999", "field_name": "f", "vector_name": "v"}
 

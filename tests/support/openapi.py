@@ -5,9 +5,10 @@ A small validator for the OpenAPI 3.0 subset the Qdrant spec uses: ``$ref``, ``t
 ``oneOf``, ``allOf``, ``enum``, ``minimum``/``maximum``. ``oneOf`` is checked like ``anyOf``
 (Qdrant's untagged enums often match more than one branch).
 
-The spec is looked up at ``$TESSERA_OPENAPI_SPEC`` or
-``<repo>/../shared/spec/qdrant-openapi-1.19.json``.
-When it cannot be found, :func:`spec` returns None and validation is skipped.
+The spec is ``$TESSERA_OPENAPI_SPEC`` when set, else the outline of Qdrant's file that ships with
+the tests (``tests/data/qdrant-openapi-1.19.outline.json``: its structure without the prose, made
+by ``tests/data/make_openapi_outline.py``), so a clone of this repository alone checks every
+response. Only a ``$TESSERA_OPENAPI_SPEC`` that names no file makes :func:`spec` return None.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "spec" / "qdrant-openapi-1.19.json"
+DEFAULT_SPEC = REPO_ROOT / "tests" / "data" / "qdrant-openapi-1.19.outline.json"
 
 
 @functools.lru_cache(maxsize=1)
