@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from router.api.rest.parsing import bool_value, uint_value
 from router.api.rest.responses import error, ok
 from router.observability import issues, metrics, optimizations
 from router.observability.telemetry import cluster_telemetry
@@ -19,7 +20,7 @@ router = APIRouter()
 
 
 def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "false").lower() in ("true", "1")
+    return bool_value(request.query_params, name)
 
 
 def _details_level(request: Request, started: float) -> int | Response:
@@ -32,6 +33,7 @@ def _details_level(request: Request, started: float) -> int | Response:
 @router.get("/metrics")
 async def get_metrics(request: Request) -> Response:
     toc = request.app.state.toc
+    uint_value(request.query_params, "timeout", minimum=1)  # checked; rendering never waits
     prefix = getattr(request.app.state, "metrics_prefix", None) or ""
     body = metrics.render(toc, anonymize=_flag(request, "anonymize"), prefix=prefix,
                           per_collection=_flag(request, "per_collection"))
@@ -74,5 +76,6 @@ async def clear_issues(request: Request) -> Response:
 async def get_optimizations(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = request.app.state.toc.get(name)
+    uint_value(request.query_params, "completed_limit")  # checked; none is kept to list
     wanted = {w.strip() for w in request.query_params.get("with", "").split(",") if w.strip()}
     return ok(optimizations.optimizations(collection, wanted), started)

@@ -84,6 +84,27 @@ def ordering_value(params: Mapping[str, str]) -> str:
 
 
 
+def uint_value(params: Mapping[str, str], name: str, minimum: int = 0) -> int | None:
+    """An integer query parameter of at least ``minimum`` (absent: None); anything else is
+    refused, as Qdrant's query deserializer refuses it."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        raise FormatError(f"Query deserialize error: invalid value for {name}: {raw}")
+    return int(raw)
+
+
+def bool_value(params: Mapping[str, str], name: str) -> bool:
+    """A boolean query parameter: ``true`` or ``false`` (absent: false)."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw not in ("true", "false"):
+        raise FormatError(f"Query deserialize error: invalid value for {name}: {raw}")
+    return raw == "true"
+
+
 def timeout_value(params: Mapping[str, str]) -> float | None:
     """A read's ``timeout`` query parameter (whole seconds, at least 1), or None."""
     raw = params.get("timeout")
