@@ -21,12 +21,8 @@ router = APIRouter()
 def _timeout(request: Request) -> float:
     """The ``timeout`` query parameter (seconds) of metadata calls; Qdrant waits 30 s at most
     for new replicas by default."""
-    raw = request.query_params.get("timeout")
-    if raw is None or raw == "":
-        return 30.0
-    if not raw.isdigit() or int(raw) < 1:
-        raise FormatError(f"invalid value for timeout: {raw}")
-    return float(raw)
+    seconds = parsing.timeout_value(request.query_params)
+    return 30.0 if seconds is None else seconds
 
 
 def _toc(request: Request):

@@ -107,12 +107,8 @@ def bool_value(params: Mapping[str, str], name: str) -> bool:
 
 def timeout_value(params: Mapping[str, str]) -> float | None:
     """A read's ``timeout`` query parameter (whole seconds, at least 1), or None."""
-    raw = params.get("timeout")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise FormatError(f"Query deserialize error: invalid value for timeout: {raw}")
-    return float(raw)
+    seconds = uint_value(params, "timeout", minimum=1)
+    return None if seconds is None else float(seconds)
 
 
 async def within(params: Mapping[str, str], operation: str, work: Awaitable[T]) -> T:
