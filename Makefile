@@ -15,6 +15,7 @@ VENV ?= .venv
 VPY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 PYPROJECT_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 RUN_STAMP := $(VENV)/.stamp-run-$(PYPROJECT_HASH)
@@ -30,8 +31,10 @@ LOCAL_BASE_IMAGE ?= tessera-base:local
 run: $(RUN_STAMP)
 	$(VENV)/bin/tessera serve $(ARGS)
 
+# two workers (pytest-xdist): each test file is one unit, and the modules that start clusters run
+# one after another on one worker (tests/conftest.py). TEST_WORKERS=0 runs in this process.
 test: $(TEST_STAMP)
-	$(VPY) -m pytest -q $(PYTEST_ARGS)
+	$(VPY) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VPY) -m ruff check .

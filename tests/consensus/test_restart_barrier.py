@@ -15,10 +15,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from pysyncobj.pickle import dumps, loads
 
 from consensus.raft import RaftConsensus
 from tests.support.node import free_port
+
+pytestmark = pytest.mark.cluster  # three Raft members in this process: timing matters
 
 
 def _member(root: Path, i: int, ports: list[int], bootstrap: str | None) -> RaftConsensus:

@@ -4,7 +4,7 @@ operation, about a minute and a half), with the node's memory watched.
 
 Zero 5xx, zero answers that break their operation's response schema, resident memory under
 1 GB throughout, and the node still serving at the end. ``make fuzz`` runs the same for longer.
-The numbers are printed in the test log (``fuzz: … operations, … requests, …``).
+The numbers are printed in the run's ``figures`` section (``fuzz: … operations, … requests, …``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ RSS_LIMIT_MB = 1024
 
 
 @pytest.mark.skipif(not SPEC.is_file(), reason=f"Qdrant's OpenAPI file is not at {SPEC}")
-def test_schema_fuzzing_finds_no_server_error_and_no_schema_violation(fresh_node, capsys):
+def test_schema_fuzzing_finds_no_server_error_and_no_schema_violation(fresh_node, record_property):
     node = fresh_node()
     fuzz.prepare(node.http)
     operations = sum(
@@ -36,8 +36,7 @@ def test_schema_fuzzing_finds_no_server_error_and_no_schema_violation(fresh_node
 
     report = fuzz.run(SPEC, node.url, node.proc.pid, seed=1, examples=EXAMPLES, timeout=600)
 
-    with capsys.disabled():
-        print("\n" + report.line())
+    record_property("figures", report.line())  # printed at the end of the run
     assert report.operations == operations
     assert report.requests >= operations * EXAMPLES  # the run really happened
     assert report.server_errors == 0, report.failures

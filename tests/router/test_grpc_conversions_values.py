@@ -80,7 +80,8 @@ def test_struct_and_value_with_nothing_set():
 
 
 # -- ids ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pid", [0, 1, 2**53 + 1, 2**64 - 1, str(uuid.uuid4())])
+# a fixed uuid: the test ids must be the same in every xdist worker's collection
+@pytest.mark.parametrize("pid", [0, 1, 2**53 + 1, 2**64 - 1, str(uuid.UUID(int=2**127 + 99))])
 def test_point_id_round_trip(pid):
     msg = wire(to_values.point_id(pid))
     assert from_values.point_id(msg) == pid

@@ -65,6 +65,18 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _worker_share(start: int, stop: int) -> tuple[int, int]:
+    """This pytest-xdist worker's slice of ``[start, stop)``: two workers each remember only the
+    ports they handed out, so they must not draw from the same range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return start, stop
+    size = (stop - start) // count
+    first = start + int(worker[2:]) % count * size
+    return first, first + size
+
+
 def free_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (and is not in ``exclude``).
 
@@ -73,9 +85,10 @@ def free_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
     of a node that restarts on the same ports, and the restart then fails to bind."""
     low, _ = _ephemeral_range()
     if low > 20000:
+        start, stop = _worker_share(10000, low)
         rng = random.Random()
         for _ in range(200):
-            port = rng.randrange(10000, low)
+            port = rng.randrange(start, stop)
             if port not in exclude and port not in _handed_out and _bindable(port):
                 _handed_out.add(port)
                 return port
