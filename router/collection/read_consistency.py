@@ -35,7 +35,7 @@ class ConsistencyFormatError(TesseraError):
 
 
 def parse(raw: str | None) -> int | str | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw in ("majority", "quorum", "all"):
         return raw

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from node.errors import BadRequest, FormatError, WrongInput
+from node.errors import BadRequest, FormatError, ValidationFailed, WrongInput
 from node.ids import parse_point_id
 from node.payload_index import parse_field_schema
 from node.shard_config import ShardConfig
@@ -60,15 +60,15 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
         if isinstance(raw_vectors, dict):
             vectors = [{} for _ in range(n)]
             for name, column in raw_vectors.items():
-                if not isinstance(column, list) or len(column) != n:
-                    raise FormatError(f"vectors `{name}` must have one entry per id")
+                if not isinstance(column, list):
+                    raise FormatError(f"invalid type: expected a sequence at `vectors.{name}`")
+                _same_length(n, column, "vectors")
                 present = [i for i, value in enumerate(column) if value is not None]
                 rows = prepare_column(config, name, [column[i] for i in present])
                 for i, row in zip(present, rows, strict=True):
                     vectors[i][name] = row
         elif isinstance(raw_vectors, (list, np.ndarray)):  # an array: gRPC's dense column
-            if len(raw_vectors) != n:
-                raise FormatError("vectors must have one entry per id")
+            _same_length(n, raw_vectors, "vectors")
             vectors = [{"": row} for row in prepare_column(config, "", raw_vectors)]
         else:
             raise FormatError("invalid type for `vectors`")
@@ -76,8 +76,9 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
         if raw_payloads is None:
             payloads = [None] * n
         else:
-            if not isinstance(raw_payloads, list) or len(raw_payloads) != n:
-                raise FormatError("payloads must have one entry per id")
+            if not isinstance(raw_payloads, list):
+                raise FormatError("invalid type: expected a sequence at `payloads`")
+            _same_length(n, raw_payloads, "payloads")
             payloads = [payload(p) for p in raw_payloads]
     else:
         raise FormatError(
@@ -100,6 +101,13 @@ def upsert_op(config: ShardConfig, body: dict) -> dict:
     return op
 
 
+def _same_length(ids: int, column, what: str) -> None:
+    """A batch's columns have one entry per id: Qdrant's validation (a 422), in its words."""
+    if len(column) != ids:
+        raise ValidationFailed(
+            f"[batch.batch: number of ids and {what} must be equal ({ids} != {len(column)})]")
+
+
 def selector(body: dict) -> dict:
     """PointsSelector: {"points": [...]} or {"filter": {...}} → {"ids"} / {"filter"}."""
     if body.get("points") is not None:
@@ -109,9 +117,14 @@ def selector(body: dict) -> dict:
     raise FormatError("data did not match any variant of untagged enum PointsSelector")
 
 
-def optional_selector(body: dict) -> dict:
-    if body.get("points") is None and body.get("filter") is None:
-        raise FormatError("either `points` or `filter` is required")
+def _names_points_or_filter(body: dict) -> bool:
+    return body.get("points") is not None or body.get("filter") is not None
+
+
+def payload_selector(body: dict) -> dict:
+    """A payload write's points or filter: Qdrant's deserializer refuses a body with neither."""
+    if not _names_points_or_filter(body):
+        raise FormatError("Either list of point ids or filter must be provided")
     return selector(body)
 
 
@@ -136,17 +149,19 @@ def delete_vectors_op(config: ShardConfig, body: dict) -> dict:
     if body.get("vector") is None:
         raise FormatError("missing field `vector`")
     vector_names = names(body["vector"], "vector")
+    if not _names_points_or_filter(body):  # Qdrant's handler finds nothing to do, before names
+        raise BadRequest("No filter or points provided")
     for name in vector_names:
         if name not in config.vectors and name not in config.sparse_vectors:
             raise WrongInput(f"Not existing vector name error: {name}")
-    return {"type": "delete_vectors", "names": vector_names, **optional_selector(body)}
+    return {"type": "delete_vectors", "names": vector_names, **selector(body)}
 
 
 def set_payload_op(body: dict, kind: str) -> dict:
     value = body.get("payload")
     if not isinstance(value, dict):
         raise FormatError("missing field `payload`")
-    op = {"type": kind, "payload": value, **optional_selector(body)}
+    op = {"type": kind, "payload": value, **payload_selector(body)}
     if kind == "set_payload" and body.get("key") is not None:
         if not isinstance(body["key"], str):
             raise FormatError("invalid type: expected a string at `key`")
@@ -158,7 +173,7 @@ def delete_payload_op(body: dict) -> dict:
     if body.get("keys") is None:
         raise FormatError("missing field `keys`")
     keys = names(body["keys"], "keys")
-    return {"type": "delete_payload", "keys": keys, **optional_selector(body)}
+    return {"type": "delete_payload", "keys": keys, **payload_selector(body)}
 
 
 def clear_payload_op(body: dict) -> dict:

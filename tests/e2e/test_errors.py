@@ -130,6 +130,39 @@ def test_missing_required_field(http, make_name):
     assert ok(http.get(f"/collections/{name}/exists")) == {"exists": False}
 
 
+@pytest.mark.parametrize(("method", "path", "body", "message"), [
+    ("POST", "points/payload", {"payload": {"x": 1}},
+     "Format error in JSON body: Either list of point ids or filter must be provided"),
+    ("PUT", "points/payload", {"payload": {"x": 1}},
+     "Format error in JSON body: Either list of point ids or filter must be provided"),
+    ("POST", "points/payload/delete", {"keys": ["v"]},
+     "Format error in JSON body: Either list of point ids or filter must be provided"),
+    ("POST", "points/vectors/delete", {"vector": ["no-such-name"]},
+     "Bad request: No filter or points provided"),
+])
+def test_a_write_naming_neither_points_nor_filter(http, dense, method, path, body, message):
+    """Qdrant's words: its deserializer's for payload writes, its handler's for vectors (which
+    answers before it looks at the vector names)."""
+    before = snapshot_state(http, dense)
+    resp = http.request(method, f"/collections/{dense}/{path}", params={"wait": "true"}, json=body)
+    error(resp, 400, message=message)
+    assert snapshot_state(http, dense) == before
+
+
+@pytest.mark.parametrize(("batch", "message"), [
+    ({"ids": [7, 8], "vectors": [[1, 1, 1, 1]]},
+     "[batch.batch: number of ids and vectors must be equal (2 != 1)]"),
+    ({"ids": [7], "vectors": [[1, 1, 1, 1]], "payloads": [{}, {}]},
+     "[batch.batch: number of ids and payloads must be equal (1 != 2)]"),
+])
+def test_a_batch_whose_columns_differ_in_length_is_422(http, dense, batch, message):
+    before = snapshot_state(http, dense)
+    resp = http.put(f"/collections/{dense}/points", params={"wait": "true"},
+                    json={"batch": batch})
+    error(resp, 422, message="Validation error in JSON body: " + message)
+    assert snapshot_state(http, dense) == before
+
+
 def test_filter_rejects_unknown_keys(http, dense):
     # Filter is one of the few schemas with additionalProperties: false
     before = snapshot_state(http, dense)

@@ -4,10 +4,12 @@ node, with the node's resident memory watched throughout.
 The CI stage (tests/e2e/test_fuzz.py) and ``make fuzz`` (longer, for local runs) both go
 through :func:`run`. Every request schemathesis sends is checked for a 5xx
 (``not_a_server_error``) and for an answer that does not match the operation's response schema
-(``response_schema_conformance``); the counts come from schemathesis' own event log, so they
-are what was sent and seen, not what the tool summarised.
+(``response_schema_conformance``); in negative mode, requests that break their schema are
+checked for a 4xx instead (``negative_data_rejection``). The counts come from schemathesis' own
+event log, so they are what was sent and seen, not what the tool summarised.
 
-    python -m tests.support.fuzz [--examples 50] [--coverage]     (starts a node of its own)
+    python -m tests.support.fuzz [--examples 50] [--coverage] [--mode negative]
+                                                         (starts a node of its own)
     python -m tests.support.fuzz --url http://127.0.0.1:6333 --pid PID   (a running node)
 """
 
@@ -25,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CHECKS = "not_a_server_error,response_schema_conformance"
+#: negative mode: requests that break their schema (wrong types, values out of range, missing
+#: required fields) must be refused with a 4xx, and still never with a 5xx
+NEGATIVE_CHECKS = "not_a_server_error,negative_data_rejection"
 #: The collection every path parameter `collection_name` names (made by :func:`prepare`), so
 #: requests reach the code behind a collection instead of its 404.
 COLLECTION = "fuzz"
@@ -36,6 +41,9 @@ class Report:
     requests: int = 0
     server_errors: int = 0
     schema_violations: int = 0
+    #: requests outside their schema that were answered 2xx (negative mode)
+    accepted_invalid: int = 0
+    mode: str = "positive"
     peak_rss_mb: float = 0.0
     seconds: float = 0.0
     #: "METHOD path -> status: check" for each failed check (the first few)
@@ -44,9 +52,11 @@ class Report:
     tool_errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        checked = (f"invalid accepted {self.accepted_invalid}" if self.mode == "negative"
+                   else f"schema violations {self.schema_violations}")
         return (
-            f"fuzz: {self.operations} operations, {self.requests} requests, "
-            f"5xx {self.server_errors}, schema violations {self.schema_violations}, "
+            f"fuzz ({self.mode}): {self.operations} operations, {self.requests} requests, "
+            f"5xx {self.server_errors}, {checked}, "
             f"peak RSS {self.peak_rss_mb:.0f} MB, {self.seconds:.0f} s"
         )
 
@@ -116,11 +126,12 @@ def _config(workdir: Path) -> Path:
 
 def _schemathesis(
     spec: Path, url: str, workdir: Path, events: Path, seed: int, examples: int, workers: int,
-    selection: list[str], timeout: float, phases: str,
+    selection: list[str], timeout: float, phases: str, mode: str = "positive",
 ) -> tuple[int, str]:
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(_config(workdir)),
-        "run", str(spec), "--url", url, "--checks", CHECKS, "--seed", str(seed),
+        "run", str(spec), "--url", url, "--mode", mode, "--seed", str(seed),
+        "--checks", NEGATIVE_CHECKS if mode == "negative" else CHECKS,
         "--max-examples", str(examples), "--workers", str(workers), "--no-color",
         "--phases", phases,
         "--report", "ndjson", "--report-ndjson-path", str(events), *selection,
@@ -152,6 +163,8 @@ def _count(events: Path, report: Report, labels: set[str]) -> None:
                     continue
                 if check["name"] == "response_schema_conformance":
                     report.schema_violations += 1
+                if check["name"] == "negative_data_rejection":
+                    report.accepted_invalid += 1
                 if len(report.failures) < 20:
                     request = interaction["request"]
                     report.failures.append(
@@ -161,13 +174,14 @@ def _count(events: Path, report: Report, labels: set[str]) -> None:
 
 def run(
     spec: Path, url: str, pid: int, *, seed: int = 1, examples: int = 10, workers: int = 2,
-    timeout: float = 900.0, phases: str = "examples,fuzzing",
+    timeout: float = 900.0, phases: str = "examples,fuzzing", mode: str = "positive",
 ) -> Report:
-    """Fuzz every operation of ``spec`` against the node at ``url`` (process ``pid``).
+    """Fuzz every operation of ``spec`` against the node at ``url`` (process ``pid``), with
+    requests that follow the schema (``mode="positive"``) or break it (``"negative"``).
 
     Two passes: every operation but the DELETEs on the prepared collection, then the DELETEs
     (which end with the collection itself)."""
-    report = Report()
+    report = Report(mode=mode)
     labels: set[str] = set()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tessera-fuzz-") as tmp, RssWatch(pid) as watch:
@@ -177,7 +191,8 @@ def run(
             events = workdir / f"events-{number}.ndjson"
             remaining = timeout - (time.monotonic() - started)
             _, output = _schemathesis(
-                spec, url, workdir, events, seed, examples, workers, selection, remaining, phases
+                spec, url, workdir, events, seed, examples, workers, selection, remaining, phases,
+                mode,
             )
             if not events.exists():
                 raise RuntimeError(f"schemathesis wrote no events:\n{output[-3000:]}")
@@ -200,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--coverage", action="store_true", help="add schemathesis' coverage phase")
+    p.add_argument("--mode", choices=("positive", "negative"), default="positive",
+                   help="requests that follow their schema, or that break it")
     args = p.parse_args(argv)
     if not args.spec.is_file():
         p.error(f"no OpenAPI file at {args.spec} (set --spec or TESSERA_OPENAPI_SPEC)")
@@ -220,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             with httpx.Client(base_url=url, timeout=60.0) as http:
                 prepare(http)
             report = run(args.spec, url, pid, seed=args.seed, examples=args.examples,
-                         workers=args.workers, timeout=24 * 3600, phases=phases)
+                         workers=args.workers, timeout=24 * 3600, phases=phases, mode=args.mode)
         finally:
             if node is not None:
                 node.stop()
@@ -229,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  failed:", failure)
     for error in report.tool_errors:
         print("  schemathesis error:", error)
-    return 0 if not report.server_errors and not report.schema_violations else 1
+    failed = report.server_errors or report.schema_violations or report.accepted_invalid
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

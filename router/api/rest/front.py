@@ -22,7 +22,13 @@ from router.api.guard import Guard
 from router.api.internal_errors import internal_error_message
 from router.api.rest import points
 from router.api.rest.body_shapes import shape_problem
-from router.api.rest.parsing import CONTENT_TYPE_ERROR, is_json_content_type, parse_json, within
+from router.api.rest.parsing import (
+    CONTENT_TYPE_ERROR,
+    check_params,
+    is_json_content_type,
+    parse_json,
+    within,
+)
 from router.api.rest.responses import dumps, status_of
 from router.collection import read_consistency
 from router.observability.responses import REST
@@ -139,9 +145,12 @@ class Front:
             raw = await self._body(receive)
             status, body = await self.answer(handler, raw, query, scope["path"])
             return await self._reply(send, status, body)
-        if b"consistency=" in query:
+        if query:
             try:
-                read_consistency.current.set(read_consistency.parse(_params(query).get("consistency")))
+                params = _params(query)
+                check_params(params)
+                if "consistency" in params:
+                    read_consistency.current.set(read_consistency.parse(params["consistency"]))
             except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
         if b"timeout=" in query:
@@ -207,6 +216,8 @@ class Front:
                     f"Payload too large: the limit is {self.limit} bytes "
                     "(service.max_request_size_mb)", started)
             params = _params(query) if query else {}
+            if query:
+                check_params(params)
             if b"consistency=" in query:
                 try:
                     read_consistency.current.set(read_consistency.parse(params.get("consistency")))

@@ -4,7 +4,8 @@ write endpoints, and a read's ``timeout``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -59,14 +60,7 @@ def wait_param(request: Request) -> bool:
 
 
 def wait_value(params: Mapping[str, str]) -> bool:
-    value = params.get("wait")
-    if value is None:
-        return False
-    if value in ("true", "1", ""):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise FormatError(f"Query deserialize error: invalid value for wait: {value}")
+    return bool_value(params, "wait")
 
 
 def ordering_param(request: Request) -> str:
@@ -83,12 +77,11 @@ def ordering_value(params: Mapping[str, str]) -> str:
     return value
 
 
-
 def uint_value(params: Mapping[str, str], name: str, minimum: int = 0) -> int | None:
     """An integer query parameter of at least ``minimum`` (absent: None); anything else is
     refused, as Qdrant's query deserializer refuses it."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if not raw.isdigit() or int(raw) < minimum:
         raise FormatError(f"Query deserialize error: invalid value for {name}: {raw}")
@@ -96,13 +89,36 @@ def uint_value(params: Mapping[str, str], name: str, minimum: int = 0) -> int | 
 
 
 def bool_value(params: Mapping[str, str], name: str) -> bool:
-    """A boolean query parameter: ``true`` or ``false`` (absent: false)."""
+    """A boolean query parameter: ``true`` or ``false`` (absent: false; ``name=`` is refused,
+    as Qdrant's deserializer refuses it)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return False
     if raw not in ("true", "false"):
         raise FormatError(f"Query deserialize error: invalid value for {name}: {raw}")
     return raw == "true"
+
+
+#: Qdrant's query parameters that have a type: each has one type wherever its OpenAPI file
+#: declares it (``checksum`` and ``with`` are free strings; ``consistency`` is read apart, and
+#: an upload's ``priority`` by the snapshot routes)
+_TYPED_PARAMS: dict[str, Callable[[Mapping[str, str]], object]] = {
+    **{name: functools.partial(bool_value, name=name)
+       for name in ("wait", "anonymize", "force", "per_collection")},
+    **{name: functools.partial(uint_value, name=name)
+       for name in ("completed_limit", "details_level")},
+    "timeout": lambda params: uint_value(params, "timeout", minimum=1),
+    "ordering": ordering_value,
+}
+
+
+def check_params(params: Mapping[str, str]) -> None:
+    """Refuse a request whose query string gives one of Qdrant's typed parameters a value
+    outside its type, before the request does anything (Qdrant's query deserializer runs
+    before its handler). The check goes by name on every endpoint, so one that does not take
+    the parameter (where Qdrant ignores whatever it says) refuses a malformed value too."""
+    for name in _TYPED_PARAMS.keys() & params.keys():
+        _TYPED_PARAMS[name](params)
 
 
 def timeout_value(params: Mapping[str, str]) -> float | None:
