@@ -41,6 +41,7 @@ def _starts_clusters(path: Path) -> bool:
     return any(sign in text for sign in _CLUSTER_SIGNS)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: pytest -p no:xdist still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadScopeScheduling
 
