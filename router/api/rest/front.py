@@ -153,19 +153,20 @@ class Front:
                     read_consistency.current.set(read_consistency.parse(params["consistency"]))
             except TesseraError as exc:  # Qdrant's 400 for a query string it cannot read
                 return await self._reply(send, 400, self._error_body(exc.message, 0.0))
-        if b"timeout=" in query:
-            try:
-                self._strict_timeout(scope["path"], query)
-            except TesseraError as exc:
-                return await self._reply(send, status_of(exc), self._error_body(exc.message, 0.0))
+            if "timeout" in params:
+                try:
+                    self._strict_timeout(scope["path"], params["timeout"])
+                except TesseraError as exc:
+                    return await self._reply(send, status_of(exc),
+                                             self._error_body(exc.message, 0.0))
         return await self._counted(scope, receive, send)
 
-    def _strict_timeout(self, path: str, query: bytes) -> None:
-        """Strict mode's max_timeout for a points request (or facet) that names a timeout."""
+    def _strict_timeout(self, path: str, raw: str) -> None:
+        """Strict mode's max_timeout for a points request (or facet) that names a timeout
+        (``raw``, already checked to be a whole number of seconds)."""
         name, _, rest = path[len(_PREFIX):].partition("/") if path.startswith(_PREFIX) \
             else ("", "", "")
-        raw = _params(query).get("timeout", "")
-        if not name or not rest.startswith(("points", "facet")) or not raw.isdigit():
+        if not name or not rest.startswith(("points", "facet")):
             return
         try:
             collection = self.toc.get(name)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.api.rest.parsing import bool_value, uint_value
-from router.api.rest.responses import error, ok
+from router.api.rest.responses import ok
 from router.observability import issues, metrics, optimizations
 from router.observability.telemetry import cluster_telemetry
 from router.observability.telemetry import telemetry as telemetry_report
@@ -23,17 +23,15 @@ def _flag(request: Request, name: str) -> bool:
     return bool_value(request.query_params, name)
 
 
-def _details_level(request: Request, started: float) -> int | Response:
-    raw = request.query_params.get("details_level", "0")
-    if not raw.isdigit():
-        return error(f"Query deserialize error: invalid digit found in string: {raw}", 400, started)
-    return int(raw)
+def _details_level(request: Request) -> int:
+    """Already checked by the front (parsing.check_params)."""
+    return uint_value(request.query_params, "details_level") or 0
 
 
 @router.get("/metrics")
 async def get_metrics(request: Request) -> Response:
     toc = request.app.state.toc
-    uint_value(request.query_params, "timeout", minimum=1)  # checked; rendering never waits
+    # its timeout is checked by the front (parsing.check_params); rendering never waits
     prefix = getattr(request.app.state, "metrics_prefix", None) or ""
     body = metrics.render(toc, anonymize=_flag(request, "anonymize"), prefix=prefix,
                           per_collection=_flag(request, "per_collection"))
@@ -43,21 +41,15 @@ async def get_metrics(request: Request) -> Response:
 @router.get("/telemetry")
 async def telemetry(request: Request) -> Response:
     started = time.perf_counter()
-    level = _details_level(request, started)
-    if isinstance(level, Response):
-        return level
-    report = telemetry_report(request.app.state.toc, level, _flag(request, "anonymize"),
-                              _flag(request, "per_collection"))
+    report = telemetry_report(request.app.state.toc, _details_level(request),
+                              _flag(request, "anonymize"), _flag(request, "per_collection"))
     return ok(report, started)
 
 
 @router.get("/cluster/telemetry")
 async def get_cluster_telemetry(request: Request) -> Response:
     started = time.perf_counter()
-    level = _details_level(request, started)
-    if isinstance(level, Response):
-        return level
-    return ok(cluster_telemetry(request.app.state.toc, level), started)
+    return ok(cluster_telemetry(request.app.state.toc, _details_level(request)), started)
 
 
 @router.get("/issues")
@@ -76,6 +68,6 @@ async def clear_issues(request: Request) -> Response:
 async def get_optimizations(name: str, request: Request) -> Response:
     started = time.perf_counter()
     collection = request.app.state.toc.get(name)
-    uint_value(request.query_params, "completed_limit")  # checked; none is kept to list
+    # completed_limit is checked by the front; no completed optimization is kept to list
     wanted = {w.strip() for w in request.query_params.get("with", "").split(",") if w.strip()}
     return ok(optimizations.optimizations(collection, wanted), started)
