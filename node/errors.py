@@ -75,6 +75,11 @@ class ReplicaNotHere(ServiceError):
     that places it here may still be on its way)."""
 
 
+class ShardClosed(ServiceError):
+    """A write reached a copy of a shard that was closed: replaced by a snapshot or a transfer
+    (its directory now holds the new copy) or dropped. The caller retries on the current one."""
+
+
 class FormatError(TesseraError):
     """400 / INVALID_ARGUMENT: a body that does not deserialize (wrong type, bad id, bad JSON)."""
 

@@ -73,6 +73,9 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
         self._optimizing = False
         self._last_write = 0.0
         self._writes = 0  # changes applied since opening: the filter cache's clock
+        #: closed or dropped: the directory may hold another copy by now, so nothing here
+        #: writes to it again (``ShardWrites.apply`` refuses, flushes and graph installs stop)
+        self.closed = False
         self._filter_cache = FilterCache()
         self._payload_pool: dict[bytes, dict] = {}
         self.value_graphs = ValueGraphs()
@@ -200,6 +203,8 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
+        if self.closed:
+            return
         for store in self.stores.values():
             store.flush()
             store.release_pages()
@@ -273,14 +278,18 @@ class LocalShard(ShardWrites, ShardReads, ShardOptimize, ShardSearch):
 
     def close(self) -> None:
         with self.lock:
+            if self.closed:
+                return
             if self._dirty:
                 self._flush_locked()
             self.wal.close()
             for store in self.stores.values():
                 store.close()
+            self.closed = True
 
     def drop(self) -> None:
         with self.lock:
+            self.closed = True
             self.wal.close()
             for store in self.stores.values():
                 store.close()

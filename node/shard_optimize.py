@@ -115,6 +115,8 @@ class ShardOptimize:
     def optimize_step(self, flush_interval: float) -> bool:
         """One unit of background work; True if something was done."""
         with self.lock:
+            if self.closed:  # taken from the optimizer's queue before the close
+                return False
             if self.state.id_to_offset.recent_ints:  # cheap: a merge, not counted as work
                 self.state.id_to_offset.freeze()
             if self._vacuum_due():
@@ -184,7 +186,7 @@ class ShardOptimize:
         # 100,000-point graph took its writes' longest pause from 0.1 to 2 s under the lock)
         staged = new_graph.write_staged(path)
         with self.lock:
-            if self.state.gen != gen or self.stores.get(name) is not store:
+            if self.closed or self.state.gen != gen or self.stores.get(name) is not store:
                 staged.unlink(missing_ok=True)
                 return  # vacuumed meanwhile (the rows moved: build again later), or deleted
             self.graphs[name] = new_graph

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import orjson
 
-from node.errors import NotFound
+from node.errors import NotFound, ShardClosed
 from node.ids import PointId
 from node.payload_path import delete_by_path, set_by_path
 
@@ -29,6 +29,8 @@ class ShardWrites:
     def apply(self, op_num: int, op: dict, wait: bool = True) -> None:
         """Validate, log, apply. Raises before logging when the operation cannot apply."""
         with self.lock:
+            if self.closed:
+                raise ShardClosed(f"shard {self.path.name} was closed: its copy was replaced")
             self._check(op)
             self.wal.append(op_num, op)
             self._apply(op_num, op)

@@ -43,7 +43,8 @@ from router.collection.collection import Collection
 from router.collection.limits import DEFAULT as DEFAULT_LIMITS
 from router.collection.limits import Limits
 from router.collection.remote_replica import PeerChannels, RemoteReplica
-from router.collection.replica_set import LocalReplica, Replica, ReplicaEndpoint, ReplicaSet
+from router.collection.replica_endpoint import ReplicaEndpoint
+from router.collection.replica_set import LocalReplica, Replica, ReplicaSet
 from router.operations import shard_keys
 
 log = logging.getLogger(__name__)
@@ -326,8 +327,7 @@ class TableOfContent(ClusterViews):
             for collection in self._collections.values():
                 shard = collection.shard_by_id(shard_id) if collection.uuid == uuid_ else None
                 if shard is not None:
-                    local = shard.local
-                    return None if local is None else ReplicaEndpoint(shard, local)
+                    return None if shard.local is None else ReplicaEndpoint(shard)
         return None
 
     def replica_set(self, name: str, uuid_: str, shard_id: int) -> ReplicaSet | None:

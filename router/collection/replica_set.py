@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from consensus.state import READABLE, UPDATABLE
-from node.errors import ServiceError, TesseraError, Timeout
+from node.errors import ServiceError, ShardClosed, TesseraError, Timeout
 from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
@@ -65,6 +65,13 @@ LEFT_OUT = "left_out_partial"
 #: Seconds a transfer source still forwards the writes of coordinators that left its target out,
 #: after the transfer ended: a write may have been addressed before they learned of the end.
 LATE_FORWARD_SECONDS = 30.0
+
+
+#: Seconds a write waits for the successor of a local replica that was closed under it: a copy
+#: replaced by a snapshot (recovery, the snapshot transfer) or renewed for a transfer is closed
+#: first and its successor opened in the same directory, while its old object may still be
+#: held by a write in flight.
+SWAP_GRACE_SECONDS = 30.0
 
 
 def _op_ids(op: dict) -> list:
@@ -265,6 +272,7 @@ class ReplicaSet:
         self.shard_key = shard_key
         self.disabled: dict[int, str] = {}  # peer -> its state when this node disabled it
         self._ordered_lock = threading.Lock()
+        self.closed = False
 
     # -- membership and states ---------------------------------------------------------------
     @property
@@ -283,6 +291,23 @@ class ReplicaSet:
         for peer, when in list(self.disabled.items()):
             if self.states.get(peer) != when:
                 del self.disabled[peer]
+
+    def on_local(self, call: Callable[[LocalReplica], Any]) -> Any:
+        """``call`` on this peer's replica as it is now. One closed meanwhile (its copy
+        replaced) refuses writes; they then go to its successor, which holds every write the
+        old one acknowledged: acknowledging a write on the old object would lose it."""
+        deadline = time.monotonic() + SWAP_GRACE_SECONDS
+        while True:
+            local = self.local
+            if local is None:
+                raise ServiceError(f"shard {self.shard_id} has no replica on peer "
+                                   f"{self.this_peer}")
+            try:
+                return call(local)
+            except ShardClosed:
+                if self.closed or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def state_of(self, peer: int) -> str | None:
         return self.states.get(peer)
@@ -359,7 +384,10 @@ class ReplicaSet:
         if len(targets) == 1 and len(self.replicas) == 1:
             peer, replica = targets[0]
             try:
-                replica.apply(op_num, op, wait)  # one replica: no thread hop
+                if peer == self.this_peer:  # one replica: no thread hop
+                    self.on_local(lambda local: local.apply(op_num, op, wait))
+                else:
+                    replica.apply(op_num, op, wait)
             except ReplicaUnavailable:
                 if self.states.get(peer) == "Resharding":  # lost: the resharding is aborted
                     self._disable(peer)
@@ -370,13 +398,12 @@ class ReplicaSet:
             if peer != self.this_peer:
                 futures[peer] = _POOL.submit(replica.apply, op_num, op, wait)
         outcomes: dict[int, Exception | None] = {}
-        for peer, replica in targets:
-            if peer == self.this_peer:
-                try:
-                    replica.apply(op_num, op, wait)
-                    outcomes[peer] = None
-                except Exception as exc:
-                    outcomes[peer] = exc
+        if any(peer == self.this_peer for peer, _ in targets):
+            try:
+                self.on_local(lambda local: local.apply(op_num, op, wait))
+                outcomes[self.this_peer] = None
+            except Exception as exc:
+                outcomes[self.this_peer] = exc
         for peer, future in futures.items():
             try:
                 future.result()
@@ -553,20 +580,6 @@ class ReplicaSet:
         return out
 
     def close(self, drop: bool = False) -> None:
+        self.closed = True
         for replica in self.replicas.values():
             replica.close(drop)
-
-
-class ReplicaEndpoint:
-    """What the peer service calls on this node for one shard: the local replica's methods,
-    and ``coordinate`` (a write this node leads for medium/strong ordering)."""
-
-    def __init__(self, replica_set: ReplicaSet, local: LocalReplica) -> None:
-        self._set = replica_set
-        self._local = local
-
-    def coordinate(self, op_num: int, op: dict, wait: bool) -> None:
-        self._set.coordinate(op_num, op, wait)
-
-    def __getattr__(self, name: str):
-        return getattr(self._local, name)
