@@ -36,7 +36,7 @@ class ShardWrites:
             self._apply(op_num, op)
             self._last_write = time.monotonic()
             if wait:
-                self.wal.sync()
+                self.wal.sync_or_defer()  # fsynced here, or after the caller's locks
 
     def sync(self) -> None:
         """fsync what was applied without ``wait`` (the promise of wait=true, made later)."""

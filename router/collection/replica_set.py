@@ -29,6 +29,7 @@ from node.errors import ServiceError, ShardClosed, TesseraError, Timeout
 from node.search_batcher import SearchBatcher
 from node.shard import LocalShard
 from node.shard_search import PointRecord, SearchRequest
+from node.wal import deferred_syncs
 from router.collection import read_consistency
 from router.collection.loop_searches import LoopSearches
 from router.collection.remote_replica import CALL_TIMEOUT, ReplicaUnavailable, patient
@@ -107,7 +108,7 @@ class LocalReplica:
         left_out = op.get(LEFT_OUT)
         if left_out is not None:
             op = {key: value for key, value in op.items() if key != LEFT_OUT}
-        with self.shard.lock:
+        with deferred_syncs(), self.shard.lock:  # the fsync after the lock: searches go on
             # The shard's WAL needs increasing numbers; writes coordinated by different peers
             # carry numbers from different counters, so the shard keeps its own order.
             seq = max(op_num, self.shard.last_op + 1)
