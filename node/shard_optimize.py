@@ -193,7 +193,7 @@ class ShardOptimize:
         with self.lock:
             if self.closed or self.state.gen != gen or self.stores.get(name) is not store:
                 staged.unlink(missing_ok=True)
-                return  # vacuumed meanwhile (the rows moved: build again later), or deleted
+                return  # vacuumed meanwhile (the rows moved: build again later), deleted or closed
             self.graphs[name] = new_graph
             self.state.indexed[name] = new_graph.size
             for store_ in self.stores.values():
