@@ -161,17 +161,21 @@ class GrpcFront:
 
     def _on_stream(self, stream: Stream) -> None:
         method = self._direct.get(stream.path)
-        if method is None:
-            self._forward(stream)
-            return
         access, need = FULL, Need.OPEN
         if self._guard is not None:
             try:
                 access, need = self._guard.admit_grpc(stream.path, stream.header(b"api-key"),
                                                       stream.header(b"authorization"))
+                if method is None:  # refused here, as grpcio's interceptor would: a relayed
+                    # call that grpcio ends before reading its requests sometimes came back
+                    # as INTERNAL ("Internal error from Core") instead of the refusal
+                    self._guard.check(access, need, None, stream.path)
             except Refusal as refusal:
                 stream.connection.fail(stream, refusal.grpc_code, refusal.message)
                 return
+        if method is None:
+            self._forward(stream)
+            return
         messages: list[bytes] = []
 
         def on_message(message: bytes) -> None:
