@@ -158,7 +158,7 @@ class ShardOptimize:
                 self._optimizing = False
             return True
         if self._dirty and time.monotonic() - self._last_flush >= flush_interval:
-            self.flush()
+            self.flush_outside_lock()
             return True
         return False
 

@@ -126,9 +126,15 @@ class ShardState:
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        data = {
+        install_state(directory, write_state(directory, self.data()))
+
+    def data(self) -> dict:
+        """What ``save`` writes, as copies: pickling it needs no lock. Payload dicts are never
+        changed in place (a write replaces them), so a copy of the list holds them as they are;
+        sparse and multi vectors are changed in place and are copied only by ``save``."""
+        return {
             "format": _FORMAT,
-            "vector_names": self.vector_names,
+            "vector_names": list(self.vector_names),
             "gen": self.gen,
             "count": self.count,
             "last_op": self.last_op,
@@ -136,22 +142,16 @@ class ShardState:
             "versions": self.versions[: self.count].copy(),
             "alive": self.alive[: self.count].copy(),
             "present": {k: v[: self.count].copy() for k, v in self.present.items()},
-            "payloads": self.payloads,
+            "payloads": list(self.payloads),
             "sparse": self.sparse,
             "multi": self.multi,
             "indexed": dict(self.indexed),
         }
-        tmp = directory / (STATE_FILE + ".tmp")
-        with open(tmp, "wb") as handle:
-            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, directory / STATE_FILE)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+
+    @property
+    def copies_whole(self) -> bool:
+        """``data()`` is a snapshot by itself (no sparse or multi vectors, which it shares)."""
+        return not self.sparse and not self.multi
 
     @classmethod
     def load(cls, directory: Path, vector_names: list[str]) -> ShardState:
@@ -177,3 +177,24 @@ class ShardState:
         )
         state.id_to_offset = IdMap.of_live(state.ext_ids, state.alive[:count])
         return state
+
+
+def write_state(directory: Path, data: dict, staged_name: str = STATE_FILE + ".tmp") -> Path:
+    """``data`` pickled into a staged file beside the state file, fsynced (the slow part).
+    The name ends in ``.tmp``: a snapshot's cut leaves such files out."""
+    tmp = directory / staged_name
+    with open(tmp, "wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
+
+
+def install_state(directory: Path, staged: Path) -> None:
+    """The staged state file renamed into place, the rename made durable."""
+    os.replace(staged, directory / STATE_FILE)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

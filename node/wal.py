@@ -61,6 +61,7 @@ class WriteAheadLog:
         self._appended = 0  # records appended since opening (each flushed into the OS first)
         self._synced = 0  # of those, how many an fsync (or a flush's truncation) made durable
         self._sync_lock = threading.Lock()  # one fsync at a time; the file is not swapped under it
+        self._fresh = False  # the next append starts a file of its own (after ``rotate``)
 
     # -- reading -----------------------------------------------------------------------------
     def _files(self) -> list[tuple[int, Path]]:
@@ -126,8 +127,22 @@ class WriteAheadLog:
                 os.fsync(self._file.fileno())
             self._synced = max(self._synced, target)
 
+    def rotate(self) -> list[Path]:
+        """Close the current file so that the next append starts a new one; returns the files
+        so far, for ``drop`` once a saved state holds every record in them."""
+        self.close()
+        self._fresh = True
+        return [path for _, path in self._files()]
+
+    def drop(self, files: list[Path]) -> None:
+        """Remove files ``rotate`` returned (their records are in a durable state)."""
+        for path in files:
+            path.unlink(missing_ok=True)
+        fsync_dir(self.directory)
+
     def _open_for(self, op_num: int) -> None:
-        files = self._files()
+        files = [] if self._fresh else self._files()
+        self._fresh = False
         if files:
             first, path = files[-1]
         else:
