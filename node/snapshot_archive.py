@@ -109,21 +109,24 @@ def stream(kind: str, members: Iterable[Member], manifest: dict) -> Iterator[byt
     yield b"\0" * (2 * _BLOCK)
 
 
-def write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
+def write_file(chunks: Iterable[bytes], target: Path, rate: int = 0) -> tuple[int, str]:
     """Write an archive to ``target`` atomically (a hidden partial file renamed into place once
     complete and fsynced), with ``<target>.checksum`` beside it; returns (size, sha256). Runs
-    below the requests' priority: searches meanwhile keep their latency."""
-    return priority.run_in_background(_write_file, chunks, target)
+    below the requests' priority, and at ``rate`` bytes per second at most while the node
+    serves requests (``priority.pace``): searches meanwhile keep their latency."""
+    return priority.run_in_background(_write_file, chunks, target, rate)
 
 
-def _write_file(chunks: Iterable[bytes], target: Path) -> tuple[int, str]:
+def _write_file(chunks: Iterable[bytes], target: Path, rate: int) -> tuple[int, str]:
     partial = partial_path(target)
+    started = time.monotonic()
     digest = hashlib.sha256()
     size = 0
     try:
         with open(partial, "wb") as out:
             unsynced = 0
             for chunk in chunks:
+                priority.pace(len(chunk), rate, started)
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)

@@ -181,6 +181,8 @@ class Settings:
     incoming_shard_transfers_limit: int = 1  # automatic transfers into a node at once
     outgoing_shard_transfers_limit: int = 1  # and out of it
     max_transfer_rate: int = 0  # points per second of one shard copy (0: unlimited)
+    # MB per second a snapshot file is written at while the node serves requests (0: unlimited)
+    snapshot_busy_rate_mb: int = 32
     rebalance_enabled: bool = True  # the Raft leader spreads, drains and repairs replicas
     replica_repair_after_sec: int = 300  # a peer down this long has its replicas replaced
     resharding_enabled: bool = False  # start_resharding allowed (Qdrant's default: off)
@@ -269,6 +271,8 @@ _FIELDS: tuple[tuple[str, Path_, Callable[[object], Any]], ...] = (
     ("outgoing_shard_transfers_limit",
      ("storage", "performance", "outgoing_shard_transfers_limit"), _positive),
     ("max_transfer_rate", ("storage", "performance", "max_transfer_rate"), _non_negative),
+    ("snapshot_busy_rate_mb", ("storage", "performance", "snapshot_busy_rate_mb"),
+     _non_negative),
     ("rebalance_enabled", ("cluster", "rebalance", "enabled"), _flag),
     ("replica_repair_after_sec", ("cluster", "replica_repair_after_sec"), _non_negative),
     ("resharding_enabled", ("cluster", "resharding_enabled"), _flag),

@@ -82,7 +82,8 @@ class Node:
         self.toc.resharding_enabled = settings.resharding_enabled  # cluster.resharding_enabled
         self.snapshots = SnapshotRecovery(SnapshotStore(
             self.toc, Path(settings.snapshots_path),
-            Path(settings.temp_path) if settings.temp_path else None))
+            Path(settings.temp_path) if settings.temp_path else None,
+            rate=settings.snapshot_busy_rate_mb << 20))
 
     @staticmethod
     def _default_uri(settings: Settings) -> str | None:

@@ -63,9 +63,10 @@ def describe(path: Path) -> dict:
 class SnapshotStore:
     """The snapshot files of one node, and their creation from the node's local shards."""
 
-    def __init__(self, toc: TableOfContent, snapshots_path: Path, temp_path: Path | None = None
-                 ) -> None:
+    def __init__(self, toc: TableOfContent, snapshots_path: Path, temp_path: Path | None = None,
+                 rate: int = 0) -> None:
         self.toc = toc
+        self.rate = rate  # bytes per second a snapshot file is written at while busy (0: any)
         self.root = Path(snapshots_path)
         self.root.mkdir(parents=True, exist_ok=True)
         if temp_path is None:
@@ -198,7 +199,7 @@ class SnapshotStore:
                 members += stack.enter_context(
                     cut(shard.local.shard, self.temp, prefix=f"shards/{shard.shard_id}/"))
             manifest = self.collection_manifest(collection.name, [s.shard_id for s in local])
-            archive.write_file(archive.stream("collection", members, manifest), target)
+            archive.write_file(archive.stream("collection", members, manifest), target, self.rate)
 
     def list_collection(self, name: str) -> list[dict]:
         collection = self.toc.get(name)
@@ -238,7 +239,7 @@ class SnapshotStore:
         with self._reserved(self.shard_dir(collection, shard_id),
                             f"{collection}-shard-{shard_id}-{self.toc.peer_id}-{_stamp()}"
                             ) as target, self.shard_stream(name, shard_id) as chunks:
-            archive.write_file(chunks, target)
+            archive.write_file(chunks, target, self.rate)
         return describe(target)
 
     def list_shard(self, name: str, shard_id: int) -> list[dict]:
@@ -271,7 +272,7 @@ class SnapshotStore:
                 "collections": {name: m.name for name, m in zip(names, members, strict=True)},
                 "aliases": dict(self.toc.consensus.state.aliases),
             }
-            archive.write_file(archive.stream("full", members, manifest), target)
+            archive.write_file(archive.stream("full", members, manifest), target, self.rate)
         return describe(target)
 
     def list_full(self) -> list[dict]:

@@ -45,3 +45,28 @@ def test_a_background_job_runs_niced_and_hands_back_its_result_or_error():
         assert str(exc) == "as it should"
     else:
         raise AssertionError("the job's error was not raised")
+
+
+def test_background_io_is_paced_only_while_requests_arrive_after_it_began(monkeypatch, tmp_path):
+    """A snapshot file on an idle node (or with only the request that asked for it) is written
+    at full speed; once requests come in meanwhile, at the busy rate."""
+    from node import priority
+    from node import snapshot_archive as archive
+
+    slept: list[float] = []
+    monkeypatch.setattr(priority.time, "sleep", slept.append)
+    priority.note_request()  # the request that asks for the snapshot
+    chunks = [b"x" * 1000] * 4
+    archive.write_file(iter(chunks), tmp_path / "idle.snapshot", rate=1_000_000)
+    assert slept == []
+
+    def busy():
+        for chunk in chunks:
+            priority.note_request()  # a search arrived while the file is written
+            yield chunk
+
+    size, _ = archive.write_file(busy(), tmp_path / "busy.snapshot", rate=1_000_000)
+    assert size == 4000 and slept == [0.001] * 4
+    slept.clear()
+    archive.write_file(busy(), tmp_path / "unlimited.snapshot", rate=0)
+    assert slept == []

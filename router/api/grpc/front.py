@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import grpc
 from google.protobuf import descriptor_pool
 
+from node import priority
 from router.api.access import FULL, Access, Need, Refusal
 from router.api.access_references import in_message
 from router.api.grpc.http2 import Http2Connection
@@ -160,6 +161,7 @@ class GrpcFront:
                                self._limits, self._budget)
 
     def _on_stream(self, stream: Stream) -> None:
+        priority.note_request()
         method = self._direct.get(stream.path)
         access, need = FULL, Need.OPEN
         if self._guard is not None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from node import priority
 from node.errors import TesseraError
 from router.api import access_references
 from router.api.access import FULL, Access, Refusal
@@ -202,6 +203,7 @@ class Front:
         counted in the metrics. Also used by the HTTP protocol, which serves these paths
         without ASGI."""
         started = time.perf_counter()
+        priority.note_request()
         status, body = await self._answer(handler, raw, query, path, started)
         name, _, rest = path[len(_PREFIX):].partition("/")
         REST.record((_HOT_METHODS[rest], _TEMPLATES[rest], status, name if status != 404 else ""),
