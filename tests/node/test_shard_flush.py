@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
 
 import node.shard as shard_module
 from node.shard import LocalShard
-from node.shard_config import ShardConfig
-
-
-def _shard(path) -> LocalShard:
-    config = ShardConfig.from_collection(
-        {"params": {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 1}}
-    )
-    return LocalShard(path, config)
-
-
-def _upsert(ids) -> dict:
-    return {"type": "upsert", "ids": list(ids),
-            "vectors": [{"": np.array([float(i), 1.0], np.float32)} for i in ids],
-            "payloads": [{"n": i} for i in ids], "update_filter": None}
+from tests.support.shards import small_shard, upsert
 
 
 def _payloads(shard: LocalShard) -> dict:
@@ -46,9 +32,9 @@ def _during_write_state(monkeypatch, action) -> None:
 
 
 def test_writes_go_on_while_the_state_is_written_and_are_kept(tmp_path, monkeypatch):
-    shard = _shard(tmp_path / "s")
-    shard.apply(1, _upsert(range(100)), True)
-    _during_write_state(monkeypatch, lambda: shard.apply(2, _upsert(range(100, 110)), True))
+    shard = small_shard(tmp_path / "s")
+    shard.apply(1, upsert(range(100)), True)
+    _during_write_state(monkeypatch, lambda: shard.apply(2, upsert(range(100, 110)), True))
     shard.flush_outside_lock()
     monkeypatch.undo()
 
@@ -58,7 +44,7 @@ def test_writes_go_on_while_the_state_is_written_and_are_kept(tmp_path, monkeypa
     shard.apply(3, {"type": "delete", "ids": [0]}, True)
     expected = _payloads(shard)
     assert len(expected) == 109
-    reopened = _shard(tmp_path / "s")  # not closed: as after kill -9
+    reopened = small_shard(tmp_path / "s")  # not closed: as after kill -9
     try:
         assert _payloads(reopened) == expected and reopened.last_op == 3
     finally:
@@ -67,18 +53,18 @@ def test_writes_go_on_while_the_state_is_written_and_are_kept(tmp_path, monkeypa
 
 
 def test_a_flush_under_the_lock_meanwhile_wins(tmp_path, monkeypatch):
-    shard = _shard(tmp_path / "s")
-    shard.apply(1, _upsert(range(50)), True)
+    shard = small_shard(tmp_path / "s")
+    shard.apply(1, upsert(range(50)), True)
 
     def newer() -> None:
-        shard.apply(2, _upsert([500]), True)
+        shard.apply(2, upsert([500]), True)
         shard.flush()  # e.g. a snapshot's cut after a graph was saved
 
     _during_write_state(monkeypatch, newer)
     shard.flush_outside_lock()
     monkeypatch.undo()
     shard.close()
-    reopened = _shard(tmp_path / "s")
+    reopened = small_shard(tmp_path / "s")
     try:
         assert reopened.state.last_op == 2 and len(_payloads(reopened)) == 51
         assert not list((tmp_path / "s").glob("*.tmp"))
@@ -87,10 +73,10 @@ def test_a_flush_under_the_lock_meanwhile_wins(tmp_path, monkeypatch):
 
 
 def test_a_crash_while_the_state_is_written_loses_nothing(tmp_path, monkeypatch):
-    shard = _shard(tmp_path / "s")
-    shard.apply(1, _upsert(range(30)), True)
+    shard = small_shard(tmp_path / "s")
+    shard.apply(1, upsert(range(30)), True)
     shard.flush()
-    shard.apply(2, _upsert(range(30, 60)), True)
+    shard.apply(2, upsert(range(30, 60)), True)
 
     def crash(directory, data, staged_name):
         (directory / staged_name).write_bytes(b"half a pickle")
@@ -101,8 +87,8 @@ def test_a_crash_while_the_state_is_written_loses_nothing(tmp_path, monkeypatch)
         shard.flush_outside_lock()
     monkeypatch.undo()
     assert shard._dirty  # the next flush tries again
-    shard.apply(3, _upsert([99]), True)
-    reopened = _shard(tmp_path / "s")  # as after kill -9: the old state and the whole log
+    shard.apply(3, upsert([99]), True)
+    reopened = small_shard(tmp_path / "s")  # as after kill -9: the old state and the whole log
     try:
         assert len(_payloads(reopened)) == 61 and reopened.last_op == 3
         assert not list((tmp_path / "s").glob("*.tmp"))

@@ -7,31 +7,14 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from node.errors import ShardClosed
-from node.shard import LocalShard
-from node.shard_config import ShardConfig
 from router.collection.replica_endpoint import ReplicaEndpoint
 from router.collection.replica_set import SWAP_GRACE_SECONDS, LocalReplica, ReplicaSet
+from tests.support.shards import small_shard, upsert
 
 PEER = 1
-
-
-def _shard(path) -> LocalShard:
-    config = ShardConfig.from_collection(
-        {"params": {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 1}}
-    )
-    return LocalShard(path, config)
-
-
-def _upsert(ids) -> dict:
-    return {
-        "type": "upsert", "ids": list(ids),
-        "vectors": [{"": np.array([float(i), 1.0], np.float32)} for i in ids],
-        "payloads": [{"n": i} for i in ids], "update_filter": None,
-    }
 
 
 def _ids(replica: LocalReplica) -> set:
@@ -43,19 +26,19 @@ def _files(path) -> dict:
 
 
 def test_a_closed_shard_refuses_writes_and_writes_nothing_more_to_its_directory(tmp_path):
-    shard = _shard(tmp_path / "s")
-    shard.apply(1, _upsert(range(300)), True)
+    shard = small_shard(tmp_path / "s")
+    shard.apply(1, upsert(range(300)), True)
     shard.close()
     before = _files(tmp_path / "s")
 
     with pytest.raises(ShardClosed):
-        shard.apply(2, _upsert([1000]), True)
+        shard.apply(2, upsert([1000]), True)
     shard.flush()
     assert shard.optimize_step(0.0) is False
     shard._build_graph("")  # a build that began before the close installs nothing after it
 
     assert _files(tmp_path / "s") == before
-    reopened = _shard(tmp_path / "s")
+    reopened = small_shard(tmp_path / "s")
     try:
         assert reopened.last_op == 1 and reopened.state.live_count == 300
     finally:
@@ -63,12 +46,12 @@ def test_a_closed_shard_refuses_writes_and_writes_nothing_more_to_its_directory(
 
 
 def test_a_write_held_across_a_swap_lands_on_the_successor(tmp_path):
-    old = LocalReplica(_shard(tmp_path / "old"))
+    old = LocalReplica(small_shard(tmp_path / "old"))
     replica_set = ReplicaSet(0, PEER, {PEER: old})
     endpoint = ReplicaEndpoint(replica_set)  # looked up by a peer call before the swap
-    replica_set.apply(1, _upsert([1, 2]), True)
-    successor = LocalReplica(_shard(tmp_path / "new"))
-    successor.apply(1, _upsert([1, 2, 3]), True)
+    replica_set.apply(1, upsert([1, 2]), True)
+    successor = LocalReplica(small_shard(tmp_path / "new"))
+    successor.apply(1, upsert([1, 2, 3]), True)
 
     old.close()  # the swap has begun: the successor opens while writes wait
 
@@ -79,8 +62,8 @@ def test_a_write_held_across_a_swap_lands_on_the_successor(tmp_path):
     installer = threading.Thread(target=install)
     installer.start()
     try:
-        endpoint.apply(5, _upsert([10]), True)  # a peer's forwarded write
-        replica_set.apply(6, _upsert([11]), True)  # a write coordinated here
+        endpoint.apply(5, upsert([10]), True)  # a peer's forwarded write
+        replica_set.apply(6, upsert([11]), True)  # a write coordinated here
         installer.join()
         assert _ids(successor) == {1, 2, 3, 10, 11}
         assert endpoint.last_op() == successor.last_op()
@@ -91,9 +74,9 @@ def test_a_write_held_across_a_swap_lands_on_the_successor(tmp_path):
 
 
 def test_a_write_to_a_dropped_replica_set_fails_at_once(tmp_path):
-    replica_set = ReplicaSet(0, PEER, {PEER: LocalReplica(_shard(tmp_path / "s"))})
+    replica_set = ReplicaSet(0, PEER, {PEER: LocalReplica(small_shard(tmp_path / "s"))})
     replica_set.close(drop=True)
     started = time.monotonic()
     with pytest.raises(ShardClosed):
-        replica_set.apply(1, _upsert([1]), True)
+        replica_set.apply(1, upsert([1]), True)
     assert time.monotonic() - started < SWAP_GRACE_SECONDS / 2  # no wait for a successor

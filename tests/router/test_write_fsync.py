@@ -4,32 +4,16 @@ released: searches take that lock, so an fsync under it (5-100 ms on a busy disk
 
 from __future__ import annotations
 
-import numpy as np
-
 from node import wal as wal_module
-from node.shard import LocalShard
-from node.shard_config import ShardConfig
 from router.collection.replica_endpoint import ReplicaEndpoint
 from router.collection.replica_set import LocalReplica, ReplicaSet
-
-
-def _shard(path) -> LocalShard:
-    config = ShardConfig.from_collection(
-        {"params": {"vectors": {"size": 2, "distance": "Dot"}, "shard_number": 1}}
-    )
-    return LocalShard(path, config)
-
-
-def _upsert(ids) -> dict:
-    return {"type": "upsert", "ids": list(ids),
-            "vectors": [{"": np.array([float(i), 1.0], np.float32)} for i in ids],
-            "payloads": [{"n": i} for i in ids], "update_filter": None}
+from tests.support.shards import small_shard, upsert
 
 
 def test_wait_writes_are_fsynced_outside_the_shard_lock(tmp_path, monkeypatch):
-    shard = _shard(tmp_path / "s")
+    shard = small_shard(tmp_path / "s")
     replica_set = ReplicaSet(0, 1, {1: LocalReplica(shard)})
-    replica_set.apply(1, _upsert([0]), True)  # the WAL file opened before counting
+    replica_set.apply(1, upsert([0]), True)  # the WAL file opened before counting
     under_lock: list[bool] = []
     real = wal_module.os.fsync
 
@@ -38,12 +22,12 @@ def test_wait_writes_are_fsynced_outside_the_shard_lock(tmp_path, monkeypatch):
         real(fd)
 
     monkeypatch.setattr(wal_module.os, "fsync", observed)
-    replica_set.apply(2, _upsert([1, 2]), True)  # coordinated on this node
-    ReplicaEndpoint(replica_set).apply(3, _upsert([3]), True)  # a peer's write
+    replica_set.apply(2, upsert([1, 2]), True)  # coordinated on this node
+    ReplicaEndpoint(replica_set).apply(3, upsert([3]), True)  # a peer's write
     monkeypatch.undo()
     assert under_lock == [False, False]
     shard.close()
-    reopened = _shard(tmp_path / "s")
+    reopened = small_shard(tmp_path / "s")
     try:
         assert reopened.state.live_count == 4
     finally:
