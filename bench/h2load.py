@@ -33,7 +33,7 @@ class AsyncGrpcQueryTarget(AsyncWindows, GrpcQueryTarget):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.host, _, port = self.address.rpartition(":")
+        self.host, _, port = self.endpoint.rpartition(":")
         self.port = int(port)
         self.requests = [struct.pack(">BI", 0, len(b)) + b for b in self.bodies]
         self.live: set = set()
@@ -61,7 +61,7 @@ class _H2Client(asyncio.Protocol):
         self.decoded: dict[bytes, list] = {}
         headers = [
             (":method", "POST"), (":scheme", "http"), (":path", target.method),
-            (":authority", target.address), ("content-type", "application/grpc"),
+            (":authority", target.endpoint), ("content-type", "application/grpc"),
             ("te", "trailers"),
         ]
         encoder = hpack.Encoder()

@@ -419,7 +419,7 @@ class GrpcQueryTarget(Target):
         name: str = "grpc",
     ) -> None:
         super().__init__(len(bodies))
-        self.address = address
+        self.endpoint = address  # host:port (not `address`: AsyncWindows.address is a method)
         self.method = method
         self.bodies = bodies
         self.decode = decode
@@ -428,7 +428,7 @@ class GrpcQueryTarget(Target):
     def worker(self, client: int) -> Callable[[int], bytes]:
         import grpc
 
-        channel = grpc.insecure_channel(self.address)
+        channel = grpc.insecure_channel(self.endpoint)
         call = channel.unary_unary(self.method)  # no (de)serializers: bytes as they are
         bodies = self.bodies
 

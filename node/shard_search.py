@@ -52,6 +52,13 @@ class SearchRequest:
     quantization: dict | None = None  # QuantizationSearchParams: ignore, rescore, oversampling
 
 
+def _codes_answer(params, quantization: dict | None) -> bool:
+    """Scalar quantization and a request that neither rescores nor ignores it: the quantized
+    scores themselves are the answer, as in Qdrant."""
+    ignore, rescore, _ = search_params(quantization)
+    return params.scalar_quantized and not (rescore or ignore)
+
+
 class ShardSearch:
     """Search methods of ``LocalShard`` (which provides the state, stores, graphs and lock)."""
 
@@ -245,8 +252,7 @@ class ShardSearch:
         """A scalar-quantized vector's request for the quantized scores themselves."""
         if not graph.compact or getattr(graph, "remapped", False):
             return False
-        ignore, rescore, _ = search_params(request.quantization)
-        return self.config.vectors[request.vector_name].scalar_quantized and not (rescore or ignore)
+        return _codes_answer(self.config.vectors[request.vector_name], request.quantization)
 
     def quick(self, requests: list[SearchRequest]) -> bool:
         """A guess, without the lock, that `search_now` will answer these."""
@@ -317,9 +323,9 @@ class ShardSearch:
         rows rescore. Twice the candidates at least, as for value graphs (the codes misorder
         close neighbours), or k × oversampling when the request asks for more. With scalar
         quantization and ``rescore: false`` the codes' scores are the answer, as in Qdrant."""
-        ignore, rescore, oversampling = search_params(request.quantization)
-        if params.scalar_quantized and not (rescore or ignore):
+        if _codes_answer(params, request.quantization):
             return graph.search(queries, k, mask, ef)
+        oversampling = search_params(request.quantization)[2]
         preselect = max(2 * k, int(np.ceil(k * oversampling)))
         _, labels = graph.search_arrays(queries, preselect, mask, max(ef, preselect))
         return rescored(labels, queries, k, store.data, params.distance)
