@@ -483,3 +483,23 @@ def test_a_cluster_node_needs_a_key_for_its_raft_port():
                                      "QDRANT__CLUSTER__P2P__ALLOW_UNAUTHENTICATED": "true"})
     assert allowed.p2p_allow_unauthenticated is True
     assert load_settings(environ={}).cluster_enabled is False  # one node: no Raft port at all
+
+
+def test_snapshot_busy_rate_reaches_the_snapshot_store(tmp_path):
+    """storage.performance.snapshot_busy_rate_mb: 32 MB/s by default, MB/s to bytes/s in the
+    node's snapshot store; a negative rate is refused."""
+    from tessera.server import Node
+
+    assert load_settings(environ={}).snapshot_busy_rate_mb == 32
+    settings = load_settings(environ={
+        "QDRANT__STORAGE__STORAGE_PATH": str(tmp_path / "storage"),
+        "QDRANT__STORAGE__SNAPSHOTS_PATH": str(tmp_path / "snapshots"),
+        "QDRANT__STORAGE__PERFORMANCE__SNAPSHOT_BUSY_RATE_MB": "7",
+    })
+    node = Node(settings)
+    try:
+        assert node.snapshots.store.rate == 7 << 20
+    finally:
+        node.close()
+    with pytest.raises(ConfigError, match="snapshot_busy_rate_mb"):
+        load_settings(environ={"QDRANT__STORAGE__PERFORMANCE__SNAPSHOT_BUSY_RATE_MB": "-1"})
